@@ -70,6 +70,23 @@ public class ChannelStatisticsTests
     }
 
     [Test]
+    public void Concurrent_accumulation_loses_nothing()
+    {
+        // Small integers keep every sum exact, so the result cannot depend on the order of additions.
+        var random = new Random(12);
+        var batches = Enumerable.Range(0, 16).Select(_ => Matrix<double>.Build.Dense(6, 25, (_, _) => random.Next(0, 5))).ToArray();
+        var sequential = new ChannelStatistics(6);
+        foreach (var batch in batches)
+        {
+            sequential.Accumulate(batch, batch);
+        }
+
+        var concurrent = new ChannelStatistics(6);
+        Parallel.ForEach(batches, new ParallelOptions { MaxDegreeOfParallelism = 4 }, batch => concurrent.Accumulate(batch, batch));
+        AssertIdentical(concurrent, sequential);
+    }
+
+    [Test]
     public void AddSums_equals_Accumulate()
     {
         var pruned = TestData.Activations(3, 20, seed: 5);
