@@ -1,0 +1,269 @@
+using System.Globalization;
+using Ldrf.Numerics;
+
+namespace Ldrf.Allocation;
+
+/// <summary>
+/// Turns a global FLOPs reduction target into per-layer widths with r ≤ C′ ≤ C, or explicit per-layer
+/// keep ratios into widths.
+/// </summary>
+/// <remarks>
+/// <see cref="Allocate"/> keeps the same fraction α of every layer, clamped to [r, C]
+/// (C′ = clamp(⌈α C⌉, r, C)), and bisects α to the widest widths that still reach the target; it then
+/// adds single channels, narrowest layers first, while the target still holds, so the reduction
+/// lands within one channel's cost of the target. Layers already at capacity stay there, which is how
+/// the capacity bound redistributes the cut to the layers that can afford it.
+/// </remarks>
+public sealed class WidthAllocator
+{
+    private readonly PrunableLayer[] _layers;
+    private readonly Dictionary<string, int> _index;
+    private readonly (double Cost, int InputLayer, int InputChannels, int OutputLayer, int OutputChannels)[] _compute;
+    private readonly double _fixedFlops;
+
+    /// <summary>Creates an allocator.</summary>
+    /// <param name="layers">The prunable layers (unique names, 1 ≤ r ≤ C).</param>
+    /// <param name="computeLayers">The layers whose FLOPs depend on the widths.</param>
+    /// <param name="fixedFlops">FLOPs that no pruning changes (≥ 0).</param>
+    /// <exception cref="ArgumentException">A name is repeated or unknown, a size is out of range, or a cost is negative.</exception>
+    public WidthAllocator(IEnumerable<PrunableLayer> layers, IEnumerable<ComputeLayer> computeLayers, double fixedFlops = 0)
+    {
+        Guard.NotNull(layers, nameof(layers));
+        Guard.NotNull(computeLayers, nameof(computeLayers));
+        _layers = layers.ToArray();
+        _index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < _layers.Length; i++)
+        {
+            var layer = _layers[i] ?? throw new ArgumentNullException(nameof(layers), $"'layers'[{i}] is null.");
+            if (string.IsNullOrEmpty(layer.Name) || !_index.TryAdd(layer.Name, i))
+            {
+                throw new ArgumentException($"'layers'[{i}] has an empty or repeated name '{layer.Name}'.", nameof(layers));
+            }
+
+            if (layer.Channels < 1 || layer.Capacity < 1 || layer.Capacity > layer.Channels)
+            {
+                throw new ArgumentException(
+                    $"Layer '{layer.Name}': needs 1 ≤ Capacity ≤ Channels, but Capacity = {layer.Capacity} and Channels = {layer.Channels}.",
+                    nameof(layers));
+            }
+        }
+
+        if (!(fixedFlops >= 0) || double.IsInfinity(fixedFlops))
+        {
+            throw new ArgumentOutOfRangeException(nameof(fixedFlops), fixedFlops, $"'fixedFlops' must be finite and non-negative but is {fixedFlops}.");
+        }
+
+        _fixedFlops = fixedFlops;
+        _compute = computeLayers.Select((c, i) => Link(c, i)).ToArray();
+        FlopsBefore = Flops(_layers.Select(l => l.Channels).ToArray());
+        if (!(FlopsBefore > 0))
+        {
+            throw new ArgumentException("The compute layers and fixed FLOPs add up to zero FLOPs; there is nothing to reduce.", nameof(computeLayers));
+        }
+
+        MaxReduction = FlopsBefore / Flops(_layers.Select(l => l.Capacity).ToArray());
+    }
+
+    /// <summary>The prunable layers.</summary>
+    public IReadOnlyList<PrunableLayer> Layers => _layers;
+
+    /// <summary>FLOPs of the unpruned network.</summary>
+    public double FlopsBefore { get; }
+
+    /// <summary>The largest reachable reduction: every layer at its valid capacity.</summary>
+    public double MaxReduction { get; }
+
+    /// <summary>Widths that reduce FLOPs by at least <paramref name="targetFlopsReduction"/> (for example 5 for 5x).</summary>
+    /// <param name="targetFlopsReduction">FlopsBefore / FlopsAfter to reach, ≥ 1.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The target is below 1, not finite, or above <see cref="MaxReduction"/> (the message gives it).</exception>
+    public WidthAllocation Allocate(double targetFlopsReduction)
+    {
+        if (!(targetFlopsReduction >= 1) || double.IsInfinity(targetFlopsReduction))
+        {
+            throw new ArgumentOutOfRangeException(nameof(targetFlopsReduction), targetFlopsReduction,
+                string.Create(CultureInfo.InvariantCulture, $"'targetFlopsReduction' must be a finite ratio ≥ 1 (for example 5 for 5x) but is {targetFlopsReduction}."));
+        }
+
+        if (targetFlopsReduction > MaxReduction * (1 + 1e-12))
+        {
+            throw new ArgumentOutOfRangeException(nameof(targetFlopsReduction), targetFlopsReduction,
+                string.Create(CultureInfo.InvariantCulture,
+                    $"A {targetFlopsReduction:0.###}x FLOPs reduction is unreachable: with every one of the {_layers.Length} prunable layers at its valid capacity the best reachable reduction is {MaxReduction:0.###}x ({FlopsBefore:0.###e0} -> {FlopsBefore / MaxReduction:0.###e0} FLOPs). Lower the target or the capacities."));
+        }
+
+        double lo = 0, hi = 1;
+        for (var iteration = 0; iteration < 60; iteration++)
+        {
+            var mid = (lo + hi) / 2;
+            if (FlopsBefore / Flops(Widths(mid)) >= targetFlopsReduction)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        var widths = Widths(lo);
+        var budget = FlopsBefore / targetFlopsReduction;
+        var grew = true;
+        while (grew)
+        {
+            grew = false;
+            var order = Enumerable.Range(0, _layers.Length)
+                .OrderBy(i => (double)widths[i] / _layers[i].Channels)
+                .ThenBy(i => i);
+            foreach (var i in order)
+            {
+                if (widths[i] >= _layers[i].Channels)
+                {
+                    continue;
+                }
+
+                widths[i]++;
+                if (Flops(widths) <= budget)
+                {
+                    grew = true;
+                }
+                else
+                {
+                    widths[i]--;
+                }
+            }
+        }
+
+        return Result(widths);
+    }
+
+    /// <summary>
+    /// Widths from explicit keep ratios: C′ = clamp(round(ratio · C), 1, C). Layers not named keep all their
+    /// channels. The ratios are honoured even below a layer's capacity, since the caller asked for them.
+    /// </summary>
+    /// <param name="keepRatios">The fraction of channels to keep, in (0, 1], per prunable layer name.</param>
+    /// <exception cref="ArgumentException">A name is unknown (the message lists the valid names) or a ratio is out of range.</exception>
+    public WidthAllocation FromRatios(IReadOnlyDictionary<string, double> keepRatios)
+    {
+        Guard.NotNull(keepRatios, nameof(keepRatios));
+        var widths = _layers.Select(l => l.Channels).ToArray();
+        foreach (var (name, ratio) in keepRatios)
+        {
+            if (!_index.TryGetValue(name, out var i))
+            {
+                throw new ArgumentException(
+                    $"'keepRatios' names an unknown layer '{name}'; the {_layers.Length} prunable layers are: {string.Join(", ", _layers.Select(l => l.Name))}.",
+                    nameof(keepRatios));
+            }
+
+            if (!(ratio > 0 && ratio <= 1))
+            {
+                throw new ArgumentOutOfRangeException(nameof(keepRatios), ratio,
+                    string.Create(CultureInfo.InvariantCulture, $"'keepRatios'['{name}'] must be in (0, 1] but is {ratio} (layer of {_layers[i].Channels} channels)."));
+            }
+
+            widths[i] = Math.Clamp((int)Math.Round(ratio * _layers[i].Channels, MidpointRounding.AwayFromZero), 1, _layers[i].Channels);
+        }
+
+        return Result(widths);
+    }
+
+    /// <summary>FLOPs for the given widths (layers not named keep all their channels).</summary>
+    /// <param name="keepCounts">Kept channels per prunable layer name, each in [1, C].</param>
+    /// <exception cref="ArgumentException">A name is unknown or a count out of range.</exception>
+    public double Flops(IReadOnlyDictionary<string, int> keepCounts)
+    {
+        Guard.NotNull(keepCounts, nameof(keepCounts));
+        var widths = _layers.Select(l => l.Channels).ToArray();
+        foreach (var (name, count) in keepCounts)
+        {
+            if (!_index.TryGetValue(name, out var i))
+            {
+                throw new ArgumentException(
+                    $"'keepCounts' names an unknown layer '{name}'; the prunable layers are: {string.Join(", ", _layers.Select(l => l.Name))}.",
+                    nameof(keepCounts));
+            }
+
+            if (count < 1 || count > _layers[i].Channels)
+            {
+                throw new ArgumentOutOfRangeException(nameof(keepCounts), count, $"'keepCounts'['{name}'] must be between 1 and {_layers[i].Channels} but is {count}.");
+            }
+
+            widths[i] = count;
+        }
+
+        return Flops(widths);
+    }
+
+    private int[] Widths(double alpha) => _layers
+        .Select(l => Math.Clamp((int)Math.Ceiling(alpha * l.Channels), l.Capacity, l.Channels))
+        .ToArray();
+
+    private double Flops(int[] widths)
+    {
+        var total = _fixedFlops;
+        foreach (var (cost, inputLayer, inputChannels, outputLayer, outputChannels) in _compute)
+        {
+            var input = inputLayer >= 0 ? widths[inputLayer] : inputChannels;
+            var output = outputLayer >= 0 ? widths[outputLayer] : outputChannels;
+            total += cost * input * output;
+        }
+
+        return total;
+    }
+
+    private WidthAllocation Result(int[] widths)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < _layers.Length; i++)
+        {
+            counts[_layers[i].Name] = widths[i];
+        }
+
+        return new WidthAllocation(counts, FlopsBefore, Flops(widths));
+    }
+
+    private (double, int, int, int, int) Link(ComputeLayer layer, int position)
+    {
+        if (layer is null)
+        {
+            throw new ArgumentNullException("computeLayers", $"'computeLayers'[{position}] is null.");
+        }
+
+        if (!(layer.CostPerPair >= 0) || double.IsInfinity(layer.CostPerPair))
+        {
+            throw new ArgumentException($"Compute layer '{layer.Name}': CostPerPair must be finite and non-negative but is {layer.CostPerPair}.", "computeLayers");
+        }
+
+        return (layer.CostPerPair, Resolve(layer, layer.InputLayer, layer.InputChannels, "Input"), layer.InputChannels,
+            Resolve(layer, layer.OutputLayer, layer.OutputChannels, "Output"), layer.OutputChannels);
+    }
+
+    private int Resolve(ComputeLayer layer, string? link, int channels, string side)
+    {
+        if (link is null)
+        {
+            if (channels < 1)
+            {
+                throw new ArgumentException($"Compute layer '{layer.Name}': {side}Channels must be at least 1 but is {channels}.", "computeLayers");
+            }
+
+            return -1;
+        }
+
+        if (!_index.TryGetValue(link, out var i))
+        {
+            throw new ArgumentException(
+                $"Compute layer '{layer.Name}': {side}Layer '{link}' is not a prunable layer; the prunable layers are: {string.Join(", ", _layers.Select(l => l.Name))}.",
+                "computeLayers");
+        }
+
+        if (channels != _layers[i].Channels)
+        {
+            throw new ArgumentException(
+                $"Compute layer '{layer.Name}': {side}Channels is {channels} but {side}Layer '{link}' has {_layers[i].Channels} channels.",
+                "computeLayers");
+        }
+
+        return i;
+    }
+}

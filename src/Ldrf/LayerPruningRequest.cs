@@ -1,0 +1,48 @@
+using Ldrf.Numerics;
+using Ldrf.Statistics;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace Ldrf;
+
+/// <summary>What a <see cref="ILayerPruner"/> needs to prune one layer's channels.</summary>
+/// <remarks>
+/// Matricization: the consumer's weights are arranged by input channel, M[c, k] with k running over
+/// outChannels · kh · kw of the consumer in any order the caller likes; the new weights come back in
+/// the same order. The producer's weights are arranged by output channel, P[c, j] with j over
+/// inChannels · kh · kw.
+/// </remarks>
+public sealed class LayerPruningRequest
+{
+    /// <summary>Creates a request.</summary>
+    /// <param name="layerName">The layer's name or path, quoted in every error message.</param>
+    /// <param name="consumerWeights">M: the consumer's weights matricized by input channel, C x K.</param>
+    /// <param name="statistics">The layer's calibration statistics (C channels).</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    public LayerPruningRequest(string layerName, Matrix<double> consumerWeights, ChannelStatistics statistics)
+    {
+        Guard.NotNull(layerName, nameof(layerName));
+        Guard.NotNull(consumerWeights, nameof(consumerWeights), layerName);
+        Guard.NotNull(statistics, nameof(statistics), layerName);
+        LayerName = layerName;
+        ConsumerWeights = consumerWeights;
+        Statistics = statistics;
+    }
+
+    /// <summary>The layer's name or path.</summary>
+    public string LayerName { get; }
+
+    /// <summary>M: C x K.</summary>
+    public Matrix<double> ConsumerWeights { get; }
+
+    /// <summary>The layer's calibration statistics.</summary>
+    public ChannelStatistics Statistics { get; }
+
+    /// <summary>P: the producer's weights matricized by output channel, C x (inChannels · kh · kw); needed by L1-norm selection only.</summary>
+    public Matrix<double>? ProducerWeights { get; init; }
+
+    /// <summary>How many channels to keep (1 ≤ C′ ≤ C), or null to keep the layer's valid capacity r.</summary>
+    public int? KeepCount { get; init; }
+
+    /// <summary>An explicit embedding rank, or null to choose it by the options' energy threshold.</summary>
+    public int? Rank { get; init; }
+}

@@ -1,0 +1,115 @@
+using System.Globalization;
+using Ldrf.Decomposition;
+using Ldrf.Numerics;
+using Ldrf.Recomposition;
+using Ldrf.Selection;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace Ldrf;
+
+/// <summary>
+/// The LDRF layer pruner: decompose the layer into its embedding, select the survivors, recompose the
+/// embedding from them by ridge regression and merge it into the consumer (ldrf-method.md §1–3).
+/// </summary>
+/// <remarks>
+/// Each part is replaceable: pass your own <see cref="IEmbeddingDecomposer"/>, <see cref="INeuronSelector"/>,
+/// <see cref="IRecomposer"/> or <see cref="INumericBackend"/>. When the request gives no keep count, the
+/// layer keeps its valid capacity r. Keeping fewer than r is allowed (the ridge fit is then the best
+/// the survivors can do), but the width allocator never proposes it. The pruner is stateless and may be
+/// shared; it never modifies the request's matrices or statistics.
+/// </remarks>
+public sealed class LdrfLayerPruner : ILayerPruner
+{
+    private readonly INumericBackend _backend;
+    private readonly LdrfOptions _options;
+
+    /// <summary>Creates a pruner with the built-in parts chosen by <paramref name="options"/> (defaults when null) on <see cref="MathNetNumericBackend"/>.</summary>
+    /// <param name="options">The options; copied, so later changes do not affect this pruner.</param>
+    public LdrfLayerPruner(LdrfOptions? options = null)
+        : this(options ?? new LdrfOptions(), MathNetNumericBackend.Instance)
+    {
+    }
+
+    /// <summary>Creates a pruner with the built-in parts chosen by <paramref name="options"/> on <paramref name="backend"/>.</summary>
+    /// <param name="options">The options; copied.</param>
+    /// <param name="backend">The numeric backend for every heavy operation.</param>
+    public LdrfLayerPruner(LdrfOptions options, INumericBackend backend)
+        : this(options, BuiltInParts(options, backend))
+    {
+    }
+
+    /// <summary>Creates a pruner from explicit parts.</summary>
+    /// <param name="options">Supplies the energy threshold; copied.</param>
+    /// <param name="decomposer">Builds the embedding.</param>
+    /// <param name="selector">Selects the survivors.</param>
+    /// <param name="recomposer">Recomposes the consumer.</param>
+    /// <param name="backend">Used for the output-error diagnostic.</param>
+    public LdrfLayerPruner(LdrfOptions options, IEmbeddingDecomposer decomposer, INeuronSelector selector, IRecomposer recomposer, INumericBackend backend)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Clone();
+        Decomposer = decomposer ?? throw new ArgumentNullException(nameof(decomposer));
+        Selector = selector ?? throw new ArgumentNullException(nameof(selector));
+        Recomposer = recomposer ?? throw new ArgumentNullException(nameof(recomposer));
+        _backend = backend ?? throw new ArgumentNullException(nameof(backend));
+    }
+
+    private LdrfLayerPruner(LdrfOptions options, (IEmbeddingDecomposer Decomposer, INeuronSelector Selector, IRecomposer Recomposer, INumericBackend Backend) parts)
+        : this(options, parts.Decomposer, parts.Selector, parts.Recomposer, parts.Backend)
+    {
+    }
+
+    /// <summary>A copy of the options this pruner was built with (changing it has no effect on the pruner).</summary>
+    public LdrfOptions Options => _options.Clone();
+
+    /// <summary>The decomposition step.</summary>
+    public IEmbeddingDecomposer Decomposer { get; }
+
+    /// <summary>The selection step.</summary>
+    public INeuronSelector Selector { get; }
+
+    /// <summary>The recomposition step.</summary>
+    public IRecomposer Recomposer { get; }
+
+    /// <inheritdoc />
+    public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)
+    {
+        PruneChecks.Check(request);
+        var name = request.LayerName;
+        cancellationToken.ThrowIfCancellationRequested();
+        var rule = request.Rank is int rank ? RankRule.Fixed(rank) : RankRule.Energy(_options.EnergyThreshold);
+        var embedding = Decomposer.Decompose(request.ConsumerWeights, request.Statistics, rule, name);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var keep = request.KeepCount ?? embedding.Rank;
+        var context = new SelectionContext(name, request.ConsumerWeights, request.Statistics, embedding, request.ProducerWeights);
+        var kept = PruneChecks.CheckSelection(Selector.Select(context, keep), keep, request.Statistics.Channels, name);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var recomposition = Recomposer.Recompose(embedding, request.Statistics, kept, name);
+        var outputError = GramError.Relative(_backend.Multiply, request.Statistics, kept, request.ConsumerWeights,
+            recomposition.ConsumerWeights, recomposition.BiasCorrection);
+        return new LayerPruningResult
+        {
+            LayerName = name,
+            KeptChannels = kept,
+            ConsumerWeights = recomposition.ConsumerWeights,
+            BiasCorrection = recomposition.BiasCorrection,
+            ValidCapacity = embedding.Rank,
+            Embedding = embedding.Kind,
+            RelativeEmbeddingError = recomposition.RelativeEmbeddingError,
+            RelativeOutputError = outputError,
+            Lambda = recomposition.Lambda,
+        };
+    }
+
+    private static (IEmbeddingDecomposer, INeuronSelector, IRecomposer, INumericBackend) BuiltInParts(LdrfOptions options, INumericBackend backend)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(backend);
+        return (LdrfComponents.CreateDecomposer(options.Embedding, backend),
+            LdrfComponents.CreateSelector(options.Selection, options.Seed, backend),
+            new RidgeRecomposer(options, backend),
+            backend);
+    }
+}

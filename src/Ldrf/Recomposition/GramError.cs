@@ -1,0 +1,51 @@
+using Ldrf.Statistics;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace Ldrf.Recomposition;
+
+/// <summary>
+/// Relative reconstruction errors computed from the accumulated statistics alone.
+/// </summary>
+/// <remarks>
+/// For a target map T (C x m) read from the original activations A, and a fit P (C′ x m) plus an
+/// intercept c (length m) read from the survivors' activations A′_S, with O = A Aᵀ, H = A′_S Aᵀ,
+/// G = A′_S A′_Sᵀ, s = A1 and s′ = A′_S 1:
+/// ‖TᵀA − PᵀA′_S − c1ᵀ‖² = tr(TᵀOT) − 2 tr(PᵀHT) + tr(PᵀGP) + N cᵀc − 2 cᵀTᵀs + 2 cᵀPᵀs′,
+/// and the denominator is ‖TᵀA‖² = tr(TᵀOT). The difference of large terms loses relative accuracy
+/// near zero, so tiny results are round-off and negative ones are clamped to 0.
+/// </remarks>
+internal static class GramError
+{
+    public static double Relative(Func<Matrix<double>, Matrix<double>, Matrix<double>> multiply, ChannelStatistics statistics,
+        int[] kept, Matrix<double> target, Matrix<double> fit, Vector<double>? intercept)
+    {
+        var o = statistics.OriginalGramView;
+        var h = Rows(statistics.CrossView, kept);
+        var g = Select(statistics.PrunedGramView, kept);
+        var denominator = Trace(multiply(o, target), target);
+        if (!(denominator > 0))
+        {
+            return 0.0;
+        }
+
+        var numerator = denominator - (2 * Trace(multiply(h, target), fit)) + Trace(multiply(g, fit), fit);
+        if (intercept is not null)
+        {
+            var sPrime = Vector<double>.Build.Dense(kept.Length, i => statistics.PrunedSumView[kept[i]]);
+            numerator += (statistics.SampleCount * intercept.DotProduct(intercept))
+                - (2 * intercept.DotProduct(target.TransposeThisAndMultiply(statistics.OriginalSumView)))
+                + (2 * intercept.DotProduct(fit.TransposeThisAndMultiply(sPrime)));
+        }
+
+        return Math.Max(0.0, numerator / denominator);
+    }
+
+    /// <summary>Σᵢⱼ a[i, j] b[i, j] = tr(aᵀ b).</summary>
+    private static double Trace(Matrix<double> a, Matrix<double> b) => a.PointwiseMultiply(b).Enumerate().Sum();
+
+    internal static Matrix<double> Rows(Matrix<double> m, int[] rows) =>
+        Matrix<double>.Build.Dense(rows.Length, m.ColumnCount, (i, j) => m.At(rows[i], j));
+
+    internal static Matrix<double> Select(Matrix<double> m, int[] index) =>
+        Matrix<double>.Build.Dense(index.Length, index.Length, (i, j) => m.At(index[i], index[j]));
+}

@@ -1,0 +1,185 @@
+using System.Globalization;
+using Ldrf.Decomposition;
+using Ldrf.Numerics;
+using Ldrf.Statistics;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace Ldrf.Recomposition;
+
+/// <summary>
+/// LDRF recomposition (ldrf-method.md §3): ridge regression of the embedding on the survivors, solved
+/// through Cholesky, then merged into the consumer.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Q′ = argmin ‖QᵀA − Q′ᵀA′_S‖² + λ‖Q′‖² = (G + λI)⁻¹ H Q, with G = PrunedGram[S, S] and
+/// H = Cross[S, :]. The consumer's new weights are M′ = Q′ R (C′ x K): the pruned network keeps its depth.
+/// Because the solve is linear in its right-hand side, M′ = (G + λI)⁻¹ H (Q R); at full rank Q R = M and
+/// this is plain least squares of the consumer's input from the same survivors.
+/// </para>
+/// <para>
+/// λ defaults to <see cref="RidgeScale"/> · tr(G) / C′, so it scales with the survivors' mean second
+/// moment (G is a sum over N samples) and a given scale means the same relative damping at every layer.
+/// </para>
+/// <para>
+/// With an intercept, the system is augmented with a constant input: the unknowns [Q′; cᵀ] solve
+/// [[G + λI, s′], [s′ᵀ, N]] [Q′; cᵀ] = [H Q; sᵀQ] (s′ and s the channel sums; the intercept is not
+/// penalized; the matrix is positive definite for λ &gt; 0 and N &gt; 0). The consumer then computes
+/// M′ᵀa′ + Rᵀc, so <see cref="Recomposition.BiasCorrection"/> = Rᵀc.
+/// </para>
+/// </remarks>
+public sealed class RidgeRecomposer : IRecomposer
+{
+    /// <summary>
+    /// The default ridge scale, 1e-4: λ = 1e-4 · tr(G)/C′ bounds the condition number of G + λI by about
+    /// 1e4 · C′, so the Cholesky solve stays accurate when survivors are nearly collinear (duplicated or
+    /// dead channels are common), while on well-conditioned survivors it moves the solution by about 1e-4
+    /// relative, far below the error that pruning itself causes. Measured on the synthetic deep ReLU chain of
+    /// the tests (six hidden layers of 32, 12 or 16 kept, every embedding kind): scales from 1e-6 to 1e-3
+    /// gave network output errors within 2% of each other, with 1e-4 the best or tied; 1e-2 was 5–8% worse;
+    /// λ = 0 failed outright when a survivor was dead in the pruned network.
+    /// </summary>
+    public const double DefaultRidgeScale = 1e-4;
+
+    private readonly INumericBackend _backend;
+
+    /// <summary>Creates a ridge recomposer.</summary>
+    /// <param name="backend">The numeric backend for products and the Cholesky solve.</param>
+    /// <param name="ridgeScale">λ relative to tr(G)/C′ (≥ 0); ignored when <paramref name="lambda"/> is given.</param>
+    /// <param name="lambda">An absolute λ (≥ 0), or null to scale it.</param>
+    /// <param name="fitIntercept">Whether to fit an intercept (a bias correction for the consumer).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A negative or non-finite λ or scale.</exception>
+    public RidgeRecomposer(INumericBackend backend, double ridgeScale = DefaultRidgeScale, double? lambda = null, bool fitIntercept = false)
+    {
+        _backend = backend ?? throw new ArgumentNullException(nameof(backend));
+        RidgeScale = CheckNonNegative(ridgeScale, nameof(ridgeScale));
+        Lambda = lambda is double l ? CheckNonNegative(l, nameof(lambda)) : null;
+        FitIntercept = fitIntercept;
+    }
+
+    /// <summary>Creates a ridge recomposer configured by <paramref name="options"/>.</summary>
+    /// <param name="options">Supplies <see cref="LdrfOptions.RidgeScale"/>, <see cref="LdrfOptions.Lambda"/> and <see cref="LdrfOptions.FitIntercept"/>.</param>
+    /// <param name="backend">The numeric backend.</param>
+    public RidgeRecomposer(LdrfOptions options, INumericBackend backend)
+        : this(backend, (options ?? throw new ArgumentNullException(nameof(options))).RidgeScale, options.Lambda, options.FitIntercept)
+    {
+    }
+
+    /// <summary>λ relative to tr(G)/C′.</summary>
+    public double RidgeScale { get; }
+
+    /// <summary>The absolute λ, or null when it is scaled.</summary>
+    public double? Lambda { get; }
+
+    /// <summary>Whether an intercept is fitted.</summary>
+    public bool FitIntercept { get; }
+
+    /// <inheritdoc />
+    public Recomposition Recompose(Embedding embedding, ChannelStatistics statistics, IReadOnlyList<int> keptChannels, string? layerName = null)
+    {
+        Guard.NotNull(embedding, nameof(embedding), layerName);
+        Guard.NotNull(statistics, nameof(statistics), layerName);
+        var kept = CheckKept(keptChannels, statistics.Channels, layerName);
+        if (embedding.Channels != statistics.Channels)
+        {
+            throw new ArgumentException(
+                Guard.Prefix(layerName) + $"the embedding has {embedding.Channels} rows but the statistics have {statistics.Channels} channels.",
+                nameof(embedding));
+        }
+
+        statistics.EnsureSamples(layerName);
+        var c = kept.Length;
+        var g = GramError.Select(statistics.PrunedGramView, kept);
+        var h = GramError.Rows(statistics.CrossView, kept);
+        var q = embedding.Basis;
+        var lambda = Lambda ?? (RidgeScale * g.Trace() / c);
+        var rhs = _backend.Multiply(h, q);
+
+        Matrix<double> solution;
+        Vector<double>? embeddingIntercept = null;
+        try
+        {
+            if (FitIntercept)
+            {
+                var system = Matrix<double>.Build.Dense(c + 1, c + 1);
+                system.SetSubMatrix(0, 0, g);
+                var sPrime = Vector<double>.Build.Dense(c, i => statistics.PrunedSumView[kept[i]]);
+                for (var i = 0; i < c; i++)
+                {
+                    system.At(i, i, system.At(i, i) + lambda);
+                    system.At(i, c, sPrime[i]);
+                    system.At(c, i, sPrime[i]);
+                }
+
+                system.At(c, c, statistics.SampleCount);
+                var augmentedRhs = Matrix<double>.Build.Dense(c + 1, q.ColumnCount);
+                augmentedRhs.SetSubMatrix(0, 0, rhs);
+                augmentedRhs.SetRow(c, q.TransposeThisAndMultiply(statistics.OriginalSumView));
+                var full = _backend.SolvePositiveDefinite(system, augmentedRhs);
+                solution = full.SubMatrix(0, c, 0, q.ColumnCount);
+                embeddingIntercept = full.Row(c);
+            }
+            else
+            {
+                var system = g.Clone();
+                for (var i = 0; i < c; i++)
+                {
+                    system.At(i, i, system.At(i, i) + lambda);
+                }
+
+                solution = _backend.SolvePositiveDefinite(system, rhs);
+            }
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException(
+                Guard.Prefix(layerName) + string.Create(CultureInfo.InvariantCulture,
+                    $"the ridge system of the {c} survivors is singular with lambda = {lambda} (tr(G) = {g.Trace()}); the survivors are linearly dependent or never active. Use a positive ridge scale."),
+                nameof(statistics),
+                ex);
+        }
+
+        var weights = _backend.Multiply(solution, embedding.Reader);
+        var bias = embeddingIntercept is null ? null : embedding.Reader.TransposeThisAndMultiply(embeddingIntercept);
+        var error = GramError.Relative(_backend.Multiply, statistics, kept, q, solution, embeddingIntercept);
+        return new Recomposition(kept, solution, weights, bias, lambda, error);
+    }
+
+    internal static int[] CheckKept(IReadOnlyList<int> keptChannels, int channels, string? layerName)
+    {
+        Guard.NotNull(keptChannels, nameof(keptChannels), layerName);
+        if (keptChannels.Count == 0)
+        {
+            throw new ArgumentException(Guard.Prefix(layerName) + $"'keptChannels' is empty; keep at least one of the {channels} channels.", nameof(keptChannels));
+        }
+
+        var seen = new bool[channels];
+        var kept = new int[keptChannels.Count];
+        for (var i = 0; i < kept.Length; i++)
+        {
+            var index = keptChannels[i];
+            if (index < 0 || index >= channels || seen[index])
+            {
+                throw new ArgumentException(
+                    Guard.Prefix(layerName) + string.Create(CultureInfo.InvariantCulture,
+                        $"'keptChannels'[{i}] = {index} is out of range [0, {channels}) or repeated; {keptChannels.Count} indices were given."),
+                    nameof(keptChannels));
+            }
+
+            seen[index] = true;
+            kept[i] = index;
+        }
+
+        return kept;
+    }
+
+    private static double CheckNonNegative(double value, string name)
+    {
+        if (!(value >= 0) || double.IsInfinity(value))
+        {
+            throw new ArgumentOutOfRangeException(name, value, string.Create(CultureInfo.InvariantCulture, $"'{name}' must be finite and non-negative but is {value}."));
+        }
+
+        return value;
+    }
+}
