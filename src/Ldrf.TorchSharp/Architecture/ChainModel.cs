@@ -92,6 +92,13 @@ internal sealed class ChainModel : IDisposable
         return new ChainModel(layers, state);
     }
 
+    /// <summary>An independent copy (specs and cloned tensors).</summary>
+    public ChainModel Clone()
+    {
+        using var noGrad = no_grad();
+        return new ChainModel([.. Layers], State.ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope(), StringComparer.Ordinal));
+    }
+
     /// <summary>Builds new modules (evaluation mode) holding copies of the state.</summary>
     public BuiltNetwork Build(Device device, ScalarType dtype) => NetworkBuilder.Build(Layers, State, device, dtype);
 
