@@ -12,7 +12,12 @@ internal static class TestNetworks
     /// conv 12→16, ReLU, avgpool 2], then Flatten, classifier = [Linear 16·3·3→20, ReLU, Dropout, Linear 20→5].
     /// BN running statistics are set to non-trivial values so that folding is tested for real.
     /// </summary>
-    public static Sequential SmallVgg(long seed = 1)
+    /// <remarks>
+    /// With <paramref name="redundant"/>, every Conv2d and Linear but the last gets weights of rank half its
+    /// outputs (W = U V), so its channels are correlated the way a trained network's are; a random full-rank
+    /// network has no redundancy for any pruning method to exploit.
+    /// </remarks>
+    public static Sequential SmallVgg(long seed = 1, bool redundant = false)
     {
         torch.random.manual_seed(seed);
         var features = nn.Sequential(
@@ -36,13 +41,41 @@ internal static class TestNetworks
         {
             foreach (var (_, module) in network.named_modules())
             {
+                if (module is Conv2d or Linear)
+                {
+                    // He initialization and small biases keep the signal's variation alive through the depth, as in a
+                    // trained network (TorchSharp's default init shrinks it, leaving outputs nearly constant).
+                    var parameters = module.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+                    var w = parameters["weight"];
+                    var rows = w.shape[0];
+                    var fanIn = w.numel() / rows;
+                    var flat = torch.randn(rows, fanIn) * Math.Sqrt(2.0 / fanIn);
+                    var bias = torch.randn(rows) * 0.05;
+                    if (redundant && rows != 5)
+                    {
+                        // Channel 2k+1 is a positive multiple of channel 2k plus 5% noise: ReLU keeps the multiple, so
+                        // the pair carries nearly one channel's information, like correlated filters of a trained net.
+                        var scale = (torch.rand(rows / 2, 1) + 0.5);
+                        var odd = (flat[TensorIndex.Slice(0, rows, 2)] * scale) + (torch.randn(rows / 2, fanIn) * 0.05 * Math.Sqrt(2.0 / fanIn));
+                        flat[TensorIndex.Slice(1, rows, 2)] = odd;
+                        bias[TensorIndex.Slice(1, rows, 2)] = bias[TensorIndex.Slice(0, rows, 2)] * scale.squeeze(1);
+                    }
+
+                    w.copy_(flat.reshape(w.shape));
+                    if (parameters.TryGetValue("bias", out var b))
+                    {
+                        b.copy_(bias);
+                    }
+                }
+
                 if (module is BatchNorm2d bn)
                 {
                     var c = bn.running_mean!.shape[0];
-                    bn.running_mean.copy_(torch.randn(c) * 0.1);
+                    // Redundant networks get a shift-free BN (a positive scale per channel) so the pairs stay proportional.
+                    bn.running_mean.copy_(redundant ? torch.zeros(c) : torch.randn(c) * 0.1);
                     bn.running_var!.copy_(torch.rand(c) + 0.5);
                     bn.weight!.copy_(torch.rand(c) + 0.5);
-                    bn.bias!.copy_(torch.randn(c) * 0.1);
+                    bn.bias!.copy_(redundant ? torch.zeros(c) : torch.randn(c) * 0.1);
                 }
             }
         }
@@ -51,11 +84,20 @@ internal static class TestNetworks
         return network;
     }
 
-    /// <summary>Seeded calibration batches of 3 x 12 x 12 images.</summary>
+    /// <summary>
+    /// Seeded batches of 3 x size x size images. Image-like: a 4 x 4 random pattern upsampled bilinearly plus a
+    /// little noise, so neighbouring pixels correlate as in real images (white noise has no structure to keep).
+    /// </summary>
     public static List<Tensor> Batches(int count, int batchSize = 8, long seed = 7, int size = 12)
     {
         var generator = new Generator((ulong)seed);
-        return Enumerable.Range(0, count).Select(_ => torch.randn([batchSize, 3, size, size], generator: generator)).ToList();
+        return Enumerable.Range(0, count).Select(_ =>
+        {
+            using var coarse = torch.randn([batchSize, 3, 4, 4], generator: generator);
+            using var smooth = nn.functional.interpolate(coarse, [size, size], mode: InterpolationMode.Bilinear, align_corners: false);
+            using var noise = torch.randn([batchSize, 3, size, size], generator: generator);
+            return smooth + (noise * 0.1);
+        }).ToList();
     }
 
     /// <summary>Every parameter and buffer as float arrays, keyed by name (for bit-for-bit comparisons).</summary>
@@ -64,9 +106,20 @@ internal static class TestNetworks
 
     public static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.equal(b).all().item<bool>();
 
+    /// <summary>‖actual − expected‖ / ‖expected‖.</summary>
     public static double RelativeError(Tensor actual, Tensor expected)
     {
         using var scope = torch.NewDisposeScope();
         return (actual - expected).norm().item<float>() / expected.norm().item<float>();
+    }
+
+    /// <summary>
+    /// ‖actual − expected‖ / ‖expected − mean over the batch‖: the error relative to how much the outputs vary
+    /// between inputs, so that a large common offset cannot make a poor network look close.
+    /// </summary>
+    public static double RelativeToSpread(Tensor actual, Tensor expected)
+    {
+        using var scope = torch.NewDisposeScope();
+        return (actual - expected).norm().item<float>() / (expected - expected.mean([0], keepdim: true)).norm().item<float>();
     }
 }
