@@ -65,7 +65,7 @@ internal static class NetworkBuilder
     {
         Conv2dSpec c => nn.Conv2d(c.InChannels, c.OutChannels, (c.Kernel[0], c.Kernel[1]), (c.Stride[0], c.Stride[1]),
             (c.Padding[0], c.Padding[1]), (c.Dilation[0], c.Dilation[1]), c.PaddingMode, 1, c.HasBias, dtype: dtype),
-        BatchNorm2dSpec b => nn.BatchNorm2d(b.Channels, b.Eps, b.Momentum ?? 0.1, b.Affine, true, dtype: dtype),
+        BatchNorm2dSpec b => BatchNorm(b, dtype),
         ReluSpec => nn.ReLU(),
         MaxPool2dSpec m => nn.MaxPool2d((m.Kernel[0], m.Kernel[1]), (m.Stride[0], m.Stride[1]), (m.Padding[0], m.Padding[1]), (m.Dilation[0], m.Dilation[1]), m.CeilMode),
         AvgPool2dSpec a => nn.AvgPool2d((a.Kernel[0], a.Kernel[1]), (a.Stride[0], a.Stride[1]), (a.Padding[0], a.Padding[1]), a.CeilMode, a.CountIncludePad, a.DivisorOverride),
@@ -74,6 +74,13 @@ internal static class NetworkBuilder
         LinearSpec l => nn.Linear(l.InFeatures, l.OutFeatures, l.HasBias, dtype: dtype),
         _ => throw new InvalidOperationException($"Unknown layer spec {spec.GetType().Name} at '{spec.Path}'."),
     };
+
+    // Created without a dtype, as users create it, so the integer num_batches_tracked buffer keeps its type.
+    private static nn.Module<Tensor, Tensor> BatchNorm(BatchNorm2dSpec spec, ScalarType dtype)
+    {
+        var bn = nn.BatchNorm2d(spec.Channels, spec.Eps, spec.Momentum ?? 0.1, spec.Affine, true);
+        return dtype == ScalarType.Float32 ? bn : bn.to(dtype);
+    }
 
     private static void CopyState(nn.Module module, string path, IReadOnlyDictionary<string, Tensor> state)
     {
