@@ -21,6 +21,7 @@ namespace Ldrf;
 public sealed class LdrfLayerPruner : ILayerPruner
 {
     private readonly INumericBackend _backend;
+    private readonly LdrfOptions _options;
 
     /// <summary>Creates a pruner with the built-in parts chosen by <paramref name="options"/> (defaults when null) on <see cref="MathNetNumericBackend"/>.</summary>
     /// <param name="options">The options; copied, so later changes do not affect this pruner.</param>
@@ -33,12 +34,7 @@ public sealed class LdrfLayerPruner : ILayerPruner
     /// <param name="options">The options; copied.</param>
     /// <param name="backend">The numeric backend for every heavy operation.</param>
     public LdrfLayerPruner(LdrfOptions options, INumericBackend backend)
-        : this(
-            Require(options),
-            LdrfComponents.CreateDecomposer(options.Embedding, Require(backend)),
-            LdrfComponents.CreateSelector(options.Selection, options.Seed, backend),
-            new RidgeRecomposer(options, backend),
-            backend)
+        : this(options, BuiltInParts(options, backend))
     {
     }
 
@@ -51,15 +47,20 @@ public sealed class LdrfLayerPruner : ILayerPruner
     public LdrfLayerPruner(LdrfOptions options, IEmbeddingDecomposer decomposer, INeuronSelector selector, IRecomposer recomposer, INumericBackend backend)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Options = options.Clone();
+        _options = options.Clone();
         Decomposer = decomposer ?? throw new ArgumentNullException(nameof(decomposer));
         Selector = selector ?? throw new ArgumentNullException(nameof(selector));
         Recomposer = recomposer ?? throw new ArgumentNullException(nameof(recomposer));
         _backend = backend ?? throw new ArgumentNullException(nameof(backend));
     }
 
-    /// <summary>A copy of the options this pruner was built with.</summary>
-    public LdrfOptions Options { get; }
+    private LdrfLayerPruner(LdrfOptions options, (IEmbeddingDecomposer Decomposer, INeuronSelector Selector, IRecomposer Recomposer, INumericBackend Backend) parts)
+        : this(options, parts.Decomposer, parts.Selector, parts.Recomposer, parts.Backend)
+    {
+    }
+
+    /// <summary>A copy of the options this pruner was built with (changing it has no effect on the pruner).</summary>
+    public LdrfOptions Options => _options.Clone();
 
     /// <summary>The decomposition step.</summary>
     public IEmbeddingDecomposer Decomposer { get; }
@@ -76,7 +77,7 @@ public sealed class LdrfLayerPruner : ILayerPruner
         PruneChecks.Check(request);
         var name = request.LayerName;
         cancellationToken.ThrowIfCancellationRequested();
-        var rule = request.Rank is int rank ? RankRule.Fixed(rank) : RankRule.Energy(Options.EnergyThreshold);
+        var rule = request.Rank is int rank ? RankRule.Fixed(rank) : RankRule.Energy(_options.EnergyThreshold);
         var embedding = Decomposer.Decompose(request.ConsumerWeights, request.Statistics, rule, name);
         cancellationToken.ThrowIfCancellationRequested();
 
@@ -102,71 +103,13 @@ public sealed class LdrfLayerPruner : ILayerPruner
         };
     }
 
-    private static T Require<T>(T value)
-        where T : class => value ?? throw new ArgumentNullException(typeof(T) == typeof(LdrfOptions) ? "options" : "backend");
-}
-
-/// <summary>Request checks shared by the built-in pruners.</summary>
-internal static class PruneChecks
-{
-    public static void Check(LayerPruningRequest request)
+    private static (IEmbeddingDecomposer, INeuronSelector, IRecomposer, INumericBackend) BuiltInParts(LdrfOptions options, INumericBackend backend)
     {
-        Guard.NotNull(request, nameof(request));
-        var name = request.LayerName;
-        var m = request.ConsumerWeights;
-        var stats = request.Statistics;
-        if (m.ColumnCount < 1)
-        {
-            throw new ArgumentException(Guard.Prefix(name) + $"'ConsumerWeights' is {Guard.Shape(m)}; it needs at least one column.", nameof(request));
-        }
-
-        if (m.RowCount != stats.Channels)
-        {
-            throw new ArgumentException(
-                Guard.Prefix(name) + $"'ConsumerWeights' is {Guard.Shape(m)} but the statistics have {stats.Channels} channels; M must have one row per channel (C x K).",
-                nameof(request));
-        }
-
-        Guard.Finite(m, "ConsumerWeights", name);
-        stats.EnsureSamples(name);
-        if (request.ProducerWeights is { } p)
-        {
-            Guard.Rows(p, stats.Channels, "ProducerWeights", "one row per output channel of the producer", name);
-            Guard.Finite(p, "ProducerWeights", name);
-        }
-
-        if (request.KeepCount is int keep && (keep < 1 || keep > stats.Channels))
-        {
-            throw new ArgumentOutOfRangeException("KeepCount", keep, Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
-                $"'KeepCount' must be between 1 and the layer's {stats.Channels} channels but is {keep}."));
-        }
-
-        if (request.Rank is int rank && (rank < 1 || rank > Math.Min(m.RowCount, m.ColumnCount)))
-        {
-            throw new ArgumentOutOfRangeException("Rank", rank, Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
-                $"'Rank' must be between 1 and min(C, K) = {Math.Min(m.RowCount, m.ColumnCount)} for 'ConsumerWeights' {Guard.Shape(m)}, but is {rank}."));
-        }
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(backend);
+        return (LdrfComponents.CreateDecomposer(options.Embedding, backend),
+            LdrfComponents.CreateSelector(options.Selection, options.Seed, backend),
+            new RidgeRecomposer(options, backend),
+            backend);
     }
-
-    /// <summary>Validates what a (possibly user-supplied) selector returned.</summary>
-    public static int[] CheckSelection(int[] selected, int keep, int channels, string name)
-    {
-        if (selected is null || selected.Length != keep)
-        {
-            throw new InvalidOperationException(Guard.Prefix(name) + $"the selector returned {selected?.Length.ToString(CultureInfo.InvariantCulture) ?? "null"} indices but {keep} were requested.");
-        }
-
-        var sorted = (int[])selected.Clone();
-        Array.Sort(sorted);
-        for (var i = 0; i < sorted.Length; i++)
-        {
-            if (sorted[i] < 0 || sorted[i] >= channels || (i > 0 && sorted[i] == sorted[i - 1]))
-            {
-                throw new InvalidOperationException(Guard.Prefix(name) + $"the selector returned an invalid or repeated index {sorted[i]} (C = {channels}).");
-            }
-        }
-
-        return sorted;
-    }
-
 }

@@ -37,6 +37,7 @@ public sealed class LeastSquaresLayerPruner : ILayerPruner
         var name = request.LayerName;
         var c = request.Statistics.Channels;
         var m = request.ConsumerWeights;
+        // The identity embedding: Q = I, R = M. Its kind label is irrelevant; the result reports none.
         var identity = new Embedding(EmbeddingKind.WeightSvd, Matrix<double>.Build.DenseIdentity(c), m, Vector<double>.Build.Dense(c, 1.0));
         var keep = request.KeepCount ?? c;
         var context = new SelectionContext(name, m, request.Statistics, identity, request.ProducerWeights);

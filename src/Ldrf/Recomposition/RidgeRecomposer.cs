@@ -34,8 +34,10 @@ public sealed class RidgeRecomposer : IRecomposer
     /// The default ridge scale, 1e-4: λ = 1e-4 · tr(G)/C′ bounds the condition number of G + λI by about
     /// 1e4 · C′, so the Cholesky solve stays accurate when survivors are nearly collinear (duplicated or
     /// dead channels are common), while on well-conditioned survivors it moves the solution by about 1e-4
-    /// relative, far below the error that pruning itself causes. On the synthetic deep ReLU chain of the
-    /// tests, scales from 0 to 1e-3 gave the same output error within 1%.
+    /// relative, far below the error that pruning itself causes. Measured on the synthetic deep ReLU chain of
+    /// the tests (six hidden layers of 32, 12 or 16 kept, every embedding kind): scales from 1e-6 to 1e-3
+    /// gave network output errors within 2% of each other, with 1e-4 the best or tied; 1e-2 was 5–8% worse;
+    /// λ = 0 failed outright when a survivor was dead in the pruned network.
     /// </summary>
     public const double DefaultRidgeScale = 1e-4;
 
@@ -132,7 +134,7 @@ public sealed class RidgeRecomposer : IRecomposer
         {
             throw new ArgumentException(
                 Guard.Prefix(layerName) + string.Create(CultureInfo.InvariantCulture,
-                    $"the ridge system of the {c} survivors is singular with lambda = {lambda} (tr(G) = {g.Trace()}); the survivors are linearly dependent or never active. Use a positive ridge scale. {ex.Message}"),
+                    $"the ridge system of the {c} survivors is singular with lambda = {lambda} (tr(G) = {g.Trace()}); the survivors are linearly dependent or never active. Use a positive ridge scale."),
                 nameof(statistics),
                 ex);
         }

@@ -27,11 +27,12 @@ namespace Ldrf.Statistics;
 /// checksum (<see cref="WriteTo"/>, <see cref="ReadFrom"/>).
 /// </para>
 /// <para>
-/// Thread safety: one writer at a time. <see cref="Accumulate"/>, <see cref="AddSums"/> and
-/// <see cref="Merge"/> detect a concurrent call on the same instance and throw
-/// <see cref="InvalidOperationException"/> instead of silently corrupting the sums; accumulate per
-/// thread and merge instead. Reading the properties while nobody writes is safe. The matrices returned
-/// by the properties are copies.
+/// Thread safety: every member may be called from several threads. The per-batch products are computed
+/// outside the lock and added under it, so concurrent <see cref="Accumulate"/> calls are safe; the order
+/// of the additions then depends on scheduling, so bit-for-bit reproducibility needs one writer (or one
+/// instance per thread, merged in a fixed order). The matrices returned by the properties are copies
+/// taken under the lock. A pruner reads the sums in place, so do not accumulate into an instance while
+/// it is being pruned with.
 /// </para>
 /// </remarks>
 public sealed class ChannelStatistics
@@ -45,7 +46,8 @@ public sealed class ChannelStatistics
     private readonly Vector<double> _prunedSum;
     private readonly Vector<double> _originalSum;
     private readonly INumericBackend _backend;
-    private int _writing;
+    private readonly object _gate = new();
+    private long _sampleCount;
 
     /// <summary>Creates empty statistics for a layer with <paramref name="channels"/> channels.</summary>
     /// <param name="channels">The number of channels C (at least 1).</param>
@@ -71,22 +73,31 @@ public sealed class ChannelStatistics
     public int Channels { get; }
 
     /// <summary>The number of samples (columns) accumulated so far.</summary>
-    public long SampleCount { get; private set; }
+    public long SampleCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _sampleCount;
+            }
+        }
+    }
 
     /// <summary>Σ a′a′ᵀ over samples (C x C), a′ being the pruned-so-far network's activations. A copy.</summary>
-    public Matrix<double> PrunedGram => _prunedGram.Clone();
+    public Matrix<double> PrunedGram => Locked(() => _prunedGram.Clone());
 
     /// <summary>Σ a′aᵀ over samples (C x C): rows index the pruned network's channels, columns the original's. A copy.</summary>
-    public Matrix<double> Cross => _cross.Clone();
+    public Matrix<double> Cross => Locked(() => _cross.Clone());
 
     /// <summary>Σ a aᵀ over samples (C x C), a being the original network's activations. A copy.</summary>
-    public Matrix<double> OriginalGram => _originalGram.Clone();
+    public Matrix<double> OriginalGram => Locked(() => _originalGram.Clone());
 
     /// <summary>Σ a′ over samples (length C). A copy.</summary>
-    public Vector<double> PrunedSum => _prunedSum.Clone();
+    public Vector<double> PrunedSum => Locked(() => _prunedSum.Clone());
 
     /// <summary>Σ a over samples (length C). A copy.</summary>
-    public Vector<double> OriginalSum => _originalSum.Clone();
+    public Vector<double> OriginalSum => Locked(() => _originalSum.Clone());
 
     // Internal read-only views for the algorithm (no copies); callers inside the library never mutate them.
     internal Matrix<double> PrunedGramView => _prunedGram;
@@ -103,7 +114,6 @@ public sealed class ChannelStatistics
     /// <param name="pruned">The pruned-so-far network's activations, C x n (one column per sample).</param>
     /// <param name="original">The original network's activations at the same inputs, C x n.</param>
     /// <exception cref="ArgumentException">Sizes disagree, a batch is empty, or an entry is NaN or infinite.</exception>
-    /// <exception cref="InvalidOperationException">Another thread is writing to this instance.</exception>
     public void Accumulate(Matrix<double> pruned, Matrix<double> original)
     {
         Guard.NotNull(pruned, nameof(pruned));
@@ -143,7 +153,6 @@ public sealed class ChannelStatistics
     /// <param name="originalSum">Σ a, length C.</param>
     /// <param name="samples">The number of samples summed (at least 1).</param>
     /// <exception cref="ArgumentException">Sizes disagree, <paramref name="samples"/> is not positive, or an entry is not finite.</exception>
-    /// <exception cref="InvalidOperationException">Another thread is writing to this instance.</exception>
     public void AddSums(Matrix<double> prunedGram, Matrix<double> cross, Matrix<double> originalGram,
         Vector<double> prunedSum, Vector<double> originalSum, long samples)
     {
@@ -182,12 +191,13 @@ public sealed class ChannelStatistics
             throw new ArgumentException("'other' is this instance; merge a separate shard (or use Clone() first).", nameof(other));
         }
 
-        if (other.SampleCount == 0)
+        // Snapshot the other instance under its own lock, then add under ours: never two locks at once.
+        var snapshot = other.Clone();
+        if (snapshot._sampleCount > 0)
         {
-            return this;
+            Add(snapshot._prunedGram, snapshot._cross, snapshot._originalGram, snapshot._prunedSum, snapshot._originalSum, snapshot._sampleCount);
         }
 
-        Add(other._prunedGram, other._cross, other._originalGram, other._prunedSum, other._originalSum, other.SampleCount);
         return this;
     }
 
@@ -195,9 +205,14 @@ public sealed class ChannelStatistics
     public ChannelStatistics Clone()
     {
         var copy = new ChannelStatistics(Channels, _backend);
-        if (SampleCount > 0)
+        lock (_gate)
         {
-            copy.Add(_prunedGram, _cross, _originalGram, _prunedSum, _originalSum, SampleCount);
+            _prunedGram.CopyTo(copy._prunedGram);
+            _cross.CopyTo(copy._cross);
+            _originalGram.CopyTo(copy._originalGram);
+            _prunedSum.CopyTo(copy._prunedSum);
+            _originalSum.CopyTo(copy._originalSum);
+            copy._sampleCount = _sampleCount;
         }
 
         return copy;
@@ -218,18 +233,19 @@ public sealed class ChannelStatistics
             throw new ArgumentException("'stream' is not writable.", nameof(stream));
         }
 
+        var snapshot = Clone();
         using var buffer = new MemoryStream();
         using (var writer = new BinaryWriter(buffer, Encoding.ASCII, leaveOpen: true))
         {
             writer.Write(Encoding.ASCII.GetBytes(Magic));
             writer.Write(FormatVersion);
             writer.Write(Channels);
-            writer.Write(SampleCount);
-            WriteMatrix(writer, _prunedGram);
-            WriteMatrix(writer, _cross);
-            WriteMatrix(writer, _originalGram);
-            WriteVector(writer, _prunedSum);
-            WriteVector(writer, _originalSum);
+            writer.Write(snapshot._sampleCount);
+            WriteMatrix(writer, snapshot._prunedGram);
+            WriteMatrix(writer, snapshot._cross);
+            WriteMatrix(writer, snapshot._originalGram);
+            WriteVector(writer, snapshot._prunedSum);
+            WriteVector(writer, snapshot._originalSum);
         }
 
         var payload = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
@@ -295,7 +311,7 @@ public sealed class ChannelStatistics
         ReadMatrix(body, ref offset, stats._originalGram);
         ReadVector(body, ref offset, stats._prunedSum);
         ReadVector(body, ref offset, stats._originalSum);
-        stats.SampleCount = samples;
+        stats._sampleCount = samples;
         var values = stats._prunedGram.Enumerate().Concat(stats._cross.Enumerate()).Concat(stats._originalGram.Enumerate())
             .Concat(stats._prunedSum.Enumerate()).Concat(stats._originalSum.Enumerate());
         if (values.Any(v => !double.IsFinite(v)))
@@ -320,23 +336,22 @@ public sealed class ChannelStatistics
     private void Add(Matrix<double> prunedGram, Matrix<double> cross, Matrix<double> originalGram,
         Vector<double> prunedSum, Vector<double> originalSum, long samples)
     {
-        if (Interlocked.Exchange(ref _writing, 1) != 0)
-        {
-            throw new InvalidOperationException("ChannelStatistics is being written by another thread; use one instance per thread and Merge them.");
-        }
-
-        try
+        lock (_gate)
         {
             _prunedGram.Add(prunedGram, _prunedGram);
             _cross.Add(cross, _cross);
             _originalGram.Add(originalGram, _originalGram);
             _prunedSum.Add(prunedSum, _prunedSum);
             _originalSum.Add(originalSum, _originalSum);
-            SampleCount = checked(SampleCount + samples);
+            _sampleCount = checked(_sampleCount + samples);
         }
-        finally
+    }
+
+    private T Locked<T>(Func<T> read)
+    {
+        lock (_gate)
         {
-            Volatile.Write(ref _writing, 0);
+            return read();
         }
     }
 

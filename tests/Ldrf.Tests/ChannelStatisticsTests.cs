@@ -1,0 +1,174 @@
+using Ldrf.Statistics;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace Ldrf.Tests;
+
+public class ChannelStatisticsTests
+{
+    [Test]
+    public void Accumulate_sums_the_explicit_products_over_batches()
+    {
+        var pruned = TestData.Activations(5, 40, seed: 1);
+        var original = TestData.Activations(5, 40, seed: 2);
+        var stats = new ChannelStatistics(5);
+        stats.Accumulate(pruned.SubMatrix(0, 5, 0, 15), original.SubMatrix(0, 5, 0, 15));
+        stats.Accumulate(pruned.SubMatrix(0, 5, 15, 25), original.SubMatrix(0, 5, 15, 25));
+        var ones = Vector<double>.Build.Dense(40, 1.0);
+        Assert.Multiple(() =>
+        {
+            Assert.That(stats.SampleCount, Is.EqualTo(40));
+            Assert.That(TestData.RelativeError(stats.PrunedGram, pruned.TransposeAndMultiply(pruned)), Is.LessThan(1e-14));
+            Assert.That(TestData.RelativeError(stats.Cross, pruned.TransposeAndMultiply(original)), Is.LessThan(1e-14));
+            Assert.That(TestData.RelativeError(stats.OriginalGram, original.TransposeAndMultiply(original)), Is.LessThan(1e-14));
+            Assert.That((stats.PrunedSum - (pruned * ones)).L2Norm(), Is.LessThan(1e-12));
+            Assert.That((stats.OriginalSum - (original * ones)).L2Norm(), Is.LessThan(1e-12));
+        });
+    }
+
+    [Test]
+    public void Merged_halves_equal_one_pass_exactly_when_sums_are_exact()
+    {
+        // Small integers: every product and sum is exact in double, so any order gives the same bits.
+        var random = new Random(11);
+        var pruned = Matrix<double>.Build.Dense(4, 60, (_, _) => random.Next(0, 8));
+        var original = Matrix<double>.Build.Dense(4, 60, (_, _) => random.Next(0, 8));
+        var onePass = new ChannelStatistics(4);
+        var left = new ChannelStatistics(4);
+        var right = new ChannelStatistics(4);
+        for (var start = 0; start < 60; start += 10)
+        {
+            var p = pruned.SubMatrix(0, 4, start, 10);
+            var o = original.SubMatrix(0, 4, start, 10);
+            onePass.Accumulate(p, o);
+            (start < 30 ? left : right).Accumulate(p, o);
+        }
+
+        var merged = left.Merge(right);
+        Assert.Multiple(() =>
+        {
+            Assert.That(merged, Is.SameAs(left));
+            AssertIdentical(merged, onePass);
+        });
+    }
+
+    [Test]
+    public void Merged_halves_equal_one_pass_to_round_off_on_real_data()
+    {
+        var pruned = TestData.Activations(6, 200, seed: 3);
+        var original = TestData.Activations(6, 200, seed: 4);
+        var onePass = TestData.Stats(pruned, original);
+        var left = TestData.Stats(pruned.SubMatrix(0, 6, 0, 77), original.SubMatrix(0, 6, 0, 77));
+        var right = TestData.Stats(pruned.SubMatrix(0, 6, 77, 123), original.SubMatrix(0, 6, 77, 123));
+        left.Merge(right);
+        Assert.Multiple(() =>
+        {
+            Assert.That(left.SampleCount, Is.EqualTo(200));
+            Assert.That(TestData.RelativeError(left.PrunedGram, onePass.PrunedGram), Is.LessThan(1e-14));
+            Assert.That(TestData.RelativeError(left.Cross, onePass.Cross), Is.LessThan(1e-14));
+            Assert.That(TestData.RelativeError(left.OriginalGram, onePass.OriginalGram), Is.LessThan(1e-14));
+        });
+    }
+
+    [Test]
+    public void Concurrent_accumulation_loses_nothing()
+    {
+        // Small integers keep every sum exact, so the result cannot depend on the order of additions.
+        var random = new Random(12);
+        var batches = Enumerable.Range(0, 16).Select(_ => Matrix<double>.Build.Dense(6, 25, (_, _) => random.Next(0, 5))).ToArray();
+        var sequential = new ChannelStatistics(6);
+        foreach (var batch in batches)
+        {
+            sequential.Accumulate(batch, batch);
+        }
+
+        var concurrent = new ChannelStatistics(6);
+        Parallel.ForEach(batches, new ParallelOptions { MaxDegreeOfParallelism = 4 }, batch => concurrent.Accumulate(batch, batch));
+        AssertIdentical(concurrent, sequential);
+    }
+
+    [Test]
+    public void AddSums_equals_Accumulate()
+    {
+        var pruned = TestData.Activations(3, 20, seed: 5);
+        var original = TestData.Activations(3, 20, seed: 6);
+        var reference = TestData.Stats(pruned, original);
+        var stats = new ChannelStatistics(3);
+        stats.AddSums(reference.PrunedGram, reference.Cross, reference.OriginalGram, reference.PrunedSum, reference.OriginalSum, 20);
+        AssertIdentical(stats, reference);
+    }
+
+    [Test]
+    public void Serialization_round_trips_bit_for_bit()
+    {
+        var stats = TestData.Stats(TestData.Activations(7, 33, seed: 7), TestData.Activations(7, 33, seed: 8));
+        using var stream = new MemoryStream();
+        stats.WriteTo(stream);
+        stream.Position = 0;
+        var read = ChannelStatistics.ReadFrom(stream);
+        Assert.Multiple(() =>
+        {
+            Assert.That(stream.Position, Is.EqualTo(stream.Length));
+            AssertIdentical(read, stats);
+        });
+    }
+
+    [Test]
+    public void Truncated_stream_is_rejected_with_a_clear_message()
+    {
+        var bytes = Serialized();
+        foreach (var length in new[] { 0, 5, 20, bytes.Length / 2, bytes.Length - 1 })
+        {
+            var ex = Assert.Throws<InvalidDataException>(() => ChannelStatistics.ReadFrom(new MemoryStream(bytes[..length])));
+            Assert.That(ex!.Message, Does.Contain("truncated"), $"length {length}");
+        }
+    }
+
+    [Test]
+    public void Corrupt_stream_is_rejected()
+    {
+        var bytes = Serialized();
+        var flipped = (byte[])bytes.Clone();
+        flipped[100] ^= 0x10;
+        var badMagic = (byte[])bytes.Clone();
+        badMagic[0] = (byte)'X';
+        var badVersion = (byte[])bytes.Clone();
+        badVersion[8] = 99;
+        Assert.Multiple(() =>
+        {
+            Assert.That(() => ChannelStatistics.ReadFrom(new MemoryStream(flipped)), Throws.InstanceOf<InvalidDataException>().With.Message.Contains("checksum"));
+            Assert.That(() => ChannelStatistics.ReadFrom(new MemoryStream(badMagic)), Throws.InstanceOf<InvalidDataException>().With.Message.Contains("LDRFSTAT"));
+            Assert.That(() => ChannelStatistics.ReadFrom(new MemoryStream(badVersion)), Throws.InstanceOf<InvalidDataException>().With.Message.Contains("version 99"));
+        });
+    }
+
+    [Test]
+    public void Properties_return_copies()
+    {
+        var stats = TestData.Stats(TestData.Activations(3, 10, seed: 1), TestData.Activations(3, 10, seed: 1));
+        var gram = stats.PrunedGram;
+        gram[0, 0] = -1;
+        Assert.That(stats.PrunedGram[0, 0], Is.Not.EqualTo(-1));
+    }
+
+    private static byte[] Serialized()
+    {
+        var stats = TestData.Stats(TestData.Activations(5, 12, seed: 9), TestData.Activations(5, 12, seed: 10));
+        using var stream = new MemoryStream();
+        stats.WriteTo(stream);
+        return stream.ToArray();
+    }
+
+    private static void AssertIdentical(ChannelStatistics actual, ChannelStatistics expected)
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(actual.Channels, Is.EqualTo(expected.Channels));
+            Assert.That(actual.SampleCount, Is.EqualTo(expected.SampleCount));
+            Assert.That(actual.PrunedGram, Is.EqualTo(expected.PrunedGram));
+            Assert.That(actual.Cross, Is.EqualTo(expected.Cross));
+            Assert.That(actual.OriginalGram, Is.EqualTo(expected.OriginalGram));
+            Assert.That(actual.PrunedSum, Is.EqualTo(expected.PrunedSum));
+            Assert.That(actual.OriginalSum, Is.EqualTo(expected.OriginalSum));
+        });
+    }
+}
