@@ -1,0 +1,130 @@
+using Ldrf.TorchSharp.Complexity;
+using static TorchSharp.torch;
+
+namespace Ldrf.TorchSharp.Architecture;
+
+/// <summary>
+/// A chain network as data: layer specs plus an owned state dictionary (state_dict names). The pruner edits
+/// copies of this, never the caller's modules, and builds new TorchSharp modules from it.
+/// </summary>
+internal sealed class ChainModel : IDisposable
+{
+    public ChainModel(List<LayerSpec> layers, Dictionary<string, Tensor> state)
+    {
+        Layers = layers;
+        State = state;
+    }
+
+    public List<LayerSpec> Layers { get; }
+
+    public Dictionary<string, Tensor> State { get; }
+
+    /// <summary>Reads a network's architecture and copies its state (the network is left untouched).</summary>
+    public static ChainModel FromNetwork(nn.Module network, string paramName) =>
+        new(NetworkReader.Read(network, paramName), NetworkReader.CopyState(network));
+
+    /// <summary>
+    /// A copy with every BatchNorm2d folded into the Conv2d before it (exact in evaluation mode up to
+    /// round-off): W′ = W · γ/√(σ²+ε) per output channel, b′ = (b − μ) · γ/√(σ²+ε) + β, computed in float64.
+    /// </summary>
+    /// <exception cref="ArgumentException">A BatchNorm2d does not directly follow a Conv2d.</exception>
+    public ChainModel FoldBatchNorm(string paramName)
+    {
+        using var noGrad = no_grad();
+        var layers = new List<LayerSpec>();
+        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (key, value) in State)
+        {
+            state[key] = value.clone().DetachFromDisposeScope();
+        }
+
+        foreach (var spec in Layers)
+        {
+            if (spec is not BatchNorm2dSpec bn)
+            {
+                layers.Add(spec);
+                continue;
+            }
+
+            if (layers.Count == 0 || layers[^1] is not Conv2dSpec conv)
+            {
+                foreach (var t in state.Values)
+                {
+                    t.Dispose();
+                }
+
+                throw new ArgumentException(
+                    $"BatchNorm2d '{bn.Path}' must directly follow a Conv2d to be folded, but follows " +
+                    (layers.Count == 0 ? "nothing." : $"'{layers[^1].Path}' ({layers[^1].TypeName})."),
+                    paramName);
+            }
+
+            using (var scope = NewDisposeScope())
+            {
+                var weight = state[conv.Path + ".weight"];
+                var dtype = weight.dtype;
+                var mean = state[bn.Path + ".running_mean"].to(ScalarType.Float64);
+                var variance = state[bn.Path + ".running_var"].to(ScalarType.Float64);
+                var scale = (variance + bn.Eps).rsqrt();
+                var shift = -mean * scale;
+                if (bn.Affine)
+                {
+                    var gamma = state[bn.Path + ".weight"].to(ScalarType.Float64);
+                    scale = scale * gamma;
+                    shift = (shift * gamma) + state[bn.Path + ".bias"].to(ScalarType.Float64);
+                }
+
+                var newWeight = (weight.to(ScalarType.Float64) * scale.reshape(-1, 1, 1, 1)).to(dtype);
+                var newBias = conv.HasBias ? (state[conv.Path + ".bias"].to(ScalarType.Float64) * scale) + shift : shift;
+                Replace(state, conv.Path + ".weight", newWeight.DetachFromDisposeScope());
+                Replace(state, conv.Path + ".bias", newBias.to(dtype).DetachFromDisposeScope());
+            }
+
+            foreach (var key in state.Keys.Where(k => k.StartsWith(bn.Path + ".", StringComparison.Ordinal)).ToList())
+            {
+                state[key].Dispose();
+                state.Remove(key);
+            }
+
+            layers[^1] = conv with { HasBias = true };
+        }
+
+        return new ChainModel(layers, state);
+    }
+
+    /// <summary>An independent copy (specs and cloned tensors).</summary>
+    public ChainModel Clone()
+    {
+        using var noGrad = no_grad();
+        return new ChainModel([.. Layers], State.ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope(), StringComparer.Ordinal));
+    }
+
+    /// <summary>Builds new modules (evaluation mode) holding copies of the state.</summary>
+    public BuiltNetwork Build(Device device, ScalarType dtype) => NetworkBuilder.Build(Layers, State, device, dtype);
+
+    /// <summary>Counts FLOPs and parameters for one image.</summary>
+    public ComplexityReport Complexity(long[] imageShape, string paramName) => ModelComplexity.Count(Layers, imageShape, paramName);
+
+    /// <summary>Replaces (and disposes) a state tensor.</summary>
+    public void Replace(string key, Tensor value) => Replace(State, key, value);
+
+    public void Dispose()
+    {
+        foreach (var t in State.Values)
+        {
+            t.Dispose();
+        }
+
+        State.Clear();
+    }
+
+    private static void Replace(Dictionary<string, Tensor> state, string key, Tensor value)
+    {
+        if (state.TryGetValue(key, out var old))
+        {
+            old.Dispose();
+        }
+
+        state[key] = value;
+    }
+}

@@ -1,0 +1,185 @@
+using System.Globalization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Ldrf.TorchSharp.Architecture;
+
+/// <summary>
+/// Reads a TorchSharp network built from (nested) Sequentials of supported layers into a flat chain of
+/// <see cref="LayerSpec"/>, in forward order, with the Sequential paths as names ("features.3").
+/// </summary>
+internal static class NetworkReader
+{
+    /// <summary>The layer types the adapter understands, for messages.</summary>
+    public const string SupportedTypes = "Conv2d (groups = 1), BatchNorm2d, ReLU, MaxPool2d, AvgPool2d, Dropout, Flatten (start_dim 1, end_dim -1) and Linear, inside (nested) Sequential containers";
+
+    /// <summary>Reads the chain.</summary>
+    /// <param name="network">The network (a Sequential).</param>
+    /// <param name="paramName">The caller's argument name, for messages.</param>
+    /// <exception cref="ArgumentException">A module is unsupported (the message names its path and type) or the network is empty.</exception>
+    public static List<LayerSpec> Read(nn.Module network, string paramName)
+    {
+        ArgumentNullException.ThrowIfNull(network, paramName);
+        if (network is not Sequential)
+        {
+            throw new ArgumentException(
+                $"'{paramName}' is a {network.GetType().Name}; the network must be a Sequential (possibly nested) of {SupportedTypes}.",
+                paramName);
+        }
+
+        var specs = new List<LayerSpec>();
+        Walk(network, string.Empty, specs, paramName);
+        if (specs.Count == 0)
+        {
+            throw new ArgumentException($"'{paramName}' contains no layers.", paramName);
+        }
+
+        return specs;
+    }
+
+    /// <summary>The leaf modules in the same order as <see cref="Read"/> returns their specs.</summary>
+    public static List<nn.Module> Leaves(nn.Module network)
+    {
+        var leaves = new List<nn.Module>();
+        void Visit(nn.Module m)
+        {
+            if (m is Sequential)
+            {
+                foreach (var (_, child) in m.named_children())
+                {
+                    Visit(child);
+                }
+            }
+            else
+            {
+                leaves.Add(m);
+            }
+        }
+
+        Visit(network);
+        return leaves;
+    }
+
+    /// <summary>A detached copy of the network's parameters and buffers, keyed by state_dict name, on their device.</summary>
+    public static Dictionary<string, Tensor> CopyState(nn.Module network)
+    {
+        using var noGrad = no_grad();
+        var copy = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, tensor) in network.state_dict())
+        {
+            copy[name] = tensor.detach().clone().DetachFromDisposeScope();
+        }
+
+        return copy;
+    }
+
+    private static void Walk(nn.Module module, string path, List<LayerSpec> specs, string paramName)
+    {
+        foreach (var (name, child) in module.named_children())
+        {
+            var childPath = path.Length == 0 ? name : path + "." + name;
+            if (child is Sequential)
+            {
+                Walk(child, childPath, specs, paramName);
+            }
+            else
+            {
+                specs.Add(Describe(child, childPath, paramName));
+            }
+        }
+    }
+
+    private static LayerSpec Describe(nn.Module module, string path, string paramName)
+    {
+        switch (module)
+        {
+            case Conv2d conv:
+                if (conv.groups != 1)
+                {
+                    throw Unsupported(path, module, $"groups = {conv.groups} (only groups = 1 is supported)", paramName);
+                }
+
+                var kernel = Pair(conv.kernel_size, 1);
+                var dilation = Pair(conv.dilation, 1);
+                var stride = Pair(conv.stride, 1);
+                int[] padding;
+                if (conv.padding_type is Padding type)
+                {
+                    if (type == Padding.Valid)
+                    {
+                        padding = [0, 0];
+                    }
+                    else if (stride[0] == 1 && stride[1] == 1 && kernel.All(k => k % 2 == 1))
+                    {
+                        padding = [dilation[0] * (kernel[0] - 1) / 2, dilation[1] * (kernel[1] - 1) / 2];
+                    }
+                    else
+                    {
+                        throw Unsupported(path, module, "padding 'same' with an even kernel or a stride other than 1", paramName);
+                    }
+                }
+                else
+                {
+                    padding = Pair(conv.padding, 0);
+                }
+
+                return new Conv2dSpec(path, Int(conv.in_channels), Int(conv.out_channels), kernel, stride, padding, dilation, conv.padding_mode, conv.bias is not null);
+            case BatchNorm2d bn:
+                if (!bn.track_running_stats || bn.running_mean is null || bn.running_var is null)
+                {
+                    throw Unsupported(path, module, "track_running_stats = false (there are no running statistics to fold)", paramName);
+                }
+
+                return new BatchNorm2dSpec(path, Int(bn.running_mean.shape[0]), bn.eps, bn.momentum, bn.affine && bn.weight is not null);
+            case ReLU:
+                return new ReluSpec(path);
+            case MaxPool2d pool:
+                var poolKernel = Pair(pool.kernel_size, 1);
+                return new MaxPool2dSpec(path, poolKernel, Pair(pool.stride, 0, poolKernel), Pair(pool.padding, 0), Pair(pool.dilation, 1), pool.ceil_mode);
+            case AvgPool2d avg:
+                var avgKernel = Pair(avg.kernel_size, 1);
+                return new AvgPool2dSpec(path, avgKernel, Pair(avg.stride, 0, avgKernel), Pair(avg.padding, 0), avg.ceil_mode, avg.count_include_pad, avg.divisor_override);
+            case Dropout dropout:
+                return new DropoutSpec(path, dropout.p);
+            case Flatten flatten:
+                if (flatten.start_dim != 1 || flatten.end_dim != -1)
+                {
+                    throw Unsupported(path, module, $"start_dim = {flatten.start_dim}, end_dim = {flatten.end_dim} (only 1 and -1 are supported)", paramName);
+                }
+
+                return new FlattenSpec(path);
+            case Linear linear:
+                return new LinearSpec(path, Int(linear.in_features), Int(linear.out_features), linear.bias is not null);
+            default:
+                throw new ArgumentException(
+                    $"Module '{path}' is a {module.GetType().Name}, which is not supported; supported are {SupportedTypes}.",
+                    paramName);
+        }
+    }
+
+    private static ArgumentException Unsupported(string path, nn.Module module, string what, string paramName) =>
+        new($"Module '{path}' ({module.GetType().Name}) has {what}.", paramName);
+
+    // TorchSharp stores 2-D hyperparameters as long[] of length 1 or 2; a null or zero stride means "the kernel".
+    private static int[] Pair(long[]? values, int fallback, int[]? whenZero = null)
+    {
+        if (values is null || values.Length == 0)
+        {
+            return whenZero is null ? [fallback, fallback] : (int[])whenZero.Clone();
+        }
+
+        var pair = values.Length == 1 ? new[] { Int(values[0]), Int(values[0]) } : new[] { Int(values[0]), Int(values[1]) };
+        if (whenZero is not null && pair[0] == 0 && pair[1] == 0)
+        {
+            return (int[])whenZero.Clone();
+        }
+
+        return pair;
+    }
+
+    private static int Int(long value) => checked((int)value);
+
+    /// <summary>Formats a shape for messages, for example "3 x 16 x 16".</summary>
+    public static string Shape(IEnumerable<long> shape) => string.Join(" x ", shape.Select(s => s.ToString(CultureInfo.InvariantCulture)));
+}

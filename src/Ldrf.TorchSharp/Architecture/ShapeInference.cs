@@ -1,0 +1,94 @@
+using System.Globalization;
+
+namespace Ldrf.TorchSharp.Architecture;
+
+/// <summary>Per-image activation shapes along a chain: [C, H, W] for feature maps, [F] after Flatten or Linear.</summary>
+internal static class ShapeInference
+{
+    /// <summary>The output shape of every layer for one input image of shape <paramref name="input"/>.</summary>
+    /// <exception cref="ArgumentException">A layer cannot take its input; the message names the layer and both shapes.</exception>
+    public static long[][] Outputs(IReadOnlyList<LayerSpec> specs, long[] input, string paramName)
+    {
+        var outputs = new long[specs.Count][];
+        var shape = input;
+        for (var i = 0; i < specs.Count; i++)
+        {
+            shape = Output(specs[i], shape, paramName);
+            outputs[i] = shape;
+        }
+
+        return outputs;
+    }
+
+    private static long[] Output(LayerSpec spec, long[] x, string paramName)
+    {
+        switch (spec)
+        {
+            case Conv2dSpec c:
+                Expect(spec, x, c.InChannels, paramName);
+                return [c.OutChannels,
+                    Window(spec, x[1], c.Kernel[0], c.Stride[0], c.Padding[0], c.Dilation[0], false, paramName),
+                    Window(spec, x[2], c.Kernel[1], c.Stride[1], c.Padding[1], c.Dilation[1], false, paramName)];
+            case BatchNorm2dSpec b:
+                Expect(spec, x, b.Channels, paramName);
+                return x;
+            case MaxPool2dSpec m:
+                Expect(spec, x, null, paramName);
+                return [x[0],
+                    Window(spec, x[1], m.Kernel[0], m.Stride[0], m.Padding[0], m.Dilation[0], m.CeilMode, paramName),
+                    Window(spec, x[2], m.Kernel[1], m.Stride[1], m.Padding[1], m.Dilation[1], m.CeilMode, paramName)];
+            case AvgPool2dSpec a:
+                Expect(spec, x, null, paramName);
+                return [x[0],
+                    Window(spec, x[1], a.Kernel[0], a.Stride[0], a.Padding[0], 1, a.CeilMode, paramName),
+                    Window(spec, x[2], a.Kernel[1], a.Stride[1], a.Padding[1], 1, a.CeilMode, paramName)];
+            case FlattenSpec:
+                return [x.Aggregate(1L, (p, d) => p * d)];
+            case LinearSpec l:
+                if (x.Length != 1 || x[0] != l.InFeatures)
+                {
+                    throw new ArgumentException(
+                        $"Layer '{spec.Path}' (Linear) expects {l.InFeatures} input features per image but receives {NetworkReader.Shape(x)}" +
+                        (x.Length == 1 ? "; check the input image size." : "; a Flatten must precede it."),
+                        paramName);
+                }
+
+                return [l.OutFeatures];
+            default:
+                return x;
+        }
+    }
+
+    private static void Expect(LayerSpec spec, long[] x, int? channels, string paramName)
+    {
+        if (x.Length != 3 || (channels is int c && x[0] != c))
+        {
+            throw new ArgumentException(
+                $"Layer '{spec.Path}' ({spec.TypeName}) expects a feature map of " +
+                (channels is int ch ? ch.ToString(CultureInfo.InvariantCulture) + " channels" : "any channels") +
+                $" (C x H x W per image) but receives {NetworkReader.Shape(x)}.",
+                paramName);
+        }
+    }
+
+    private static long Window(LayerSpec spec, long size, int kernel, int stride, int padding, int dilation, bool ceil, string paramName)
+    {
+        var span = size + (2L * padding) - ((long)dilation * (kernel - 1)) - 1;
+        if (span < 0)
+        {
+            throw new ArgumentException(
+                $"Layer '{spec.Path}' ({spec.TypeName}) has a window of {kernel} (dilation {dilation}, padding {padding}) larger than its input size {size}; the input image is too small.",
+                paramName);
+        }
+
+        long output = ceil ? ((span + stride - 1) / stride) + 1 : (span / stride) + 1;
+
+        // PyTorch's rule: with ceil_mode the last window must start inside the input or its left padding.
+        if (ceil && (output - 1) * stride >= size + padding)
+        {
+            output--;
+        }
+
+        return output;
+    }
+}

@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Text;
+using Ldrf.TorchSharp.Architecture;
+using static TorchSharp.torch;
+
+namespace Ldrf.TorchSharp.Complexity;
+
+/// <summary>The cost of one layer for one input image.</summary>
+/// <param name="Path">The module path in the Sequential hierarchy, for example "features.3".</param>
+/// <param name="Type">The module type, for example "Conv2d".</param>
+/// <param name="OutputShape">The layer's output shape for one image: C x H x W, or F after Flatten and Linear.</param>
+/// <param name="Flops">Multiply-accumulates (see <see cref="ModelComplexity"/> for the convention).</param>
+/// <param name="Parameters">Trainable parameters (weights, biases, batch-norm scale and shift; running statistics are buffers and do not count).</param>
+public sealed record LayerComplexity(string Path, string Type, IReadOnlyList<long> OutputShape, long Flops, long Parameters);
+
+/// <summary>Per-layer and total FLOPs and parameters of a network for one input image.</summary>
+public sealed class ComplexityReport
+{
+    internal ComplexityReport(IReadOnlyList<LayerComplexity> layers)
+    {
+        Layers = layers;
+        TotalFlops = layers.Sum(l => l.Flops);
+        TotalParameters = layers.Sum(l => l.Parameters);
+    }
+
+    /// <summary>Every leaf module in forward order.</summary>
+    public IReadOnlyList<LayerComplexity> Layers { get; }
+
+    /// <summary>The sum of the layers' multiply-accumulates.</summary>
+    public long TotalFlops { get; }
+
+    /// <summary>The sum of the layers' parameters.</summary>
+    public long TotalParameters { get; }
+
+    /// <summary>The layer with this path.</summary>
+    /// <exception cref="KeyNotFoundException">No layer has this path.</exception>
+    public LayerComplexity this[string path] =>
+        Layers.FirstOrDefault(l => l.Path == path) ?? throw new KeyNotFoundException($"No layer '{path}'; the layers are: {string.Join(", ", Layers.Select(l => l.Path))}.");
+
+    /// <summary>A table with one row per layer and a total row.</summary>
+    public override string ToString()
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"{"Layer",-20} {"Type",-12} {"Output",-16} {"FLOPs (MAC)",15} {"Params",12}");
+        foreach (var l in Layers)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"{l.Path,-20} {l.Type,-12} {NetworkReader.Shape(l.OutputShape),-16} {l.Flops,15:N0} {l.Parameters,12:N0}");
+        }
+
+        text.Append(CultureInfo.InvariantCulture, $"{"Total",-20} {string.Empty,-12} {string.Empty,-16} {TotalFlops,15:N0} {TotalParameters,12:N0}");
+        return text.ToString();
+    }
+}
+
+/// <summary>Counts the FLOPs and parameters of a TorchSharp chain network.</summary>
+/// <remarks>
+/// Convention: FLOPs are multiply-accumulates (MACs) of the convolutions and fully connected layers for one
+/// image, the convention of the pruning literature (VGG-16 at 224 x 224 is 15.5 G): a Conv2d costs
+/// out · H_out · W_out · in · kh · kw and a Linear in · out. Bias additions, batch normalization, ReLU,
+/// pooling, dropout and flatten cost nothing under this convention; they are a small fraction and pruning
+/// changes them in proportion anyway. Parameters count weights and biases of Conv2d and Linear and the
+/// scale and shift of an affine BatchNorm2d.
+/// </remarks>
+public static class ModelComplexity
+{
+    /// <summary>Counts FLOPs and parameters for one input image.</summary>
+    /// <param name="network">A Sequential (possibly nested) of the supported layers.</param>
+    /// <param name="inputShape">The input shape: C x H x W, or N x C x H x W (the batch size is ignored: counts are per image).</param>
+    /// <returns>Per-layer and total counts.</returns>
+    /// <exception cref="ArgumentException">A module is unsupported, the shape has the wrong rank, or a layer cannot take its input (the message names the layer).</exception>
+    public static ComplexityReport Count(nn.Module<Tensor, Tensor> network, IReadOnlyList<long> inputShape)
+    {
+        ArgumentNullException.ThrowIfNull(inputShape);
+        var specs = NetworkReader.Read(network, nameof(network));
+        return Count(specs, ImageShape(inputShape, nameof(inputShape)), nameof(inputShape));
+    }
+
+    internal static long[] ImageShape(IReadOnlyList<long> shape, string paramName)
+    {
+        if ((shape.Count != 3 && shape.Count != 4) || shape.Any(d => d < 1))
+        {
+            throw new ArgumentException(
+                $"'{paramName}' must be C x H x W or N x C x H x W with positive sizes but is {NetworkReader.Shape(shape)}.", paramName);
+        }
+
+        return shape.Skip(shape.Count - 3).ToArray();
+    }
+
+    internal static ComplexityReport Count(IReadOnlyList<LayerSpec> specs, long[] imageShape, string paramName)
+    {
+        var outputs = ShapeInference.Outputs(specs, imageShape, paramName);
+        var layers = new List<LayerComplexity>(specs.Count);
+        for (var i = 0; i < specs.Count; i++)
+        {
+            var (flops, parameters) = specs[i] switch
+            {
+                Conv2dSpec c => ((long)c.OutChannels * outputs[i][1] * outputs[i][2] * c.InChannels * c.Kernel[0] * c.Kernel[1],
+                    ((long)c.OutChannels * c.InChannels * c.Kernel[0] * c.Kernel[1]) + (c.HasBias ? c.OutChannels : 0)),
+                LinearSpec l => ((long)l.InFeatures * l.OutFeatures, ((long)l.InFeatures * l.OutFeatures) + (l.HasBias ? l.OutFeatures : 0)),
+                BatchNorm2dSpec b => (0L, b.Affine ? 2L * b.Channels : 0L),
+                _ => (0L, 0L),
+            };
+            layers.Add(new LayerComplexity(specs[i].Path, specs[i].TypeName, outputs[i], flops, parameters));
+        }
+
+        return new ComplexityReport(layers);
+    }
+}

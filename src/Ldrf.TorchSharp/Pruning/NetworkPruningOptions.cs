@@ -1,0 +1,70 @@
+using System.Globalization;
+
+namespace Ldrf.TorchSharp.Pruning;
+
+/// <summary>
+/// What to prune to and how to calibrate, for <see cref="TorchSharpPruner"/>. Set exactly one target:
+/// <see cref="TargetFlopsReduction"/> or <see cref="PerLayerKeepRatios"/>. Every setter validates its value.
+/// </summary>
+public sealed class NetworkPruningOptions
+{
+    private double? _targetFlopsReduction;
+    private IReadOnlyDictionary<string, double>? _perLayerKeepRatios;
+    private int? _maxCalibrationBatches;
+    private int _latencyRuns = 10;
+
+    /// <summary>
+    /// A global FLOPs reduction, original / pruned (for example 5 for 5x, at least 1). Widths are allocated
+    /// per layer under each layer's valid capacity (see <see cref="UseCapacityBounds"/>); the achieved
+    /// reduction is at least the target and lands within one channel's cost of it. Default null.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Below 1 or not finite.</exception>
+    public double? TargetFlopsReduction
+    {
+        get => _targetFlopsReduction;
+        set => _targetFlopsReduction = value is double v && (!(v >= 1) || double.IsInfinity(v))
+            ? throw new ArgumentOutOfRangeException(nameof(TargetFlopsReduction), v,
+                string.Create(CultureInfo.InvariantCulture, $"'{nameof(TargetFlopsReduction)}' must be a finite ratio of at least 1 (5 means 5x fewer FLOPs) but is {v}."))
+            : value;
+    }
+
+    /// <summary>
+    /// The fraction of output channels to keep, in (0, 1], per prunable layer path (a Conv2d or Linear whose
+    /// outputs feed another Conv2d or Linear, for example "features.3"); layers not named keep all channels.
+    /// Default null. Unknown paths are reported when pruning starts, with the list of valid paths.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? PerLayerKeepRatios
+    {
+        get => _perLayerKeepRatios;
+        set => _perLayerKeepRatios = value is null ? null : new Dictionary<string, double>(value, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Whether a FLOPs target keeps every layer at or above its valid capacity r (default true). Set false for
+    /// pruners without a capacity estimate (selection + least squares reports r = C), so widths shrink uniformly.
+    /// </summary>
+    public bool UseCapacityBounds { get; set; } = true;
+
+    /// <summary>Use at most this many calibration batches (at least 1), or null for all (default).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
+    public int? MaxCalibrationBatches
+    {
+        get => _maxCalibrationBatches;
+        set => _maxCalibrationBatches = value is int v && v < 1
+            ? throw new ArgumentOutOfRangeException(nameof(MaxCalibrationBatches), v, $"'{nameof(MaxCalibrationBatches)}' must be at least 1 (or null for all) but is {v}.")
+            : value;
+    }
+
+    /// <summary>Whether to measure the CPU latency of both networks on one calibration image (default true).</summary>
+    public bool MeasureLatency { get; set; } = true;
+
+    /// <summary>Timed forward passes per network for the latency (median; at least 1, default 10), after 2 warm-up passes.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
+    public int LatencyRuns
+    {
+        get => _latencyRuns;
+        set => _latencyRuns = value < 1
+            ? throw new ArgumentOutOfRangeException(nameof(LatencyRuns), value, $"'{nameof(LatencyRuns)}' must be at least 1 but is {value}.")
+            : value;
+    }
+}

@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Text;
+
+namespace Ldrf.TorchSharp.Pruning;
+
+/// <summary>One Conv2d or Linear layer before and after pruning.</summary>
+/// <remarks>FLOPs are multiply-accumulates for one image (see <see cref="Complexity.ModelComplexity"/>). The
+/// parameters of a layer include those of the BatchNorm2d that was folded into it.</remarks>
+public sealed record LayerReport
+{
+    /// <summary>The module path, for example "features.3".</summary>
+    public required string Path { get; init; }
+
+    /// <summary>"Conv2d" or "Linear".</summary>
+    public required string Type { get; init; }
+
+    /// <summary>Output channels (or features) before pruning.</summary>
+    public required int ChannelsBefore { get; init; }
+
+    /// <summary>Output channels (or features) after pruning.</summary>
+    public required int ChannelsAfter { get; init; }
+
+    /// <summary>The valid capacity r of the layer's outputs, or null for the last layer (never pruned).</summary>
+    public int? ValidCapacity { get; init; }
+
+    /// <summary>The relative reconstruction error of the layer's embedding on the calibration data, or null for the last layer.</summary>
+    public double? RelativeEmbeddingError { get; init; }
+
+    /// <summary>The relative error of the consumer's response on the calibration data, or null for the last layer.</summary>
+    public double? RelativeOutputError { get; init; }
+
+    /// <summary>FLOPs (MACs per image) before pruning.</summary>
+    public required long FlopsBefore { get; init; }
+
+    /// <summary>FLOPs (MACs per image) after pruning.</summary>
+    public required long FlopsAfter { get; init; }
+
+    /// <summary>Parameters before pruning (with the folded batch norm's).</summary>
+    public required long ParametersBefore { get; init; }
+
+    /// <summary>Parameters after pruning.</summary>
+    public required long ParametersAfter { get; init; }
+}
+
+/// <summary>What pruning did: per-layer widths, capacities, errors and costs, totals and latencies.</summary>
+public sealed class PruningReport
+{
+    /// <summary>One row per Conv2d and Linear, in forward order.</summary>
+    public required IReadOnlyList<LayerReport> Layers { get; init; }
+
+    /// <summary>FLOPs (MACs per image) of the original network.</summary>
+    public required long FlopsBefore { get; init; }
+
+    /// <summary>FLOPs (MACs per image) of the pruned network.</summary>
+    public required long FlopsAfter { get; init; }
+
+    /// <summary>Parameters of the original network.</summary>
+    public required long ParametersBefore { get; init; }
+
+    /// <summary>Parameters of the pruned network.</summary>
+    public required long ParametersAfter { get; init; }
+
+    /// <summary>The achieved FLOPs reduction, <see cref="FlopsBefore"/> / <see cref="FlopsAfter"/>.</summary>
+    public double FlopsReduction => (double)FlopsBefore / FlopsAfter;
+
+    /// <summary>The target reduction, or null when per-layer ratios were given.</summary>
+    public double? TargetFlopsReduction { get; init; }
+
+    /// <summary>The number of calibration images used.</summary>
+    public required int CalibrationImages { get; init; }
+
+    /// <summary>The median CPU latency of the original network (an exact evaluation-mode copy) on one image, or null if not measured.</summary>
+    public TimeSpan? LatencyBefore { get; init; }
+
+    /// <summary>The median CPU latency of the pruned network on the same image, or null if not measured.</summary>
+    public TimeSpan? LatencyAfter { get; init; }
+
+    /// <summary>A table with one row per layer, totals and latencies.</summary>
+    public override string ToString()
+    {
+        var c = CultureInfo.InvariantCulture;
+        var text = new StringBuilder();
+        text.AppendLine(c, $"{"Layer",-16} {"Type",-7} {"Channels",11} {"r",4} {"EmbErr",8} {"OutErr",8} {"FLOPs before",14} {"FLOPs after",14} {"Params before",14} {"Params after",13}");
+        foreach (var l in Layers)
+        {
+            var r = l.ValidCapacity?.ToString(c) ?? "-";
+            var emb = l.RelativeEmbeddingError?.ToString("0.0000", c) ?? "-";
+            var output = l.RelativeOutputError?.ToString("0.0000", c) ?? "-";
+            text.AppendLine(c, $"{l.Path,-16} {l.Type,-7} {l.ChannelsBefore,5}->{l.ChannelsAfter,-4} {r,4} {emb,8} {output,8} {l.FlopsBefore,14:N0} {l.FlopsAfter,14:N0} {l.ParametersBefore,14:N0} {l.ParametersAfter,13:N0}");
+        }
+
+        text.AppendLine(c, $"{"Total",-16} {string.Empty,-7} {string.Empty,11} {string.Empty,4} {string.Empty,8} {string.Empty,8} {FlopsBefore,14:N0} {FlopsAfter,14:N0} {ParametersBefore,14:N0} {ParametersAfter,13:N0}");
+        text.Append(c, $"FLOPs reduction {FlopsReduction:0.00}x");
+        if (TargetFlopsReduction is double target)
+        {
+            text.Append(c, $" (target {target:0.00}x)");
+        }
+
+        text.Append(c, $", parameters {(double)ParametersBefore / ParametersAfter:0.00}x fewer, {CalibrationImages} calibration images");
+        if (LatencyBefore is TimeSpan before && LatencyAfter is TimeSpan after)
+        {
+            text.Append(c, $"; CPU latency {before.TotalMilliseconds:0.000} ms -> {after.TotalMilliseconds:0.000} ms ({before / after:0.00}x)");
+        }
+
+        return text.ToString();
+    }
+}

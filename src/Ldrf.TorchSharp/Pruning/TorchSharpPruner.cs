@@ -1,0 +1,437 @@
+using System.Diagnostics;
+using System.Globalization;
+using Ldrf.Allocation;
+using Ldrf.Statistics;
+using Ldrf.TorchSharp.Architecture;
+using Ldrf.TorchSharp.Complexity;
+using Ldrf.TorchSharp.Numerics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ldrf.TorchSharp.Pruning;
+
+/// <summary>
+/// Prunes a TorchSharp CNN with LDRF (or any <see cref="ILayerPruner"/>) and returns a new, physically
+/// smaller network. The caller's network and calibration tensors are never modified.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The network is a Sequential (nested Sequentials allowed) of Conv2d, BatchNorm2d, ReLU, MaxPool2d,
+/// AvgPool2d, Dropout, Flatten and Linear, evaluated as a chain. Batch norms are folded into the convolution
+/// before them. Every Conv2d or Linear whose outputs feed another Conv2d or Linear is prunable; the first
+/// layer's inputs and the last layer's outputs keep their size. A Linear after Flatten is a consumer whose
+/// input features come in spatial groups, one group per channel.
+/// </para>
+/// <para>
+/// Layers are pruned front to back. For each one, the original and the pruned-so-far network run on the same
+/// calibration batches, on the network's own device (taken from its parameters), and the consumer's input
+/// statistics (Σ a′a′ᵀ, Σ a′aᵀ, Σ aaᵀ, in float64 on that device) are accumulated; only these C x C sums go
+/// to the layer pruner. Each layer's statistics therefore reflect everything pruned before it (propagation).
+/// </para>
+/// <para>
+/// Widths come from <see cref="NetworkPruningOptions.TargetFlopsReduction"/> (allocated by
+/// <see cref="WidthAllocator"/> under each layer's valid capacity, which a first pass over the original
+/// network estimates) or from <see cref="NetworkPruningOptions.PerLayerKeepRatios"/>.
+/// </para>
+/// </remarks>
+public sealed class TorchSharpPruner
+{
+    private readonly ILayerPruner _layerPruner;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates a pruner running <see cref="LdrfLayerPruner"/> with <paramref name="options"/> on a CPU <see cref="TorchNumericBackend"/>.</summary>
+    /// <param name="options">The LDRF options (defaults when null); copied.</param>
+    /// <param name="logger">Receives one line per pruned layer; optional.</param>
+    public TorchSharpPruner(LdrfOptions? options = null, ILogger<TorchSharpPruner>? logger = null)
+        : this(new LdrfLayerPruner(options ?? new LdrfOptions(), new TorchNumericBackend()), logger)
+    {
+    }
+
+    /// <summary>Creates a pruner around any layer pruner (for example a baseline).</summary>
+    /// <param name="layerPruner">Prunes one layer from its statistics.</param>
+    /// <param name="logger">Receives one line per pruned layer; optional.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="layerPruner"/> is null.</exception>
+    public TorchSharpPruner(ILayerPruner layerPruner, ILogger<TorchSharpPruner>? logger = null)
+    {
+        _layerPruner = layerPruner ?? throw new ArgumentNullException(nameof(layerPruner));
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+    }
+
+    /// <summary>Prunes <paramref name="network"/> and returns a new, smaller network with a report.</summary>
+    /// <param name="network">The network to prune (read only: it is never modified, and its training mode is left alone).</param>
+    /// <param name="calibrationBatches">Input batches N x C x H x W (same C, H, W); any device and floating type (they are copied to the network's).</param>
+    /// <param name="options">The target and calibration settings.</param>
+    /// <param name="progress">Receives progress; optional.</param>
+    /// <param name="cancellationToken">Stops the run between calibration batches.</param>
+    /// <returns>The pruned network and the report.</returns>
+    /// <exception cref="ArgumentNullException">An argument or a calibration batch is null.</exception>
+    /// <exception cref="ArgumentException">An unsupported module (the message names its path), a calibration batch of the wrong shape (the message names its index), no calibration batch, no target or two targets, an unknown layer in the ratios, or an unreachable FLOPs target.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled; the caller's network is untouched.</exception>
+    public PruningResult Prune(
+        nn.Module<Tensor, Tensor> network,
+        IEnumerable<Tensor> calibrationBatches,
+        NetworkPruningOptions options,
+        IProgress<PruningProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(calibrationBatches);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.TargetFlopsReduction.HasValue == (options.PerLayerKeepRatios is not null))
+        {
+            throw new ArgumentException(
+                $"Set exactly one of '{nameof(options.TargetFlopsReduction)}' and '{nameof(options.PerLayerKeepRatios)}' in '{nameof(options)}'.", nameof(options));
+        }
+
+        var parameter = network.parameters().FirstOrDefault();
+        var device = parameter?.device ?? CPU;
+        var dtype = parameter?.dtype ?? ScalarType.Float32;
+        var batches = TakeBatches(calibrationBatches, options.MaxCalibrationBatches);
+
+        var disposables = new List<IDisposable>();
+        try
+        {
+            var original = Own(disposables, ChainModel.FromNetwork(network, nameof(network)));
+            var imageShape = batches[0].shape.Skip(1).ToArray();
+            var complexityBefore = original.Complexity(imageShape, nameof(calibrationBatches));
+            var folded = Own(disposables, original.FoldBatchNorm(nameof(network)));
+            var shapes = ShapeInference.Outputs(folded.Layers, imageShape, nameof(calibrationBatches));
+            var units = PrunableUnit.Find(folded.Layers, shapes);
+            if (units.Count == 0)
+            {
+                throw new ArgumentException(
+                    $"'{nameof(network)}' has fewer than two Conv2d/Linear layers, so it has no prunable layer (the first layer's inputs and the last layer's outputs keep their size).",
+                    nameof(network));
+            }
+
+            var originalNet = folded.Build(device, dtype);
+            disposables.Add(originalNet.Root);
+            var keep = KeepCounts(folded, units, shapes, originalNet, batches, options, device, dtype, progress, cancellationToken);
+
+            var working = Own(disposables, folded.Clone());
+            var results = new Dictionary<string, LayerPruningResult>(StringComparer.Ordinal);
+            for (var j = 0; j < units.Count; j++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var unit = units[j];
+                var name = folded.Layers[unit.Producer].Path;
+                progress?.Report(new PruningProgress(PruningStage.PruningLayer, name, j, units.Count));
+                var prunedNet = working.Build(device, dtype);
+                ChannelStatistics statistics;
+                try
+                {
+                    statistics = Accumulate(originalNet, prunedNet, [unit], batches, device, dtype, null, cancellationToken)[0];
+                }
+                finally
+                {
+                    prunedNet.Root.Dispose();
+                }
+
+                var request = new LayerPruningRequest(name,
+                    PrunableUnit.ConsumerMatrix(working.State[folded.Layers[unit.Consumer].Path + ".weight"], unit.Channels),
+                    statistics)
+                {
+                    KeepCount = keep[name],
+                    ProducerWeights = PrunableUnit.ProducerMatrix(working.State[name + ".weight"]),
+                };
+                var result = _layerPruner.Prune(request, cancellationToken);
+                Check(result, request, unit.Channels);
+                unit.Apply(working, result.KeptChannels, result.ConsumerWeights, result.BiasCorrection);
+                results[name] = result;
+                Log(result, unit.Channels);
+            }
+
+            progress?.Report(new PruningProgress(PruningStage.PruningLayer, null, units.Count, units.Count));
+            var pruned = working.Build(device, dtype);
+            try
+            {
+                var complexityAfter = working.Complexity(imageShape, nameof(calibrationBatches));
+                TimeSpan? latencyBefore = null, latencyAfter = null;
+                if (options.MeasureLatency)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    progress?.Report(new PruningProgress(PruningStage.MeasuringLatency, null, 0, 2));
+                    (latencyBefore, latencyAfter) = MeasureLatency(original, pruned, working, batches[0], dtype, options.LatencyRuns);
+                }
+
+                var report = Report(original, working, complexityBefore, complexityAfter, results, options, batches, latencyBefore, latencyAfter);
+                progress?.Report(new PruningProgress(PruningStage.Completed, null, units.Count, units.Count));
+                return new PruningResult(pruned.Root, report);
+            }
+            catch
+            {
+                pruned.Root.Dispose();
+                throw;
+            }
+        }
+        finally
+        {
+            foreach (var d in disposables)
+            {
+                d.Dispose();
+            }
+        }
+    }
+
+    private static T Own<T>(List<IDisposable> disposables, T value)
+        where T : IDisposable
+    {
+        disposables.Add(value);
+        return value;
+    }
+
+    private static List<Tensor> TakeBatches(IEnumerable<Tensor> calibrationBatches, int? max)
+    {
+        var batches = new List<Tensor>();
+        foreach (var batch in calibrationBatches)
+        {
+            if (max is int m && batches.Count >= m)
+            {
+                break;
+            }
+
+            var i = batches.Count;
+            if (batch is null)
+            {
+                throw new ArgumentNullException(nameof(calibrationBatches), $"'{nameof(calibrationBatches)}'[{i}] is null.");
+            }
+
+            if (batch.Dimensions != 4 || batch.shape.Any(d => d < 1) || !batch.is_floating_point())
+            {
+                throw new ArgumentException(
+                    $"'{nameof(calibrationBatches)}'[{i}] is {NetworkReader.Shape(batch.shape)} ({batch.dtype}); each batch must be a non-empty floating-point N x C x H x W tensor.",
+                    nameof(calibrationBatches));
+            }
+
+            if (i > 0 && !batch.shape.Skip(1).SequenceEqual(batches[0].shape.Skip(1)))
+            {
+                throw new ArgumentException(
+                    $"'{nameof(calibrationBatches)}'[{i}] is {NetworkReader.Shape(batch.shape)} but batch 0 is {NetworkReader.Shape(batches[0].shape)}; every batch must have the same C x H x W.",
+                    nameof(calibrationBatches));
+            }
+
+            batches.Add(batch);
+        }
+
+        if (batches.Count == 0)
+        {
+            throw new ArgumentException($"'{nameof(calibrationBatches)}' is empty; pruning needs at least one calibration batch.", nameof(calibrationBatches));
+        }
+
+        return batches;
+    }
+
+    private IReadOnlyDictionary<string, int> KeepCounts(
+        ChainModel folded, List<PrunableUnit> units, long[][] shapes, BuiltNetwork originalNet, List<Tensor> batches,
+        NetworkPruningOptions options, Device device, ScalarType dtype, IProgress<PruningProgress>? progress, CancellationToken cancellationToken)
+    {
+        var names = units.Select(u => folded.Layers[u.Producer].Path).ToList();
+        var capacities = units.Select(_ => 1).ToArray();
+        if (options.TargetFlopsReduction is not null && options.UseCapacityBounds)
+        {
+            // Valid capacity r from the original network: its statistics with nothing pruned yet.
+            var statistics = Accumulate(originalNet, null, units, batches, device, dtype, progress, cancellationToken);
+            for (var j = 0; j < units.Count; j++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var request = new LayerPruningRequest(names[j],
+                    PrunableUnit.ConsumerMatrix(folded.State[folded.Layers[units[j].Consumer].Path + ".weight"], units[j].Channels),
+                    statistics[j]);
+                capacities[j] = Math.Clamp(_layerPruner.Prune(request, cancellationToken).ValidCapacity, 1, units[j].Channels);
+            }
+        }
+
+        var prunable = units.Select((u, j) => new PrunableLayer(names[j], u.Channels, capacities[j]));
+        var allocator = new WidthAllocator(prunable, ComputeLayers(folded.Layers, shapes, names));
+        var allocation = options.TargetFlopsReduction is double target ? allocator.Allocate(target) : allocator.FromRatios(options.PerLayerKeepRatios!);
+        _logger.LogInformation("Ldrf widths: {Widths} ({Reduction:0.00}x fewer FLOPs)",
+            string.Join(", ", names.Select(n => n + "=" + allocation.KeepCounts[n].ToString(CultureInfo.InvariantCulture))), allocation.Reduction);
+        return allocation.KeepCounts;
+    }
+
+    // FLOPs = Σ cost · in′ · out′ over Conv2d and Linear (MACs), with widths linked to the prunable layers.
+    private static List<ComputeLayer> ComputeLayers(IReadOnlyList<LayerSpec> layers, long[][] shapes, List<string> prunableNames)
+    {
+        var compute = Enumerable.Range(0, layers.Count).Where(i => layers[i] is Conv2dSpec or LinearSpec).ToList();
+        var result = new List<ComputeLayer>();
+        for (var j = 0; j < compute.Count; j++)
+        {
+            var i = compute[j];
+            string? input = j > 0 ? prunableNames[j - 1] : null;
+            string? output = j < prunableNames.Count ? prunableNames[j] : null;
+            result.Add(layers[i] switch
+            {
+                Conv2dSpec c => new ComputeLayer(c.Path, (double)c.Kernel[0] * c.Kernel[1] * shapes[i][1] * shapes[i][2], input, c.InChannels, output, c.OutChannels),
+                LinearSpec l when j > 0 => new ComputeLayer(l.Path, l.InFeatures / Channels(layers[compute[j - 1]]), input, Channels(layers[compute[j - 1]]), output, l.OutFeatures),
+                LinearSpec l => new ComputeLayer(l.Path, 1, null, l.InFeatures, output, l.OutFeatures),
+                _ => throw new InvalidOperationException(),
+            });
+        }
+
+        return result;
+    }
+
+    private static int Channels(LayerSpec producer) => producer switch
+    {
+        Conv2dSpec c => c.OutChannels,
+        LinearSpec l => l.OutFeatures,
+        _ => throw new InvalidOperationException(),
+    };
+
+    /// <summary>Runs the original (and the pruned, if given) network over the batches and accumulates each unit's statistics.</summary>
+    private static ChannelStatistics[] Accumulate(
+        BuiltNetwork original, BuiltNetwork? pruned, IReadOnlyList<PrunableUnit> units, List<Tensor> batches,
+        Device device, ScalarType dtype, IProgress<PruningProgress>? progress, CancellationToken cancellationToken)
+    {
+        var accumulators = units.Select(u => new ActivationStatistics(u.Channels, device)).ToArray();
+        try
+        {
+            var last = units.Max(u => u.Capture);
+            for (var b = 0; b < batches.Count; b++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                using var noGrad = no_grad();
+                var x = batches[b].to(dtype, device);
+                var a0 = Run(original, x, last, units);
+                var a1 = pruned is null ? a0 : Run(pruned, x, last, units);
+                for (var j = 0; j < units.Count; j++)
+                {
+                    accumulators[j].Add(a1[j], a0[j]);
+                }
+
+                progress?.Report(new PruningProgress(PruningStage.MeasuringCapacity, null, b + 1, batches.Count));
+            }
+
+            return accumulators.Select(a => a.ToChannelStatistics(null)).ToArray();
+        }
+        finally
+        {
+            foreach (var a in accumulators)
+            {
+                a.Dispose();
+            }
+        }
+    }
+
+    private static Tensor[] Run(BuiltNetwork network, Tensor x, int last, IReadOnlyList<PrunableUnit> units)
+    {
+        var captured = new Tensor[units.Count];
+        for (var i = 0; i <= last; i++)
+        {
+            x = network.Leaves[i].forward(x);
+            for (var j = 0; j < units.Count; j++)
+            {
+                if (units[j].Capture == i)
+                {
+                    captured[j] = x;
+                }
+            }
+        }
+
+        return captured;
+    }
+
+    private static void Check(LayerPruningResult result, LayerPruningRequest request, int channels)
+    {
+        var kept = result.KeptChannels;
+        var ok = kept is not null && kept.Length == request.KeepCount && kept.All(k => k >= 0 && k < channels) && kept.Distinct().Count() == kept.Length
+            && result.ConsumerWeights.RowCount == kept.Length && result.ConsumerWeights.ColumnCount == request.ConsumerWeights.ColumnCount
+            && (result.BiasCorrection is null || result.BiasCorrection.Count == request.ConsumerWeights.ColumnCount);
+        if (!ok)
+        {
+            throw new InvalidOperationException(
+                $"Layer '{request.LayerName}': the layer pruner returned {kept?.Length.ToString(CultureInfo.InvariantCulture) ?? "no"} kept channels and consumer weights of {result.ConsumerWeights.RowCount} x {result.ConsumerWeights.ColumnCount}, but {request.KeepCount} distinct channels of {channels} and {request.KeepCount} x {request.ConsumerWeights.ColumnCount} weights were requested.");
+        }
+    }
+
+    private void Log(LayerPruningResult result, int channels) =>
+        _logger.LogInformation("Ldrf pruned {Layer}: {Before} -> {After} channels, r = {Capacity}, embedding error {EmbeddingError:0.0000}, output error {OutputError:0.0000}",
+            result.LayerName, channels, result.KeptChannels.Length, result.ValidCapacity, result.RelativeEmbeddingError, result.RelativeOutputError);
+
+    private static (TimeSpan Before, TimeSpan After) MeasureLatency(ChainModel original, BuiltNetwork pruned, ChainModel working, Tensor batch, ScalarType dtype, int runs)
+    {
+        // Both on the CPU, same single image; the original is an exact evaluation-mode copy (batch norms included).
+        using var originalCpu = NetworkBuilder.Build(original.Layers, original.State, CPU, dtype).Root;
+        var prunedCpu = pruned.Root.parameters().First().device.type == DeviceType.CPU ? null : working.Build(CPU, dtype).Root;
+        try
+        {
+            using var scope = NewDisposeScope();
+            var x = batch[0..1].to(dtype, CPU);
+            return (Median(originalCpu, x, runs), Median(prunedCpu ?? pruned.Root, x, runs));
+        }
+        finally
+        {
+            prunedCpu?.Dispose();
+        }
+    }
+
+    private static TimeSpan Median(nn.Module<Tensor, Tensor> network, Tensor x, int runs)
+    {
+        using var noGrad = no_grad();
+        var times = new List<TimeSpan>(runs);
+        for (var i = 0; i < runs + 2; i++)
+        {
+            using var scope = NewDisposeScope();
+            var watch = Stopwatch.StartNew();
+            network.forward(x);
+            watch.Stop();
+            if (i >= 2)
+            {
+                times.Add(watch.Elapsed);
+            }
+        }
+
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    private static PruningReport Report(
+        ChainModel original, ChainModel pruned, ComplexityReport before, ComplexityReport after,
+        Dictionary<string, LayerPruningResult> results, NetworkPruningOptions options, List<Tensor> batches,
+        TimeSpan? latencyBefore, TimeSpan? latencyAfter)
+    {
+        var rows = new List<LayerReport>();
+        for (var i = 0; i < original.Layers.Count; i++)
+        {
+            var spec = original.Layers[i];
+            if (spec is not (Conv2dSpec or LinearSpec))
+            {
+                continue;
+            }
+
+            var bnParameters = i + 1 < original.Layers.Count && original.Layers[i + 1] is BatchNorm2dSpec bn ? before[bn.Path].Parameters : 0;
+            var prunedSpec = pruned.Layers.First(l => l.Path == spec.Path);
+            results.TryGetValue(spec.Path, out var result);
+            rows.Add(new LayerReport
+            {
+                Path = spec.Path,
+                Type = spec.TypeName,
+                ChannelsBefore = Channels(spec),
+                ChannelsAfter = Channels(prunedSpec),
+                ValidCapacity = result?.ValidCapacity,
+                RelativeEmbeddingError = result?.RelativeEmbeddingError,
+                RelativeOutputError = result?.RelativeOutputError,
+                FlopsBefore = before[spec.Path].Flops,
+                FlopsAfter = after[spec.Path].Flops,
+                ParametersBefore = before[spec.Path].Parameters + bnParameters,
+                ParametersAfter = after[spec.Path].Parameters,
+            });
+        }
+
+        return new PruningReport
+        {
+            Layers = rows,
+            FlopsBefore = before.TotalFlops,
+            FlopsAfter = after.TotalFlops,
+            ParametersBefore = before.TotalParameters,
+            ParametersAfter = after.TotalParameters,
+            TargetFlopsReduction = options.TargetFlopsReduction,
+            CalibrationImages = (int)batches.Sum(b => b.shape[0]),
+            LatencyBefore = latencyBefore,
+            LatencyAfter = latencyAfter,
+        };
+    }
+}

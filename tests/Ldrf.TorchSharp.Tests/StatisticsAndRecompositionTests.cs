@@ -1,0 +1,108 @@
+using Ldrf.Statistics;
+using Ldrf.TorchSharp.Architecture;
+using Ldrf.TorchSharp.Pruning;
+using MathNet.Numerics.LinearAlgebra;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ldrf.TorchSharp.Tests;
+
+public class StatisticsAndRecompositionTests
+{
+    [Test]
+    public void Torch_statistics_equal_the_core_accumulation_of_explicit_columns()
+    {
+        torch.random.manual_seed(11);
+        using var pruned = torch.randn(3, 4, 2, 5);
+        using var original = torch.randn(3, 4, 2, 5);
+        using var accumulator = new ActivationStatistics(4, CPU);
+        accumulator.Add(pruned, original);
+        accumulator.Add(original, original);
+        var actual = accumulator.ToChannelStatistics(null);
+
+        // Explicit: one column per (image, pixel).
+        static Matrix<double> Columns(Tensor t)
+        {
+            var data = t.to(ScalarType.Float64).data<double>().ToArray();
+            return Matrix<double>.Build.Dense(4, 30, (c, col) => data[((col / 10) * 40) + (c * 10) + (col % 10)]);
+        }
+
+        var expected = new ChannelStatistics(4);
+        expected.Accumulate(Columns(pruned), Columns(original));
+        expected.Accumulate(Columns(original), Columns(original));
+        Assert.That(actual.SampleCount, Is.EqualTo(60));
+        Assert.That((actual.PrunedGram - expected.PrunedGram).InfinityNorm(), Is.LessThan(1e-10));
+        Assert.That((actual.Cross - expected.Cross).InfinityNorm(), Is.LessThan(1e-10));
+        Assert.That((actual.OriginalGram - expected.OriginalGram).InfinityNorm(), Is.LessThan(1e-10));
+        Assert.That((actual.PrunedSum - expected.PrunedSum).InfinityNorm(), Is.LessThan(1e-10));
+        Assert.That((actual.OriginalSum - expected.OriginalSum).InfinityNorm(), Is.LessThan(1e-10));
+    }
+
+    [Test]
+    public void Dropping_dead_channels_with_the_matching_consumer_rows_keeps_the_output_exactly()
+    {
+        using var network = TestNetworks.SmallVgg();
+        using var model = ChainModel.FromNetwork(network, "network");
+        using var folded = model.FoldBatchNorm("network");
+        var shapes = ShapeInference.Outputs(folded.Layers, [3, 12, 12], "x");
+        var units = PrunableUnit.Find(folded.Layers, shapes);
+        Assert.That(units.Select(u => (folded.Layers[u.Producer].Path, u.Group)), Is.EqualTo(new[]
+        {
+            ("features.0", 9), ("features.3", 9), ("features.7", 9), ("classifier.0", 1),
+        }), "a Linear after Flatten reads 3x3 spatial groups per channel");
+
+        // Kill channels 1 and 4 of features.0 and channels 0, 5 of features.7 (zero filter, negative bias: ReLU
+        // outputs exactly 0), so removing them and the consumer's matching rows changes nothing.
+        using (no_grad())
+        {
+            foreach (var (path, dead) in new[] { ("features.0", new long[] { 1, 4 }), ("features.7", new long[] { 0, 5 }) })
+            {
+                folded.State[path + ".weight"].index_fill_(0, torch.tensor(dead), 0);
+                if (!folded.State.ContainsKey(path + ".bias"))
+                {
+                    folded.State[path + ".bias"] = torch.zeros(folded.State[path + ".weight"].shape[0]);
+                    var i = folded.Layers.FindIndex(l => l.Path == path);
+                    folded.Layers[i] = ((Conv2dSpec)folded.Layers[i]) with { HasBias = true };
+                }
+
+                folded.State[path + ".bias"].index_fill_(0, torch.tensor(dead), -1);
+            }
+        }
+
+        using var before = folded.Build(CPU, ScalarType.Float32).Root;
+        using var x = TestNetworks.Batches(1)[0];
+        using var expected = before.forward(x);
+
+        foreach (var (unit, kept) in new[] { (units[0], new[] { 0, 2, 3, 5, 6, 7 }), (units[2], Enumerable.Range(0, 16).Except([0, 5]).ToArray()) })
+        {
+            var m = PrunableUnit.ConsumerMatrix(folded.State[folded.Layers[unit.Consumer].Path + ".weight"], unit.Channels);
+            var rows = Matrix<double>.Build.DenseOfRowVectors(kept.Select(m.Row));
+            unit.Apply(folded, kept, rows, null);
+        }
+
+        Assert.That(((Conv2dSpec)folded.Layers[0]).OutChannels, Is.EqualTo(6));
+        Assert.That(((LinearSpec)folded.Layers.Single(l => l.Path == "classifier.0")).InFeatures, Is.EqualTo(14 * 9));
+        using var after = folded.Build(CPU, ScalarType.Float32).Root;
+        using var actual = after.forward(x);
+        Assert.That(TestNetworks.RelativeError(actual, expected), Is.LessThan(1e-6));
+    }
+
+    [Test]
+    public void A_bias_correction_is_summed_over_each_outputs_group()
+    {
+        using var network = TestNetworks.SmallVgg();
+        using var model = ChainModel.FromNetwork(network, "network");
+        using var folded = model.FoldBatchNorm("network");
+        var units = PrunableUnit.Find(folded.Layers, ShapeInference.Outputs(folded.Layers, [3, 12, 12], "x"));
+        var unit = units[2]; // features.7 -> classifier.0 (20 outputs, groups of 9)
+        var m = PrunableUnit.ConsumerMatrix(folded.State["classifier.0.weight"], 16);
+        var biasBefore = folded.State["classifier.0.bias"].data<float>().ToArray();
+        var correction = Vector<double>.Build.Dense(20 * 9, k => k / 9); // output o gets 9 · o
+        unit.Apply(folded, Enumerable.Range(0, 16).ToArray(), m, correction);
+        var biasAfter = folded.State["classifier.0.bias"].data<float>().ToArray();
+        for (var o = 0; o < 20; o++)
+        {
+            Assert.That(biasAfter[o] - biasBefore[o], Is.EqualTo(9 * o).Within(1e-4));
+        }
+    }
+}
