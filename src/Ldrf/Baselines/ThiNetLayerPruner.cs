@@ -18,7 +18,9 @@ namespace Ldrf.Baselines;
 /// output channels, with K and b computed from the patch Grams. Starting from S = all channels, the greedy
 /// step removes the channel c ∈ S with the least increase E(S∖c) − E(S) = 2 b_c − 2 Σ_{d∈S} K_cd + K_cc
 /// (ties to the lower index) until the keep count is reached. Without propagation (pruned = original) this is
-/// exactly the paper's rule: the removed set T minimizes ‖Σ_{c∈T} x_c‖² greedily. O(C²) after K and b.
+/// exactly the paper's rule: the removed set T minimizes ‖Σ_{c∈T} x_c‖² greedily. The paper samples one random
+/// output channel per location; summing over all output channels is the same objective in expectation, without
+/// the sampling noise. O(C²) after K and b.
 /// </para>
 /// <para>
 /// Reconstruction, as in the paper (§3.3): one scale per survivor, w = argmin ‖y − Σ_{c∈S} w_c x′_c‖² + λ‖w‖²
