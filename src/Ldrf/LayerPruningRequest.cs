@@ -45,4 +45,21 @@ public sealed class LayerPruningRequest
 
     /// <summary>An explicit embedding rank, or null to choose it by the options' energy threshold.</summary>
     public int? Rank { get; init; }
+
+    /// <summary>
+    /// Optional patch statistics of the consumer's input, needed by the baselines that reason about the
+    /// consumer's output (ThiNet, Channel Pruning; see <see cref="Baselines.BaselinePruners"/>) and ignored by
+    /// the other pruners.
+    /// </summary>
+    /// <remarks>
+    /// A <see cref="ChannelStatistics"/> with F = C · P features, P being the consumer's kernel positions
+    /// (kh · kw for a convolution, H · W for a linear layer after a flatten, 1 for a 1 x 1 convolution or a
+    /// plain linear layer, where <see cref="Statistics"/> itself may be passed). Feature f = c · P + j is
+    /// channel c at kernel position j (channel-major, the order of an unfold of the consumer's input and of
+    /// its weight reshaped to out x (C · P)); each sample is one sampled output location of the consumer,
+    /// its patch taken from the pruned-so-far network (pruned) and from the original network (original).
+    /// The patch baselines read the columns of <see cref="ConsumerWeights"/> as o · P + j, so
+    /// M[c, o · P + j] = W[o, c, j].
+    /// </remarks>
+    public ChannelStatistics? PatchStatistics { get; init; }
 }

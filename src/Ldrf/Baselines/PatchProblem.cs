@@ -1,0 +1,235 @@
+using System.Globalization;
+using Ldrf.Numerics;
+using Ldrf.Statistics;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace Ldrf.Baselines;
+
+/// <summary>
+/// The consumer's output on sampled patches, seen through per-channel contributions and computed from the
+/// patch Grams alone (shared by ThiNet and Channel Pruning).
+/// </summary>
+/// <remarks>
+/// <para>
+/// With P kernel positions, patch feature f = c·P + j and the consumer's weights arranged as
+/// W_p[c·P + j, o] = M[c, o·P + j] (F x out, F = C·P), the original output at a sample is y = W_pᵀ p and
+/// channel c's contribution in the pruned network is x′_c = W_cᵀ p′_c (W_c the P rows of channel c).
+/// Summing over samples and outputs, with G′ = Σ p′p′ᵀ, H = Σ p′pᵀ, G = Σ p pᵀ and the F x F matrix
+/// V = W_p W_pᵀ:
+/// </para>
+/// <list type="bullet">
+/// <item>K[c, d] = Σ x′_c·x′_d = tr(W_cᵀ G′_cd W_d) = Σ_{i∈c, l∈d} G′[i, l] V[i, l] (C x C);</item>
+/// <item>b[c] = Σ x′_c·y = tr(W_cᵀ H_c,: W_p) = Σ_{i∈c} Σ_l H[i, l] V[i, l];</item>
+/// <item>‖y‖² = tr(W_pᵀ G W_p) = Σ_{i,l} G[i, l] V[i, l].</item>
+/// </list>
+/// <para>
+/// So ‖y − Σ_{c∈S} β_c x′_c‖² = ‖y‖² − 2 βᵀb_S + βᵀK_SS β for any subset S and coefficients β. One F x F
+/// product (V) and O(F²) sums give everything; no patch is kept.
+/// </para>
+/// </remarks>
+internal sealed class PatchProblem
+{
+    private PatchProblem(string layerName, ChannelStatistics patches, Matrix<double> patchWeights, int channels, int positions,
+        Matrix<double> contributionGram, Vector<double> contributionCross, double outputEnergy)
+    {
+        LayerName = layerName;
+        Patches = patches;
+        PatchWeights = patchWeights;
+        Channels = channels;
+        Positions = positions;
+        ContributionGram = contributionGram;
+        ContributionCross = contributionCross;
+        OutputEnergy = outputEnergy;
+    }
+
+    public string LayerName { get; }
+
+    public ChannelStatistics Patches { get; }
+
+    /// <summary>W_p: F x out.</summary>
+    public Matrix<double> PatchWeights { get; }
+
+    /// <summary>C.</summary>
+    public int Channels { get; }
+
+    /// <summary>P, the kernel positions per channel.</summary>
+    public int Positions { get; }
+
+    /// <summary>K: C x C.</summary>
+    public Matrix<double> ContributionGram { get; }
+
+    /// <summary>b: length C.</summary>
+    public Vector<double> ContributionCross { get; }
+
+    /// <summary>‖y‖².</summary>
+    public double OutputEnergy { get; }
+
+    public int Outputs => PatchWeights.ColumnCount;
+
+    /// <summary>Validates the request's patch statistics and computes K, b and ‖y‖².</summary>
+    public static PatchProblem Create(LayerPruningRequest request, INumericBackend backend, string method)
+    {
+        var name = request.LayerName;
+        var c = request.Statistics.Channels;
+        var m = request.ConsumerWeights;
+        var patches = request.PatchStatistics ?? throw new ArgumentException(
+            Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
+                $"{method} reasons about the consumer's output and needs 'PatchStatistics' (C · P features for C = {c} channels and P kernel positions), but it is null. Pass the statistics of the consumer's unfolded input patches, or 'Statistics' itself for a 1 x 1 or linear consumer."),
+            nameof(request));
+        var features = patches.Channels;
+        if (features % c != 0)
+        {
+            throw new ArgumentException(
+                Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
+                    $"'PatchStatistics' has {features} features, which is not a multiple of the layer's C = {c} channels; it must have C · P features (P kernel positions)."),
+                nameof(request));
+        }
+
+        var p = features / c;
+        if (m.ColumnCount % p != 0)
+        {
+            throw new ArgumentException(
+                Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
+                    $"'PatchStatistics' has {features} features, so P = {features} / {c} = {p} kernel positions, but 'ConsumerWeights' is {Guard.Shape(m)} and {m.ColumnCount} is not a multiple of P (columns must be out · P)."),
+                nameof(request));
+        }
+
+        if (patches.SampleCount == 0)
+        {
+            throw new ArgumentException(
+                Guard.Prefix(name) + $"'PatchStatistics' ({features} features) have zero samples; accumulate sampled patches first.",
+                nameof(request));
+        }
+
+        var wp = ToPatchWeights(m, p);
+        var v = backend.MultiplyTransposed(wp, wp);
+        var pruned = patches.PrunedGramView;
+        var cross = patches.CrossView;
+        var original = patches.OriginalGramView;
+        var k = Matrix<double>.Build.Dense(c, c);
+        var b = Vector<double>.Build.Dense(c);
+        var energy = 0.0;
+        for (var i = 0; i < features; i++)
+        {
+            var ci = i / p;
+            var bRow = 0.0;
+            for (var l = 0; l < features; l++)
+            {
+                var vil = v.At(i, l);
+                k.At(ci, l / p, k.At(ci, l / p) + (pruned.At(i, l) * vil));
+                bRow += cross.At(i, l) * vil;
+                energy += original.At(i, l) * vil;
+            }
+
+            b[ci] += bRow;
+        }
+
+        return new PatchProblem(name, patches, wp, c, p, k, b, energy);
+    }
+
+    /// <summary>W_p[c·P + j, o] = M[c, o·P + j].</summary>
+    public static Matrix<double> ToPatchWeights(Matrix<double> m, int positions)
+    {
+        var outputs = m.ColumnCount / positions;
+        return Matrix<double>.Build.Dense(m.RowCount * positions, outputs, (f, o) => m.At(f / positions, (o * positions) + (f % positions)));
+    }
+
+    /// <summary>The inverse arrangement: M[c, o·P + j] = W_p[c·P + j, o].</summary>
+    public static Matrix<double> FromPatchWeights(Matrix<double> wp, int positions)
+    {
+        var channels = wp.RowCount / positions;
+        return Matrix<double>.Build.Dense(channels, wp.ColumnCount * positions, (c, col) => wp.At((c * positions) + (col % positions), col / positions));
+    }
+
+    /// <summary>The patch features of the channels <paramref name="kept"/>, channel-major.</summary>
+    public int[] Features(int[] kept)
+    {
+        var features = new int[kept.Length * Positions];
+        for (var i = 0; i < kept.Length; i++)
+        {
+            for (var j = 0; j < Positions; j++)
+            {
+                features[(i * Positions) + j] = (kept[i] * Positions) + j;
+            }
+        }
+
+        return features;
+    }
+
+    /// <summary>‖y − Σ_{c∈S} β_c x′_c‖² / ‖y‖² from K and b (0 when the output is identically zero).</summary>
+    public double RelativeError(int[] kept, Vector<double> beta)
+    {
+        if (!(OutputEnergy > 0))
+        {
+            return 0;
+        }
+
+        var error = OutputEnergy;
+        for (var i = 0; i < kept.Length; i++)
+        {
+            error -= 2 * beta[i] * ContributionCross[kept[i]];
+            for (var l = 0; l < kept.Length; l++)
+            {
+                error += beta[i] * ContributionGram.At(kept[i], kept[l]) * beta[l];
+            }
+        }
+
+        return Math.Max(0, error / OutputEnergy);
+    }
+
+    /// <summary>
+    /// Least squares over the kept channels' patches: W′_S = (G′_SS + λI)⁻¹ H_S,: W_p with
+    /// λ = <paramref name="ridgeScale"/> · tr(G′_SS) / (|S|·P), returned as M′ (C′ x out·P), with the relative
+    /// output error ‖y − W′_Sᵀp′_S‖² / ‖y‖².
+    /// </summary>
+    public (Matrix<double> Weights, double Lambda, double RelativeError) Rebuild(int[] kept, double ridgeScale, INumericBackend backend)
+    {
+        var features = Features(kept);
+        var n = features.Length;
+        var pruned = Patches.PrunedGramView;
+        var cross = Patches.CrossView;
+        var g = Matrix<double>.Build.Dense(n, n, (i, l) => pruned.At(features[i], features[l]));
+        var h = Matrix<double>.Build.Dense(n, cross.ColumnCount, (i, l) => cross.At(features[i], l));
+        var rhs = backend.Multiply(h, PatchWeights);
+        var lambda = ridgeScale * g.Trace() / n;
+        var system = g.Clone();
+        for (var i = 0; i < n; i++)
+        {
+            system.At(i, i, system.At(i, i) + lambda);
+        }
+
+        Matrix<double> solution;
+        try
+        {
+            solution = backend.SolvePositiveDefinite(system, rhs);
+        }
+        catch (ArgumentException ex)
+        {
+            throw Singular(kept.Length, n, lambda, g.Trace(), ex);
+        }
+
+        var error = 0.0;
+        if (OutputEnergy > 0)
+        {
+            var fitted = backend.Multiply(g, solution);
+            var numerator = OutputEnergy;
+            for (var i = 0; i < n; i++)
+            {
+                for (var o = 0; o < solution.ColumnCount; o++)
+                {
+                    numerator += solution.At(i, o) * (fitted.At(i, o) - (2 * rhs.At(i, o)));
+                }
+            }
+
+            error = Math.Max(0, numerator / OutputEnergy);
+        }
+
+        return (FromPatchWeights(solution, Positions), lambda, error);
+    }
+
+    public ArgumentException Singular(int channels, int unknowns, double lambda, double trace, Exception inner) => new(
+        Guard.Prefix(LayerName) + string.Create(CultureInfo.InvariantCulture,
+            $"the least-squares system of the {channels} kept channels ({unknowns} unknowns) is singular with lambda = {lambda} (trace = {trace}); the survivors are linearly dependent or never active. Use a positive ridge scale."),
+        "request",
+        inner);
+}
