@@ -58,6 +58,32 @@ public class FashionMnistVggTests
     }
 
     [Test]
+    public void A_saved_network_loads_back_with_the_same_outputs()
+    {
+        using var scope = torch.NewDisposeScope();
+        var options = new FashionMnistVggOptions { Widths = [4, 4, 8, 8], HiddenUnits = 16 };
+        torch.random.manual_seed(2);
+        var model = FashionMnistVgg.Create(options);
+        model.eval();
+        var path = Path.Combine(Path.GetTempPath(), "ldrf-vgg-" + Guid.NewGuid().ToString("N") + ".bin");
+        try
+        {
+            model.save(path);
+            var loaded = FashionMnistVgg.Load(path, options);
+            var input = torch.randn(2, 1, 28, 28);
+            using var noGrad = torch.no_grad();
+            Assert.That(loaded.training, Is.False);
+            Assert.That(loaded.forward(input).allclose(model.forward(input)), Is.True);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+
+        Assert.That(() => FashionMnistVgg.Load(path), Throws.TypeOf<FileNotFoundException>().With.Message.Contains(path));
+    }
+
+    [Test]
     public void Options_reject_bad_shapes()
     {
         var options = new FashionMnistVggOptions();

@@ -41,6 +41,33 @@ public class SubsetAndLocatorTests
     }
 
     [Test]
+    public void A_user_folder_with_uncompressed_files_is_found_and_loads()
+    {
+        var subset = FashionMnistLocator.LocateSubset();
+        var folder = Path.Combine(Path.GetTempPath(), "ldrf-raw-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            foreach (var gz in new[] { subset.TrainImagesPath, subset.TrainLabelsPath, subset.TestImagesPath, subset.TestLabelsPath })
+            {
+                using var input = new System.IO.Compression.GZipStream(File.OpenRead(gz), System.IO.Compression.CompressionMode.Decompress);
+                using var output = File.Create(Path.Combine(folder, Path.GetFileNameWithoutExtension(gz)));
+                input.CopyTo(output);
+            }
+
+            var location = FashionMnistLocator.Locate(folder);
+            Assert.That(location.TestImagesPath, Does.EndWith("t10k-images-idx3-ubyte"));
+            using var raw = FashionMnist.LoadTest(location, 100);
+            using var gzipped = FashionMnist.LoadTest(subset, 100);
+            Assert.That(raw.Images.equal(gzipped.Images).all().item<bool>(), Is.True);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Test]
     public void A_user_folder_without_the_files_is_an_error_naming_the_folder()
     {
         var folder = Path.Combine(Path.GetTempPath(), "ldrf-empty-" + Guid.NewGuid().ToString("N"));
