@@ -108,7 +108,7 @@ internal sealed record Arguments(
 {
     public static Arguments Parse(string[] args)
     {
-        var a = new Arguments(false, null, null, 12, null, 128, 0.05, 20240601, 2, 2000, null);
+        var a = new Arguments(false, null, null, 7, null, 128, 0.05, 20240601, 2, 2000, null);
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.", nameof(args));
