@@ -1,0 +1,23 @@
+using Ldrf.Samples.Common.Data;
+using Ldrf.Samples.Common.Models;
+using Ldrf.Samples.Common.Training;
+
+namespace Ldrf.Samples.Tests;
+
+/// <summary>The shipped checkpoint, samples/data/fashion-mnist-vgg.bin, when present.</summary>
+public class CheckpointTests
+{
+    [Test]
+    public void The_shipped_checkpoint_classifies_the_shipped_test_images_at_90_percent_or_more()
+    {
+        var data = FashionMnistLocator.FindRepositoryDataFolder();
+        var path = data is null ? null : Path.Combine(data, "fashion-mnist-vgg.bin");
+        Assume.That(path is not null && File.Exists(path), "No checkpoint in samples/data: run samples/TrainFashionMnist.");
+
+        using var model = FashionMnistVgg.Load(path!);
+        using var test = FashionMnist.LoadTest(FashionMnistLocator.LocateSubset());
+        double accuracy = Evaluator.Accuracy(model, test.Images, test.Labels);
+        TestContext.Out.WriteLine($"Checkpoint accuracy on the {test.Count} shipped test images: {accuracy:P2}");
+        Assert.That(accuracy, Is.GreaterThanOrEqualTo(0.90));
+    }
+}
