@@ -5,6 +5,7 @@ using Ldrf.Statistics;
 using Ldrf.TorchSharp.Architecture;
 using Ldrf.TorchSharp.Complexity;
 using Ldrf.TorchSharp.Numerics;
+using Ldrf.TorchSharp.Runtime;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
@@ -90,6 +91,11 @@ public sealed class TorchSharpPruner
         var dtype = parameter?.dtype ?? ScalarType.Float32;
         var batches = TakeBatches(calibrationBatches, options.MaxCalibrationBatches);
 
+        // oneDNN convolutions returned NaN for some pruned widths on CPU (see LibTorchSettings); switch it off
+        // for this run only and restore the caller's setting at the end.
+        var restoreMkldnn = device.type == DeviceType.CPU
+            && LibTorchSettings.TryGetMkldnnEnabled(out var mkldnnWasEnabled) && mkldnnWasEnabled
+            && LibTorchSettings.TrySetMkldnnEnabled(false);
         var disposables = new List<IDisposable>();
         try
         {
@@ -171,6 +177,11 @@ public sealed class TorchSharpPruner
             foreach (var d in disposables)
             {
                 d.Dispose();
+            }
+
+            if (restoreMkldnn)
+            {
+                LibTorchSettings.TrySetMkldnnEnabled(true);
             }
         }
     }
