@@ -102,7 +102,7 @@ internal sealed record Settings(double Speedup, int CalibrationImages, int FineT
 {
     public static Settings? Parse(string[] args)
     {
-        var s = new Settings(5.0, 500, 1, 2, false, 1, null, 0.001);
+        var s = new Settings(5.0, 500, 1, 2, false, 1, null, 0.0001);
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -123,7 +123,7 @@ internal sealed record Settings(double Speedup, int CalibrationImages, int FineT
             }
             catch (Exception e) when (e is ArgumentException or FormatException)
             {
-                Console.Error.WriteLine($"{e.Message}\nusage: PruneFashionMnist [--speedup 5] [--calibration 500] [--finetune-epochs 1] [--threads 2] [--seed 1] [--lr 0.001] [--out FILE] [--full]");
+                Console.Error.WriteLine($"{e.Message}\nusage: PruneFashionMnist [--speedup 5] [--calibration 500] [--finetune-epochs 1] [--threads 2] [--seed 1] [--lr 0.0001] [--out FILE] [--full]");
                 return null;
             }
         }

@@ -1,0 +1,69 @@
+using System.Text.RegularExpressions;
+using Ldrf.TorchSharp.Pruning;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Ldrf.TorchSharp.Tests;
+
+/// <summary>The usage example of README.md is this compiled code: the test runs it and checks the README still shows it verbatim.</summary>
+public class ReadmeUsageTests
+{
+    private static PruningResult PruneLikeTheReadme(nn.Module<Tensor, Tensor> network, IEnumerable<Tensor> calibrationBatches)
+    {
+        #region readme-usage
+        var pruner = new TorchSharpPruner(new LdrfOptions());
+        var options = new NetworkPruningOptions
+        {
+            TargetFlopsReduction = 2.0,  // FLOPs of the pruned network: half of the original's
+            UseCapacityBounds = false,   // keep the same fraction of every layer's neurons
+        };
+        var result = pruner.Prune(network, calibrationBatches, options);
+        Console.WriteLine(result.Report);  // per-layer widths, errors, FLOPs, parameters, latency
+        Sequential smaller = result.Network; // a new network; `network` is left unchanged
+        #endregion
+        Assert.That(smaller, Is.Not.Null);
+        return result;
+    }
+
+    [Test]
+    public void Readme_usage_example_runs_and_is_shown_verbatim_in_the_readme()
+    {
+        using var network = TestNetworks.SmallVgg();
+        var batches = TestNetworks.Batches(2);
+        try
+        {
+            using var result = PruneLikeTheReadme(network, batches);
+            Assert.That(result.Report.FlopsReduction, Is.EqualTo(2.0).Within(0.1));
+        }
+        finally
+        {
+            batches.ForEach(b => b.Dispose());
+        }
+
+        var snippet = Snippet(File.ReadAllText(Path.Combine(RepositoryRoot(), "tests", "Ldrf.TorchSharp.Tests", "ReadmeUsageTests.cs")));
+        var readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md")).ReplaceLineEndings("\n");
+        Assert.That(readme, Does.Contain(snippet), "README.md must show the code between #region readme-usage and #endregion, unindented");
+    }
+
+    private static string Snippet(string source)
+    {
+        var match = Regex.Match(source.ReplaceLineEndings("\n"), @"#region readme-usage\n(.*?)\n\s*#endregion", RegexOptions.Singleline);
+        var lines = match.Groups[1].Value.Split('\n');
+        var indent = lines.Where(l => l.Trim().Length > 0).Min(l => l.Length - l.TrimStart().Length);
+        return string.Join("\n", lines.Select(l => l.Length >= indent ? l[indent..] : l.TrimStart()));
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Ldrf.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException("Ldrf.sln not found above " + AppContext.BaseDirectory);
+    }
+}
