@@ -1,6 +1,7 @@
 using System.Globalization;
 using Ldrf.Numerics;
 using MathNet.Numerics.LinearAlgebra;
+using MathNet.Numerics.LinearAlgebra.Double;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -131,13 +132,18 @@ public sealed class TorchNumericBackend : INumericBackend
         return ToMatrix(cholesky_solve(ToTensor(rhs), factor));
     }
 
+    // MathNet keeps dense matrices column-major. Reading that storage as a row-major tensor gives the
+    // transpose, so transposing back is a free view; no managed transposing copy in either direction.
+    // The backend never writes into these tensors, so sharing the caller's array on the CPU is safe.
     private Tensor ToTensor(Matrix<double> m) =>
-        tensor(m.ToRowMajorArray(), [m.RowCount, m.ColumnCount], ScalarType.Float64, _device);
+        tensor(ColumnMajor(m), [m.ColumnCount, m.RowCount], ScalarType.Float64, _device).t();
 
     private static double[] ToArray(Tensor t) => t.cpu().contiguous().data<double>().ToArray();
 
     private static Matrix<double> ToMatrix(Tensor t) =>
-        Matrix<double>.Build.DenseOfRowMajor((int)t.shape[0], (int)t.shape[1], ToArray(t));
+        Matrix<double>.Build.Dense((int)t.shape[0], (int)t.shape[1], ToArray(t.t()));
+
+    private static double[] ColumnMajor(Matrix<double> m) => m is DenseMatrix dense ? dense.Values : m.ToColumnMajorArray();
 
     // The sign rule of MathNetNumericBackend: the largest-magnitude component of each column (first on ties) is positive.
     private static void FixSigns(Matrix<double> columns, Matrix<double>? rowsAlongside)
@@ -183,12 +189,14 @@ public sealed class TorchNumericBackend : INumericBackend
             throw new ArgumentException($"'{paramName}' must not be empty but is {Shape(m)}.", paramName);
         }
 
-        foreach (var (row, column, value) in m.EnumerateIndexed())
+        var values = ColumnMajor(m);
+        for (var k = 0; k < values.Length; k++)
         {
-            if (!double.IsFinite(value))
+            if (!double.IsFinite(values[k]))
             {
                 throw new ArgumentException(
-                    string.Create(CultureInfo.InvariantCulture, $"'{paramName}' ({Shape(m)}) has a non-finite entry {value} at ({row}, {column})."), paramName);
+                    string.Create(CultureInfo.InvariantCulture,
+                        $"'{paramName}' ({Shape(m)}) has a non-finite entry {values[k]} at ({k % m.RowCount}, {k / m.RowCount})."), paramName);
             }
         }
     }
