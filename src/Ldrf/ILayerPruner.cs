@@ -14,4 +14,10 @@ public interface ILayerPruner
     /// <exception cref="ArgumentException">The request is inconsistent; the message names the layer, the argument and the sizes.</exception>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
     LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Whether <see cref="Prune"/> reads <see cref="LayerPruningRequest.PatchStatistics"/> (false unless the
+    /// implementation says otherwise). Callers collect those larger statistics only when it does.
+    /// </summary>
+    bool UsesPatchStatistics => false;
 }

@@ -12,6 +12,7 @@ public sealed class NetworkPruningOptions
     private IReadOnlyDictionary<string, double>? _perLayerKeepRatios;
     private int? _maxCalibrationBatches;
     private int _latencyRuns = 10;
+    private int _patchSamplesPerImage = 10;
 
     /// <summary>
     /// A global FLOPs reduction, original / pruned (for example 5 for 5x, at least 1). Widths are allocated
@@ -54,6 +55,23 @@ public sealed class NetworkPruningOptions
             ? throw new ArgumentOutOfRangeException(nameof(MaxCalibrationBatches), v, $"'{nameof(MaxCalibrationBatches)}' must be at least 1 (or null for all) but is {v}.")
             : value;
     }
+
+    /// <summary>
+    /// Output locations sampled per calibration image for the patch statistics of a Conv2d consumer (at least 1,
+    /// default 10 as in He et al.'s Channel Pruning), collected only for layer pruners that read them
+    /// (<see cref="ILayerPruner.UsesPatchStatistics"/>: ThiNet, Channel Pruning).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
+    public int PatchSamplesPerImage
+    {
+        get => _patchSamplesPerImage;
+        set => _patchSamplesPerImage = value < 1
+            ? throw new ArgumentOutOfRangeException(nameof(PatchSamplesPerImage), value, $"'{nameof(PatchSamplesPerImage)}' must be at least 1 but is {value}.")
+            : value;
+    }
+
+    /// <summary>The seed of the patch-location sampling (default 0): the same seed and inputs give the same pruned network.</summary>
+    public int Seed { get; set; }
 
     /// <summary>Whether to measure the CPU latency of both networks on one calibration image (default true).</summary>
     public bool MeasureLatency { get; set; } = true;

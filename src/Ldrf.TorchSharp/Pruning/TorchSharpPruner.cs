@@ -125,10 +125,13 @@ public sealed class TorchSharpPruner
                 var name = folded.Layers[unit.Producer].Path;
                 progress?.Report(new PruningProgress(PruningStage.PruningLayer, name, j, units.Count));
                 var prunedNet = working.Build(device, dtype);
+                using var patches = _layerPruner.UsesPatchStatistics
+                    ? new PatchSampler(unit, folded.Layers[unit.Consumer], options.PatchSamplesPerImage, options.Seed + j, device)
+                    : null;
                 ChannelStatistics statistics;
                 try
                 {
-                    statistics = Accumulate(originalNet, prunedNet, [unit], batches, device, dtype, null, cancellationToken)[0];
+                    statistics = Accumulate(originalNet, prunedNet, [unit], batches, device, dtype, null, cancellationToken, patches)[0];
                 }
                 finally
                 {
@@ -141,6 +144,7 @@ public sealed class TorchSharpPruner
                 {
                     KeepCount = keep[name],
                     ProducerWeights = PrunableUnit.ProducerMatrix(working.State[name + ".weight"]),
+                    PatchStatistics = patches?.ToChannelStatistics(),
                 };
                 var result = _layerPruner.Prune(request, cancellationToken);
                 Check(result, request, unit.Channels);
@@ -242,6 +246,13 @@ public sealed class TorchSharpPruner
         var capacities = units.Select(_ => 1).ToArray();
         if (options.TargetFlopsReduction is not null && options.UseCapacityBounds)
         {
+            if (_layerPruner.UsesPatchStatistics)
+            {
+                throw new ArgumentException(
+                    $"'{nameof(options)}.{nameof(options.UseCapacityBounds)}' is true, but the layer pruner {_layerPruner.GetType().Name} estimates no valid capacity (it reasons about patches of the consumer's output); set it to false to allocate widths without capacity bounds.",
+                    nameof(options));
+            }
+
             // Valid capacity r from the original network: its statistics with nothing pruned yet.
             var statistics = Accumulate(originalNet, null, units, batches, device, dtype, progress, cancellationToken);
             for (var j = 0; j < units.Count; j++)
@@ -294,7 +305,8 @@ public sealed class TorchSharpPruner
     /// <summary>Runs the original (and the pruned, if given) network over the batches and accumulates each unit's statistics.</summary>
     private static ChannelStatistics[] Accumulate(
         BuiltNetwork original, BuiltNetwork? pruned, IReadOnlyList<PrunableUnit> units, List<Tensor> batches,
-        Device device, ScalarType dtype, IProgress<PruningProgress>? progress, CancellationToken cancellationToken)
+        Device device, ScalarType dtype, IProgress<PruningProgress>? progress, CancellationToken cancellationToken,
+        PatchSampler? patches = null)
     {
         var accumulators = units.Select(u => new ActivationStatistics(u.Channels, device)).ToArray();
         try
@@ -312,6 +324,8 @@ public sealed class TorchSharpPruner
                 {
                     accumulators[j].Add(a1[j], a0[j]);
                 }
+
+                patches?.Add(a1[0], a0[0]);
 
                 progress?.Report(new PruningProgress(PruningStage.MeasuringCapacity, null, b + 1, batches.Count));
             }

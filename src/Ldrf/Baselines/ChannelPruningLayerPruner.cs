@@ -48,6 +48,9 @@ public sealed class ChannelPruningLayerPruner : ILayerPruner
     public double RidgeScale { get; }
 
     /// <inheritdoc />
+    public bool UsesPatchStatistics => true;
+
+    /// <inheritdoc />
     public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)
     {
         PruneChecks.Check(request);

@@ -57,6 +57,9 @@ public sealed class ThiNetLayerPruner : ILayerPruner
     public bool RebuildFilters { get; }
 
     /// <inheritdoc />
+    public bool UsesPatchStatistics => true;
+
+    /// <inheritdoc />
     public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)
     {
         PruneChecks.Check(request);
