@@ -5,6 +5,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Ldrf;
+using Ldrf.Samples.Common.Reporting;
 using Ldrf.Samples.Common.Data;
 using Ldrf.Samples.Common.Models;
 using Ldrf.Samples.Common.Training;
@@ -135,37 +136,5 @@ internal sealed record Settings(double Speedup, int CalibrationImages, int FineT
         }
 
         return s;
-    }
-}
-
-/// <summary>A one-line progress display that rewrites itself.</summary>
-internal sealed class ConsoleProgress<T>(Func<T, string> format) : IProgress<T>
-{
-    public void Report(T value) => ConsoleProgress.Show(format(value));
-}
-
-internal static class ConsoleProgress
-{
-    private static int s_width;
-
-    public static void Show(string text)
-    {
-        if (Console.IsOutputRedirected)
-        {
-            return;
-        }
-
-        Console.Write("\r" + text.PadRight(s_width));
-        s_width = Math.Max(s_width, text.Length);
-    }
-
-    public static void Done()
-    {
-        if (!Console.IsOutputRedirected && s_width > 0)
-        {
-            Console.Write("\r" + new string(' ', s_width) + "\r");
-        }
-
-        s_width = 0;
     }
 }

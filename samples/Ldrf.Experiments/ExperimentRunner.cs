@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Globalization;
+using Ldrf.Samples.Common.Data;
+using Ldrf.Samples.Common.Models;
+using Ldrf.Samples.Common.Reporting;
+using Ldrf.Samples.Common.Training;
+using Ldrf.TorchSharp.Pruning;
+using Ldrf.TorchSharp.Runtime;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Ldrf.Experiments;
+
+/// <summary>
+/// Prunes the shipped Fashion-MNIST VGG with every method at every speed-up, with the same calibration images,
+/// seed and (except LDRF's capacity-bounded row) the same per-layer widths, and measures each result.
+/// </summary>
+internal sealed class ExperimentRunner(ExperimentSettings settings, string command, TextWriter log)
+{
+    public const string ResultsName = "fashion-mnist";
+    public const string MemoryName = "calibration-memory";
+
+    public void Run(CancellationToken cancellationToken = default)
+    {
+        torch.set_num_threads(settings.Threads);
+        // libtorch's oneDNN CPU convolutions sometimes returned NaN for pruned widths here (see LibTorchSettings).
+        LibTorchSettings.TrySetMkldnnEnabled(false);
+        var location = FashionMnistLocator.Locate(settings.DataFolder);
+        using var train = FashionMnist.LoadTrain(location);
+        using var test = FashionMnist.LoadTest(location, settings.TestImages);
+        var dataFolder = FashionMnistLocator.FindRepositoryDataFolder()
+            ?? throw new DirectoryNotFoundException("samples/data was not found; run the harness from the repository.");
+        using var model = FashionMnistVgg.Load(Path.Combine(dataFolder, "fashion-mnist-vgg.bin"));
+        var data = $"{location.Folder}{(location.IsFullSet ? "" : " (the shipped subset)")}";
+        log.WriteLine($"Data: {train.Count} training and {test.Count} test images from {data}.");
+        Directory.CreateDirectory(settings.OutputFolder);
+
+        if (settings.MemoryCalibrationImages.Count > 0)
+        {
+            RunMemory(model, train, data, cancellationToken);
+            return;
+        }
+
+        var info = Info(data, test.Count);
+        var records = new List<ResultRecord>();
+        var unpruned = Evaluator.Accuracy(model, test.Images, test.Labels);
+        records.Add(new ResultRecord
+        {
+            Method = "unpruned", TargetSpeedup = 1, FlopsRatio = 1, ParametersRatio = 1, AccuracyBefore = unpruned, LatencyRatio = 1,
+            Note = "the shipped checkpoint; not fine-tuned",
+        });
+        log.WriteLine($"unpruned: accuracy {unpruned:P2}");
+        ResultWriter.Write(settings, info, records);
+
+        var calibration = Batches(train.Images, Math.Min(settings.CalibrationImages, train.Count));
+        var fineTuneCount = Math.Min(settings.FineTuneImages, train.Count);
+        using var fineTuneImages = train.Images.narrow(0, 0, fineTuneCount);
+        using var fineTuneLabels = train.Labels.narrow(0, 0, fineTuneCount);
+        foreach (var speedup in settings.Speedups)
+        {
+            foreach (var method in Methods.Create(settings))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var record = RunOne(model, method, speedup, calibration, test, fineTuneImages, fineTuneLabels, cancellationToken);
+                records.Add(record);
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{speedup}x {method.Id}: FLOPs {record.FlopsRatio:F2}x, accuracy {record.AccuracyBefore:P2} -> {record.AccuracyAfter:P2} fine-tuned, latency {record.LatencyRatio:F2}x, {record.PruneSeconds:F0} s{(record.Note is null ? "" : "; " + record.Note)}"));
+                ResultWriter.Write(settings, info, records);
+            }
+        }
+    }
+
+    private ResultRecord RunOne(
+        Sequential model, Method method, double speedup, List<Tensor> calibration, FashionMnistSet test,
+        Tensor fineTuneImages, Tensor fineTuneLabels, CancellationToken cancellationToken)
+    {
+        var options = new NetworkPruningOptions
+        {
+            TargetFlopsReduction = speedup,
+            UseCapacityBounds = method.CapacityBounded,
+            LatencyRuns = settings.LatencyRuns,
+            Seed = settings.Seed,
+        };
+        var watch = Stopwatch.StartNew();
+        PruningResult result;
+        try
+        {
+            result = new TorchSharpPruner(method.Create()).Prune(model, calibration, options,
+                new ConsoleProgress<PruningProgress>(p => $"{speedup}x {method.Id}: {p.Stage} {p.Step}/{p.StepCount} {p.LayerPath}"), cancellationToken);
+        }
+        catch (ArgumentException e) when (method.CapacityBounded)
+        {
+            // An unreachable target under the capacity bounds is a result too: the message names the best ratio.
+            ConsoleProgress.Done();
+            return new ResultRecord { Method = method.Name, Decomposition = method.Decomposition, TargetSpeedup = speedup, Note = e.Message };
+        }
+
+        ConsoleProgress.Done();
+        using (result)
+        {
+            var seconds = watch.Elapsed.TotalSeconds;
+            var report = result.Report;
+            var network = result.Network;
+            var before = Evaluator.Accuracy(network, test.Images, test.Labels);
+            torch.random.manual_seed(settings.Seed);
+            new Trainer(new TrainerOptions
+            {
+                Epochs = settings.FineTuneEpochs,
+                BatchSize = 64,
+                LearningRate = settings.FineTuneLearningRate,
+                Momentum = 0.9,
+                Optimizer = OptimizerKind.Sgd,
+                Schedule = LearningRateSchedule.Cosine,
+                Seed = settings.Seed,
+            }).Train(network, fineTuneImages, fineTuneLabels, new ConsoleProgress<TrainingProgress>(
+                p => $"{speedup}x {method.Id}: fine-tune step {p.Step}/{p.TotalSteps} loss {p.Loss:F3}"), cancellationToken);
+            ConsoleProgress.Done();
+            network.eval();
+            var after = Evaluator.Accuracy(network, test.Images, test.Labels);
+            return new ResultRecord
+            {
+                Method = method.Name,
+                Decomposition = method.Decomposition,
+                TargetSpeedup = speedup,
+                FlopsRatio = report.FlopsReduction,
+                ParametersRatio = (double)report.ParametersBefore / report.ParametersAfter,
+                AccuracyBefore = before,
+                AccuracyAfter = after,
+                LatencyRatio = report.LatencyBefore / report.LatencyAfter,
+                Widths = report.Layers.Where(l => l.ChannelsAfter != l.ChannelsBefore || l.ValidCapacity is not null)
+                    .ToDictionary(l => l.Path, l => l.ChannelsAfter),
+                PruneSeconds = seconds,
+            };
+        }
+    }
+
+    // Calibration memory: streamed statistics should make the peak independent of the number of images.
+    private void RunMemory(Sequential model, FashionMnistSet train, string data, CancellationToken cancellationToken)
+    {
+        var records = new List<MemoryRecord>();
+        foreach (var count in settings.MemoryCalibrationImages)
+        {
+            if (count > train.Count)
+            {
+                throw new ArgumentException($"'--memory' asks for {count} calibration images but the data has {train.Count} training images.", nameof(settings));
+            }
+
+            // The batches are views of the loaded training set: they add no memory of their own.
+            var batches = Batches(train.Images, count);
+            GC.Collect();
+            var start = MemoryProbe.ResidentMegabytes();
+            if (!MemoryProbe.TryResetPeak())
+            {
+                log.WriteLine("warning: the peak-memory mark cannot be reset here; the peaks below include earlier steps.");
+            }
+
+            var watch = Stopwatch.StartNew();
+            var pruner = new TorchSharpPruner(Methods.Create(settings with { Methods = [Methods.LdrfWeightSvd] })[0].Create());
+            using (pruner.Prune(model, batches, new NetworkPruningOptions { TargetFlopsReduction = settings.Speedups[^1], UseCapacityBounds = false, MeasureLatency = false },
+                new ConsoleProgress<PruningProgress>(p => $"{count} images: {p.Stage} {p.Step}/{p.StepCount} {p.LayerPath}"), cancellationToken))
+            {
+                ConsoleProgress.Done();
+                records.Add(new MemoryRecord(count, start, MemoryProbe.PeakResidentMegabytes(), watch.Elapsed.TotalSeconds));
+            }
+
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{count} calibration images: resident {start:F0} MB at start, peak {records[^1].PeakResidentMegabytes:F0} MB (+{records[^1].PeakGrowthMegabytes:F0} MB), {records[^1].Seconds:F0} s"));
+        }
+
+        ResultWriter.WriteMemory(settings, Info(data, 0), records);
+    }
+
+    private static List<Tensor> Batches(Tensor images, int count) =>
+        [.. Enumerable.Range(0, (count + 99) / 100).Select(i => images.narrow(0, i * 100, Math.Min(100, count - (i * 100))))];
+
+    private RunInfo Info(string data, int testImages)
+    {
+        var cpu = File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
+            : null;
+        return new RunInfo(
+            command,
+            DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture),
+            $"{cpu ?? "unknown CPU"}, {Environment.ProcessorCount} logical cores, {settings.Threads} torch thread(s), {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
+            data,
+            testImages,
+            string.Create(CultureInfo.InvariantCulture,
+                $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set); every method but the capacity-bounded row prunes to the same per-layer widths (uniform keep fraction); fine-tune: {settings.FineTuneEpochs} epoch(s) of SGD (momentum 0.9, lr {settings.FineTuneLearningRate}, cosine, batch 64) over the first {settings.FineTuneImages} training images, the same for every method; latency: median of {settings.LatencyRuns} single-image CPU forward passes"));
+    }
+}

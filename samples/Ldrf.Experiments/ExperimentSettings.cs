@@ -1,0 +1,116 @@
+using System.Globalization;
+
+namespace Ldrf.Experiments;
+
+/// <summary>What the harness runs; parsed from the command line.</summary>
+internal sealed record ExperimentSettings
+{
+    public IReadOnlyList<double> Speedups { get; init; } = [2, 3, 5];
+
+    /// <summary>Method ids (see <see cref="Methods"/>), or null for all.</summary>
+    public IReadOnlyList<string>? Methods { get; init; }
+
+    public int CalibrationImages { get; init; } = 500;
+
+    /// <summary>Evaluate on at most this many test images (null: the whole test set found).</summary>
+    public int? TestImages { get; init; }
+
+    public int FineTuneImages { get; init; } = 5000;
+
+    public int FineTuneEpochs { get; init; } = 1;
+
+    public double FineTuneLearningRate { get; init; } = 0.001;
+
+    public int LatencyRuns { get; init; } = 30;
+
+    public int Seed { get; init; } = 1;
+
+    public int Threads { get; init; } = 2;
+
+    /// <summary>The energy threshold of the capacity-bounded LDRF row.</summary>
+    public double CapacityEnergyThreshold { get; init; } = 0.999;
+
+    /// <summary>Calibration image counts of the memory experiment (empty: not run).</summary>
+    public IReadOnlyList<int> MemoryCalibrationImages { get; init; } = [];
+
+    public string OutputFolder { get; init; } = Path.Combine("docs", "results");
+
+    /// <summary>Where docs/results.md goes (null: not written).</summary>
+    public string? MarkdownPath { get; init; } = Path.Combine("docs", "results.md");
+
+    /// <summary>A data folder given by the user (null: Debian's full set if installed, else the shipped subset).</summary>
+    public string? DataFolder { get; init; }
+
+    public bool Smoke { get; init; }
+
+    public const string Usage =
+        "usage: Ldrf.Experiments [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 5000]\n" +
+        "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--latency-runs 30] [--seed 1] [--threads 2]\n" +
+        "                        [--capacity-threshold 0.999] [--memory 1000,8000] [--out docs/results] [--markdown docs/results.md|none]\n" +
+        "                        [--data FOLDER] [--smoke]";
+
+    /// <summary>The smoke run of CI: one speed-up, LDRF and one baseline, a few hundred images, nothing written to docs/.</summary>
+    public static ExperimentSettings SmokeIn(string folder) => new()
+    {
+        Smoke = true,
+        Speedups = [2],
+        Methods = [Ldrf.Experiments.Methods.LdrfWeightSvd, Ldrf.Experiments.Methods.ThiNet],
+        CalibrationImages = 200,
+        TestImages = 300,
+        FineTuneImages = 200,
+        LatencyRuns = 3,
+        OutputFolder = folder,
+        MarkdownPath = Path.Combine(folder, "results.md"),
+    };
+
+    /// <exception cref="ArgumentException">An unknown option, a missing or malformed value; the message names the option.</exception>
+    public static ExperimentSettings Parse(IReadOnlyList<string> args)
+    {
+        var s = args.Contains("--smoke") ? SmokeIn(Path.Combine("artifacts", "experiments-smoke")) : new ExperimentSettings();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var option = args[i];
+            string Next() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"'{option}' needs a value.", nameof(args));
+            try
+            {
+                s = option switch
+                {
+                    "--smoke" => s,
+                    "--speedups" => s with { Speedups = [.. Next().Split(',').Select(Number)] },
+                    "--methods" => s with { Methods = [.. Next().Split(',').Select(Ldrf.Experiments.Methods.Check)] },
+                    "--calibration" => s with { CalibrationImages = Count(Next()) },
+                    "--test-images" => s with { TestImages = Count(Next()) },
+                    "--finetune-images" => s with { FineTuneImages = Count(Next()) },
+                    "--finetune-epochs" => s with { FineTuneEpochs = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                    "--finetune-lr" => s with { FineTuneLearningRate = Number(Next()) },
+                    "--latency-runs" => s with { LatencyRuns = Count(Next()) },
+                    "--seed" => s with { Seed = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                    "--threads" => s with { Threads = Count(Next()) },
+                    "--capacity-threshold" => s with { CapacityEnergyThreshold = Number(Next()) },
+                    "--memory" => s with { MemoryCalibrationImages = [.. Next().Split(',').Select(Count)] },
+                    "--out" => s with { OutputFolder = Next() },
+                    "--markdown" => s with { MarkdownPath = Next() is var m && m == "none" ? null : m },
+                    "--data" => s with { DataFolder = Next() },
+                    _ => throw new ArgumentException($"Unknown option '{option}'.", nameof(args)),
+                };
+            }
+            catch (FormatException e)
+            {
+                throw new ArgumentException($"'{option}' has a malformed value: {e.Message}", nameof(args), e);
+            }
+        }
+
+        if (s.Speedups.Any(x => !(x > 1)) || s.FineTuneEpochs < 0)
+        {
+            throw new ArgumentException("'--speedups' must all be above 1 and '--finetune-epochs' at least 0.", nameof(args));
+        }
+
+        return s;
+    }
+
+    private static double Number(string text) => double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+
+    private static int Count(string text) => int.Parse(text, CultureInfo.InvariantCulture) is var n && n >= 1
+        ? n
+        : throw new FormatException($"'{text}' is not a positive count.");
+}

@@ -1,0 +1,49 @@
+using Ldrf.Baselines;
+using Ldrf.Decomposition;
+using Ldrf.TorchSharp.Numerics;
+
+namespace Ldrf.Experiments;
+
+/// <summary>One pruning method of the comparison.</summary>
+/// <param name="Id">Command-line id.</param>
+/// <param name="Name">The <c>method</c> field of the results.</param>
+/// <param name="Decomposition">LDRF's embedding, null for baselines.</param>
+/// <param name="CapacityBounded">Whether widths come from LDRF's own capacity-bounded allocation (else: the shared uniform widths).</param>
+/// <param name="Create">A fresh layer pruner.</param>
+internal sealed record Method(string Id, string Name, string? Decomposition, bool CapacityBounded, Func<ILayerPruner> Create);
+
+/// <summary>The methods of the comparison, all on the same libtorch numeric backend.</summary>
+internal static class Methods
+{
+    public const string LdrfWeightSvd = "ldrf-weight-svd";
+    public const string ThiNet = "thinet";
+
+    private static readonly string[] s_ids =
+        [LdrfWeightSvd, "ldrf-activation-pca", "ldrf-response-aware", "l1-norm", "random-least-squares", ThiNet, "channel-pruning", "ldrf-capacity"];
+
+    public static IReadOnlyList<string> Ids => s_ids;
+
+    public static string Check(string id) => s_ids.Contains(id)
+        ? id
+        : throw new ArgumentException($"Unknown method '{id}'; known: {string.Join(", ", s_ids)}.", nameof(id));
+
+    public static IReadOnlyList<Method> Create(ExperimentSettings settings)
+    {
+        var backend = new TorchNumericBackend();
+        var baseline = new BaselineOptions { Seed = settings.Seed };
+        ILayerPruner Ldrf(EmbeddingKind kind, double? threshold = null) =>
+            new LdrfLayerPruner(new LdrfOptions { Embedding = kind, EnergyThreshold = threshold ?? new LdrfOptions().EnergyThreshold, Seed = settings.Seed }, backend);
+        var all = new Method[]
+        {
+            new(LdrfWeightSvd, "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd)),
+            new("ldrf-activation-pca", "ldrf", "activation-pca", false, () => Ldrf(EmbeddingKind.ActivationPca)),
+            new("ldrf-response-aware", "ldrf", "response-aware", false, () => Ldrf(EmbeddingKind.ResponseAware)),
+            new("l1-norm", "l1-norm", null, false, () => BaselinePruners.Create(BaselineKind.L1Norm, baseline, backend)),
+            new("random-least-squares", "random-least-squares", null, false, () => BaselinePruners.Create(BaselineKind.RandomLeastSquares, baseline, backend)),
+            new(ThiNet, "thinet", null, false, () => BaselinePruners.Create(BaselineKind.ThiNet, baseline, backend)),
+            new("channel-pruning", "channel-pruning", null, false, () => BaselinePruners.Create(BaselineKind.ChannelPruning, baseline, backend)),
+            new("ldrf-capacity", "ldrf-capacity-bounded", "weight-svd", true, () => Ldrf(EmbeddingKind.WeightSvd, settings.CapacityEnergyThreshold)),
+        };
+        return settings.Methods is null ? all : [.. all.Where(m => settings.Methods.Contains(m.Id))];
+    }
+}

@@ -1,0 +1,32 @@
+// The comparison harness of docs/results.md: prunes the shipped Fashion-MNIST VGG with LDRF (each decomposition)
+// and with every baseline at several FLOPs reductions, and measures accuracy before and after a short fine-tune,
+// FLOPs and parameter ratios and CPU latency. Too slow for the test run; `--smoke` is the quick check CI runs.
+//
+//   dotnet run -c Release --project samples/Ldrf.Experiments                 (full run: writes docs/results*)
+//   dotnet run -c Release --project samples/Ldrf.Experiments -- --memory 1000,8000
+//   dotnet run -c Release --project samples/Ldrf.Experiments -- --smoke      (writes artifacts/experiments-smoke)
+using Ldrf.Experiments;
+
+ExperimentSettings settings;
+try
+{
+    settings = ExperimentSettings.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    Console.Error.WriteLine(ExperimentSettings.Usage);
+    return 2;
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+
+var command = "dotnet run -c Release --project samples/Ldrf.Experiments" + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
+new ExperimentRunner(settings, command, Console.Out).Run(cancel.Token);
+Console.WriteLine($"Results in {Path.GetFullPath(settings.OutputFolder)}{(settings.MarkdownPath is null ? "" : " and " + Path.GetFullPath(settings.MarkdownPath))}.");
+return 0;
