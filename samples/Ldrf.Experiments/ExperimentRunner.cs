@@ -43,9 +43,16 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         }
 
         var info = Info(data, test.Count);
+        var methods = Methods.Create(settings);
         var records = new List<ResultRecord>();
+        if (settings.Append && File.Exists(Path.Combine(settings.OutputFolder, ResultsName + ".json")))
+        {
+            records.AddRange(ResultWriter.ReadResults(settings.OutputFolder).Where(r => r.Method != "unpruned"
+                && !(settings.Speedups.Contains(r.TargetSpeedup ?? 0) && methods.Any(m => m.Name == r.Method && m.Decomposition == r.Decomposition))));
+        }
+
         var unpruned = Evaluator.Accuracy(model, test.Images, test.Labels);
-        records.Add(new ResultRecord
+        records.Insert(0, new ResultRecord
         {
             Method = "unpruned", TargetSpeedup = 1, FlopsRatio = 1, ParametersRatio = 1, AccuracyBefore = unpruned, LatencyRatio = 1,
             Note = "the shipped checkpoint; not fine-tuned",
@@ -59,7 +66,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         using var fineTuneLabels = train.Labels.narrow(0, 0, fineTuneCount);
         foreach (var speedup in settings.Speedups)
         {
-            foreach (var method in Methods.Create(settings))
+            foreach (var method in methods)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var record = RunOne(model, method, speedup, calibration, test, fineTuneImages, fineTuneLabels, cancellationToken);
@@ -103,21 +110,13 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
             var report = result.Report;
             var network = result.Network;
             var before = Evaluator.Accuracy(network, test.Images, test.Labels);
-            torch.random.manual_seed(settings.Seed);
-            new Trainer(new TrainerOptions
+            double? after = null;
+            if (settings.FineTuneEpochs > 0)
             {
-                Epochs = settings.FineTuneEpochs,
-                BatchSize = 64,
-                LearningRate = settings.FineTuneLearningRate,
-                Momentum = 0.9,
-                Optimizer = OptimizerKind.Sgd,
-                Schedule = LearningRateSchedule.Cosine,
-                Seed = settings.Seed,
-            }).Train(network, fineTuneImages, fineTuneLabels, new ConsoleProgress<TrainingProgress>(
-                p => $"{speedup}x {method.Id}: fine-tune step {p.Step}/{p.TotalSteps} loss {p.Loss:F3}"), cancellationToken);
-            ConsoleProgress.Done();
-            network.eval();
-            var after = Evaluator.Accuracy(network, test.Images, test.Labels);
+                FineTune(network, fineTuneImages, fineTuneLabels, $"{speedup}x {method.Id}", cancellationToken);
+                after = Evaluator.Accuracy(network, test.Images, test.Labels);
+            }
+
             return new ResultRecord
             {
                 Method = method.Name,
@@ -133,6 +132,24 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
                 PruneSeconds = seconds,
             };
         }
+    }
+
+    private void FineTune(nn.Module<Tensor, Tensor> network, Tensor images, Tensor labels, string label, CancellationToken cancellationToken)
+    {
+        torch.random.manual_seed(settings.Seed);
+        new Trainer(new TrainerOptions
+        {
+            Epochs = settings.FineTuneEpochs,
+            BatchSize = 64,
+            LearningRate = settings.FineTuneLearningRate,
+            Momentum = 0.9,
+            Optimizer = OptimizerKind.Sgd,
+            Schedule = LearningRateSchedule.Cosine,
+            Seed = settings.Seed,
+        }).Train(network, images, labels, new ConsoleProgress<TrainingProgress>(
+            p => $"{label}: fine-tune step {p.Step}/{p.TotalSteps} loss {p.Loss:F3}"), cancellationToken);
+        ConsoleProgress.Done();
+        network.eval();
     }
 
     // Calibration memory: streamed statistics should make the peak independent of the number of images.

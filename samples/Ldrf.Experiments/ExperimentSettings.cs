@@ -43,11 +43,14 @@ internal sealed record ExperimentSettings
 
     public bool Smoke { get; init; }
 
+    /// <summary>Keep the records already in the output folder, replacing those of the same method and target.</summary>
+    public bool Append { get; init; }
+
     public const string Usage =
         "usage: Ldrf.Experiments [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 5000]\n" +
         "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--latency-runs 30] [--seed 1] [--threads 2]\n" +
         "                        [--capacity-threshold 0.999] [--memory 1000,8000] [--out docs/results] [--markdown docs/results.md|none]\n" +
-        "                        [--data FOLDER] [--smoke]";
+        "                        [--data FOLDER] [--append] [--smoke]";
 
     /// <summary>The smoke run of CI: one speed-up, LDRF and one baseline, a few hundred images, nothing written to docs/.</summary>
     public static ExperimentSettings SmokeIn(string folder) => new()
@@ -55,7 +58,7 @@ internal sealed record ExperimentSettings
         Smoke = true,
         Speedups = [2],
         Methods = [Ldrf.Experiments.Methods.LdrfWeightSvd, Ldrf.Experiments.Methods.ThiNet],
-        CalibrationImages = 200,
+        CalibrationImages = 100,
         TestImages = 300,
         FineTuneImages = 200,
         LatencyRuns = 3,
@@ -76,6 +79,7 @@ internal sealed record ExperimentSettings
                 s = option switch
                 {
                     "--smoke" => s,
+                    "--append" => s with { Append = true },
                     "--speedups" => s with { Speedups = [.. Next().Split(',').Select(Number)] },
                     "--methods" => s with { Methods = [.. Next().Split(',').Select(Ldrf.Experiments.Methods.Check)] },
                     "--calibration" => s with { CalibrationImages = Count(Next()) },

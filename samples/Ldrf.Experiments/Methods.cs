@@ -1,5 +1,7 @@
 using Ldrf.Baselines;
 using Ldrf.Decomposition;
+using Ldrf.Recomposition;
+using Ldrf.Selection;
 using Ldrf.TorchSharp.Numerics;
 
 namespace Ldrf.Experiments;
@@ -21,29 +23,41 @@ internal static class Methods
     private static readonly string[] s_ids =
         [LdrfWeightSvd, "ldrf-activation-pca", "ldrf-response-aware", "l1-norm", "random-least-squares", ThiNet, "channel-pruning", "ldrf-capacity"];
 
-    public static IReadOnlyList<string> Ids => s_ids;
+    // Ablations, run only when named: LDRF (weight SVD) with the paper's channel recomposition or another selection rule.
+    private static readonly string[] s_ablations = ["ldrf-channel", "ldrf-energy-selection", "ldrf-random-selection", "ldrf-l1-selection"];
 
-    public static string Check(string id) => s_ids.Contains(id)
+    public static string Check(string id) => s_ids.Contains(id) || s_ablations.Contains(id)
         ? id
-        : throw new ArgumentException($"Unknown method '{id}'; known: {string.Join(", ", s_ids)}.", nameof(id));
+        : throw new ArgumentException($"Unknown method '{id}'; known: {string.Join(", ", s_ids.Concat(s_ablations))}.", nameof(id));
 
     public static IReadOnlyList<Method> Create(ExperimentSettings settings)
     {
         var backend = new TorchNumericBackend();
         var baseline = new BaselineOptions { Seed = settings.Seed };
-        ILayerPruner Ldrf(EmbeddingKind kind, double? threshold = null) =>
-            new LdrfLayerPruner(new LdrfOptions { Embedding = kind, EnergyThreshold = threshold ?? new LdrfOptions().EnergyThreshold, Seed = settings.Seed }, backend);
+        ILayerPruner Ldrf(EmbeddingKind kind, double? threshold = null, RecompositionKind recomposition = RecompositionKind.Patch, SelectionKind selection = SelectionKind.GreedyResponse) =>
+            new LdrfLayerPruner(new LdrfOptions
+            {
+                Embedding = kind,
+                EnergyThreshold = threshold ?? new LdrfOptions().EnergyThreshold,
+                Recomposition = recomposition,
+                Selection = selection,
+                Seed = settings.Seed,
+            }, backend);
         var all = new Method[]
         {
             new(LdrfWeightSvd, "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd)),
             new("ldrf-activation-pca", "ldrf", "activation-pca", false, () => Ldrf(EmbeddingKind.ActivationPca)),
             new("ldrf-response-aware", "ldrf", "response-aware", false, () => Ldrf(EmbeddingKind.ResponseAware)),
+            new("ldrf-channel", "ldrf-channel-recomposition", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd, recomposition: RecompositionKind.Channel, selection: SelectionKind.EmbeddingEnergy)),
+            new("ldrf-random-selection", "ldrf-random-selection", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd, selection: SelectionKind.Random)),
+            new("ldrf-energy-selection", "ldrf-embedding-energy-selection", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd, selection: SelectionKind.EmbeddingEnergy)),
+            new("ldrf-l1-selection", "ldrf-l1-selection", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd, selection: SelectionKind.L1Norm)),
             new("l1-norm", "l1-norm", null, false, () => BaselinePruners.Create(BaselineKind.L1Norm, baseline, backend)),
             new("random-least-squares", "random-least-squares", null, false, () => BaselinePruners.Create(BaselineKind.RandomLeastSquares, baseline, backend)),
             new(ThiNet, "thinet", null, false, () => BaselinePruners.Create(BaselineKind.ThiNet, baseline, backend)),
             new("channel-pruning", "channel-pruning", null, false, () => BaselinePruners.Create(BaselineKind.ChannelPruning, baseline, backend)),
             new("ldrf-capacity", "ldrf-capacity-bounded", "weight-svd", true, () => Ldrf(EmbeddingKind.WeightSvd, settings.CapacityEnergyThreshold)),
         };
-        return settings.Methods is null ? all : [.. all.Where(m => settings.Methods.Contains(m.Id))];
+        return settings.Methods is null ? [.. all.Where(m => s_ids.Contains(m.Id))] : [.. all.Where(m => settings.Methods.Contains(m.Id))];
     }
 }

@@ -24,6 +24,7 @@ public static class LdrfComponents
         SelectionKind.EmbeddingEnergy => new EmbeddingEnergySelector(backend),
         SelectionKind.L1Norm => new L1NormSelector(),
         SelectionKind.Random => new RandomSelector(seed),
+        SelectionKind.GreedyResponse => new GreedyResponseSelector(backend),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, $"'{nameof(kind)}' is not a defined SelectionKind."),
     };
 }

@@ -86,6 +86,11 @@ public sealed class LdrfLayerPruner : ILayerPruner
         var kept = PruneChecks.CheckSelection(Selector.Select(context, keep), keep, request.Statistics.Channels, name);
         cancellationToken.ThrowIfCancellationRequested();
 
+        if (_options.Recomposition == RecompositionKind.Patch && request.PatchStatistics is not null)
+        {
+            return RecomposePatches(request, embedding, kept);
+        }
+
         var recomposition = Recomposer.Recompose(embedding, request.Statistics, kept, name);
         var outputError = GramError.Relative(_backend.Multiply, request.Statistics, kept, request.ConsumerWeights,
             recomposition.ConsumerWeights, recomposition.BiasCorrection);
@@ -100,6 +105,30 @@ public sealed class LdrfLayerPruner : ILayerPruner
             RelativeEmbeddingError = recomposition.RelativeEmbeddingError,
             RelativeOutputError = outputError,
             Lambda = recomposition.Lambda,
+        };
+    }
+
+    /// <inheritdoc />
+    public bool UsesPatchStatistics => _options.Recomposition == RecompositionKind.Patch;
+
+    // The consumer's response read through the embedding, (Q R)ᵀp, regressed on the survivors' pruned patches.
+    private LayerPruningResult RecomposePatches(LayerPruningRequest request, Embedding embedding, int[] kept)
+    {
+        var (patches, positions) = PatchProblem.Validate(request, "LDRF's patch recomposition");
+        var target = PatchProblem.ToPatchWeights(_backend.Multiply(embedding.Basis, embedding.Reader), positions);
+        var features = PatchProblem.Features(kept, positions);
+        var (solution, lambda) = PatchProblem.Solve(request.LayerName, patches, features, kept.Length, target, _options.RidgeScale, _options.Lambda, _backend);
+        return new LayerPruningResult
+        {
+            LayerName = request.LayerName,
+            KeptChannels = kept,
+            ConsumerWeights = PatchProblem.FromPatchWeights(solution, positions),
+            BiasCorrection = null,
+            ValidCapacity = embedding.Rank,
+            Embedding = embedding.Kind,
+            RelativeEmbeddingError = PatchProblem.ResponseError(patches, features, solution, target, _backend),
+            RelativeOutputError = PatchProblem.ResponseError(patches, features, solution, PatchProblem.ToPatchWeights(request.ConsumerWeights, positions), _backend),
+            Lambda = lambda,
         };
     }
 

@@ -246,12 +246,6 @@ public sealed class TorchSharpPruner
         var capacities = units.Select(_ => 1).ToArray();
         if (options.TargetFlopsReduction is not null && options.UseCapacityBounds)
         {
-            if (_layerPruner.UsesPatchStatistics)
-            {
-                throw new ArgumentException(
-                    $"'{nameof(options)}.{nameof(options.UseCapacityBounds)}' is true, but the layer pruner {_layerPruner.GetType().Name} estimates no valid capacity (it reasons about patches of the consumer's output); set it to false to allocate widths without capacity bounds.",
-                    nameof(options));
-            }
 
             // Valid capacity r from the original network: its statistics with nothing pruned yet.
             var statistics = Accumulate(originalNet, null, units, batches, device, dtype, progress, cancellationToken);
@@ -261,7 +255,17 @@ public sealed class TorchSharpPruner
                 var request = new LayerPruningRequest(names[j],
                     PrunableUnit.ConsumerMatrix(folded.State[folded.Layers[units[j].Consumer].Path + ".weight"], units[j].Channels),
                     statistics[j]);
-                capacities[j] = Math.Clamp(_layerPruner.Prune(request, cancellationToken).ValidCapacity, 1, units[j].Channels);
+                try
+                {
+                    capacities[j] = Math.Clamp(_layerPruner.Prune(request, cancellationToken).ValidCapacity, 1, units[j].Channels);
+                }
+                catch (ArgumentException e) when (_layerPruner.UsesPatchStatistics && request.PatchStatistics is null)
+                {
+                    // The capacity pass reads the channel statistics only; a pruner that needs patches has no estimate there.
+                    throw new ArgumentException(
+                        $"'{nameof(options)}.{nameof(options.UseCapacityBounds)}' is true, but the layer pruner {_layerPruner.GetType().Name} could not estimate the valid capacity of '{names[j]}' from channel statistics; set it to false to allocate widths without capacity bounds.",
+                        nameof(options), e);
+                }
             }
         }
 

@@ -173,7 +173,7 @@ public sealed class ThiNetLayerPruner : ILayerPruner
         }
         catch (ArgumentException ex)
         {
-            throw problem.Singular(kept.Length, n, lambda, trace, ex);
+            throw PatchProblem.Singular(problem.LayerName, kept.Length, n, lambda, trace, ex);
         }
 
         for (var i = 0; i < n; i++)

@@ -11,4 +11,7 @@ public enum SelectionKind
 
     /// <summary>A seeded uniform random subset (<see cref="RandomSelector"/>).</summary>
     Random,
+
+    /// <summary>Greedy forward selection of the neurons that recover the most of the consumer's response (<see cref="GreedyResponseSelector"/>).</summary>
+    GreedyResponse,
 }

@@ -1,4 +1,5 @@
 using Ldrf.Baselines;
+using Ldrf.Recomposition;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace Ldrf.Tests.Baselines;

@@ -3,7 +3,7 @@ using Ldrf.Numerics;
 using Ldrf.Statistics;
 using MathNet.Numerics.LinearAlgebra;
 
-namespace Ldrf.Baselines;
+namespace Ldrf.Recomposition;
 
 /// <summary>
 /// The consumer's output on sampled patches, seen through per-channel contributions and computed from the
@@ -72,6 +72,40 @@ internal sealed class PatchProblem
         var name = request.LayerName;
         var c = request.Statistics.Channels;
         var m = request.ConsumerWeights;
+        var (patches, p) = Validate(request, method);
+        var features = patches.Channels;
+        var wp = ToPatchWeights(m, p);
+        var v = backend.MultiplyTransposed(wp, wp);
+        var pruned = patches.PrunedGramView;
+        var cross = patches.CrossView;
+        var original = patches.OriginalGramView;
+        var k = Matrix<double>.Build.Dense(c, c);
+        var b = Vector<double>.Build.Dense(c);
+        var energy = 0.0;
+        for (var i = 0; i < features; i++)
+        {
+            var ci = i / p;
+            var bRow = 0.0;
+            for (var l = 0; l < features; l++)
+            {
+                var vil = v.At(i, l);
+                k.At(ci, l / p, k.At(ci, l / p) + (pruned.At(i, l) * vil));
+                bRow += cross.At(i, l) * vil;
+                energy += original.At(i, l) * vil;
+            }
+
+            b[ci] += bRow;
+        }
+
+        return new PatchProblem(name, patches, wp, c, p, k, b, energy);
+    }
+
+    /// <summary>Checks the request's patch statistics against its channels and consumer; returns them and P.</summary>
+    public static (ChannelStatistics Patches, int Positions) Validate(LayerPruningRequest request, string method)
+    {
+        var name = request.LayerName;
+        var c = request.Statistics.Channels;
+        var m = request.ConsumerWeights;
         var patches = request.PatchStatistics ?? throw new ArgumentException(
             Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
                 $"{method} reasons about the consumer's output and needs 'PatchStatistics' (C · P features for C = {c} channels and P kernel positions), but it is null. Pass the statistics of the consumer's unfolded input patches, or 'Statistics' itself for a 1 x 1 or linear consumer."),
@@ -101,30 +135,7 @@ internal sealed class PatchProblem
                 nameof(request));
         }
 
-        var wp = ToPatchWeights(m, p);
-        var v = backend.MultiplyTransposed(wp, wp);
-        var pruned = patches.PrunedGramView;
-        var cross = patches.CrossView;
-        var original = patches.OriginalGramView;
-        var k = Matrix<double>.Build.Dense(c, c);
-        var b = Vector<double>.Build.Dense(c);
-        var energy = 0.0;
-        for (var i = 0; i < features; i++)
-        {
-            var ci = i / p;
-            var bRow = 0.0;
-            for (var l = 0; l < features; l++)
-            {
-                var vil = v.At(i, l);
-                k.At(ci, l / p, k.At(ci, l / p) + (pruned.At(i, l) * vil));
-                bRow += cross.At(i, l) * vil;
-                energy += original.At(i, l) * vil;
-            }
-
-            b[ci] += bRow;
-        }
-
-        return new PatchProblem(name, patches, wp, c, p, k, b, energy);
+        return (patches, p);
     }
 
     /// <summary>W_p[c·P + j, o] = M[c, o·P + j].</summary>
@@ -142,14 +153,17 @@ internal sealed class PatchProblem
     }
 
     /// <summary>The patch features of the channels <paramref name="kept"/>, channel-major.</summary>
-    public int[] Features(int[] kept)
+    public int[] Features(int[] kept) => Features(kept, Positions);
+
+    /// <summary>The patch features of the channels <paramref name="kept"/> with P = <paramref name="positions"/>, channel-major.</summary>
+    public static int[] Features(int[] kept, int positions)
     {
-        var features = new int[kept.Length * Positions];
+        var features = new int[kept.Length * positions];
         for (var i = 0; i < kept.Length; i++)
         {
-            for (var j = 0; j < Positions; j++)
+            for (var j = 0; j < positions; j++)
             {
-                features[(i * Positions) + j] = (kept[i] * Positions) + j;
+                features[(i * positions) + j] = (kept[i] * positions) + j;
             }
         }
 
@@ -185,50 +199,75 @@ internal sealed class PatchProblem
     public (Matrix<double> Weights, double Lambda, double RelativeError) Rebuild(int[] kept, double ridgeScale, INumericBackend backend)
     {
         var features = Features(kept);
+        var (solution, lambda) = Solve(LayerName, Patches, features, kept.Length, PatchWeights, ridgeScale, null, backend);
+        return (FromPatchWeights(solution, Positions), lambda, ResponseError(Patches, features, solution, PatchWeights, backend));
+    }
+
+    /// <summary>
+    /// The ridge regression of a target response Tᵀp (original patches) on the kept features of the pruned
+    /// patches: W′ = (G′_SS + λI)⁻¹ H_S,: T, with λ = <paramref name="absoluteLambda"/> or
+    /// <paramref name="ridgeScale"/> · tr(G′_SS) / |S|.
+    /// </summary>
+    /// <param name="layerName">For error messages.</param>
+    /// <param name="patches">The patch statistics (F features).</param>
+    /// <param name="features">The kept features S.</param>
+    /// <param name="channels">How many channels S covers, for error messages.</param>
+    /// <param name="target">T: F x out, the target response's weights in patch form.</param>
+    /// <param name="ridgeScale">λ relative to the mean diagonal of G′_SS.</param>
+    /// <param name="absoluteLambda">An absolute λ overriding the scale, or null.</param>
+    /// <param name="backend">The numeric backend.</param>
+    /// <returns>W′ (|S| x out) and λ.</returns>
+    /// <exception cref="ArgumentException">The system is singular (the message names the layer).</exception>
+    public static (Matrix<double> Solution, double Lambda) Solve(
+        string layerName, ChannelStatistics patches, int[] features, int channels, Matrix<double> target, double ridgeScale, double? absoluteLambda, INumericBackend backend)
+    {
         var n = features.Length;
-        var pruned = Patches.PrunedGramView;
-        var cross = Patches.CrossView;
+        var pruned = patches.PrunedGramView;
+        var cross = patches.CrossView;
         var g = Matrix<double>.Build.Dense(n, n, (i, l) => pruned.At(features[i], features[l]));
         var h = Matrix<double>.Build.Dense(n, cross.ColumnCount, (i, l) => cross.At(features[i], l));
-        var rhs = backend.Multiply(h, PatchWeights);
-        var lambda = ridgeScale * g.Trace() / n;
-        var system = g.Clone();
+        var rhs = backend.Multiply(h, target);
+        var trace = g.Trace();
+        var lambda = absoluteLambda ?? (ridgeScale * trace / n);
         for (var i = 0; i < n; i++)
         {
-            system.At(i, i, system.At(i, i) + lambda);
+            g.At(i, i, g.At(i, i) + lambda);
         }
 
-        Matrix<double> solution;
         try
         {
-            solution = backend.SolvePositiveDefinite(system, rhs);
+            return (backend.SolvePositiveDefinite(g, rhs), lambda);
         }
         catch (ArgumentException ex)
         {
-            throw Singular(kept.Length, n, lambda, g.Trace(), ex);
+            throw Singular(layerName, channels, n, lambda, trace, ex);
         }
-
-        var error = 0.0;
-        if (OutputEnergy > 0)
-        {
-            var fitted = backend.Multiply(g, solution);
-            var numerator = OutputEnergy;
-            for (var i = 0; i < n; i++)
-            {
-                for (var o = 0; o < solution.ColumnCount; o++)
-                {
-                    numerator += solution.At(i, o) * (fitted.At(i, o) - (2 * rhs.At(i, o)));
-                }
-            }
-
-            error = Math.Max(0, numerator / OutputEnergy);
-        }
-
-        return (FromPatchWeights(solution, Positions), lambda, error);
     }
 
-    public ArgumentException Singular(int channels, int unknowns, double lambda, double trace, Exception inner) => new(
-        Guard.Prefix(LayerName) + string.Create(CultureInfo.InvariantCulture,
+    /// <summary>
+    /// ‖Tᵀp − W′ᵀp′_S‖² / ‖Tᵀp‖² over the samples, from the Grams alone:
+    /// (tr(TᵀGT) − 2 tr(W′ᵀH_S,:T) + tr(W′ᵀG′_SS W′)) / tr(TᵀGT); 0 when the target is identically zero.
+    /// </summary>
+    public static double ResponseError(ChannelStatistics patches, int[] features, Matrix<double> solution, Matrix<double> target, INumericBackend backend)
+    {
+        var energy = backend.Multiply(patches.OriginalGramView, target).PointwiseMultiply(target).Enumerate().Sum();
+        if (!(energy > 0))
+        {
+            return 0;
+        }
+
+        var n = features.Length;
+        var pruned = patches.PrunedGramView;
+        var cross = patches.CrossView;
+        var g = Matrix<double>.Build.Dense(n, n, (i, l) => pruned.At(features[i], features[l]));
+        var h = Matrix<double>.Build.Dense(n, cross.ColumnCount, (i, l) => cross.At(features[i], l));
+        var fitted = backend.Multiply(g, solution).PointwiseMultiply(solution).Enumerate().Sum();
+        var crossTerm = backend.Multiply(h, target).PointwiseMultiply(solution).Enumerate().Sum();
+        return Math.Max(0, (energy - (2 * crossTerm) + fitted) / energy);
+    }
+
+    public static ArgumentException Singular(string layerName, int channels, int unknowns, double lambda, double trace, Exception inner) => new(
+        Guard.Prefix(layerName) + string.Create(CultureInfo.InvariantCulture,
             $"the least-squares system of the {channels} kept channels ({unknowns} unknowns) is singular with lambda = {lambda} (trace = {trace}); the survivors are linearly dependent or never active. Use a positive ridge scale."),
         "request",
         inner);

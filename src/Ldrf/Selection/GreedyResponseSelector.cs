@@ -1,0 +1,114 @@
+using Ldrf.Numerics;
+
+namespace Ldrf.Selection;
+
+/// <summary>
+/// Greedy forward selection: each step keeps the neuron that lets least squares recover the most of the
+/// consumer's response read through the embedding, given the neurons already kept. Unlike a per-neuron score it
+/// sees redundancy: a neuron that a kept one already explains adds nothing and is passed over.
+/// </summary>
+/// <remarks>
+/// <para>
+/// With the target response ỹ = (Q R)ᵀa of the original network and the pruned network's activations a′, the
+/// response recoverable from a subset S is tr(B_Sᵀ G_SS⁻¹ B_S), with G = Σ a′a′ᵀ and B = Σ a′ỹᵀ = H (Q R)
+/// (H = Σ a′aᵀ). Adding neuron c to S adds ‖B̃[c, :]‖² / G̃[c, c], where G̃ and B̃ are G and B with the kept
+/// neurons projected out (Schur complements). Each step costs O(C·K + C²); nothing larger than B is formed.
+/// </para>
+/// <para>
+/// This is a greedy answer to the ℓ0 selection problem of ldrf-method.md; neurons that are never active (zero
+/// residual energy) are taken last, by decreasing activity.
+/// </para>
+/// </remarks>
+/// <param name="backend">The numeric backend for Q R and H (Q R).</param>
+public sealed class GreedyResponseSelector(INumericBackend backend) : INeuronSelector
+{
+    private readonly INumericBackend _backend = backend ?? throw new ArgumentNullException(nameof(backend));
+
+    /// <inheritdoc />
+    public int[] Select(SelectionContext context, int keep)
+    {
+        Guard.NotNull(context, nameof(context));
+        context.CheckKeep(keep);
+        context.Statistics.EnsureSamples(context.LayerName);
+        var c = context.Channels;
+        var target = _backend.Multiply(context.Embedding.Basis, context.Embedding.Reader);
+        var b = _backend.Multiply(context.Statistics.CrossView, target).ToRowArrays();
+        var g = context.Statistics.PrunedGramView.ToRowArrays();
+        var k = target.ColumnCount;
+        var activity = Enumerable.Range(0, c).Select(i => g[i][i]).ToArray();
+        var floor = 1e-12 * Math.Max(activity.Max(), double.Epsilon);
+        var explained = new double[c];
+        for (var i = 0; i < c; i++)
+        {
+            explained[i] = b[i].Sum(v => v * v);
+        }
+
+        var kept = new List<int>(keep);
+        var taken = new bool[c];
+        while (kept.Count < keep)
+        {
+            var best = -1;
+            var bestGain = double.NegativeInfinity;
+            for (var i = 0; i < c; i++)
+            {
+                if (!taken[i] && g[i][i] > floor && explained[i] / g[i][i] > bestGain)
+                {
+                    (best, bestGain) = (i, explained[i] / g[i][i]);
+                }
+            }
+
+            if (best < 0)
+            {
+                // The rest carry nothing the kept neurons do not: fill up by activity.
+                kept.AddRange(Enumerable.Range(0, c).Where(i => !taken[i]).OrderByDescending(i => activity[i]).Take(keep - kept.Count));
+                break;
+            }
+
+            kept.Add(best);
+            taken[best] = true;
+            Project(g, b, explained, taken, best, k);
+        }
+
+        var result = kept.ToArray();
+        Array.Sort(result);
+        return result;
+    }
+
+    // Projects neuron p out of every other neuron's residual: G̃ -= u uᵀ, B̃ -= u B̃[p, :] / √G̃pp, u = G̃[:, p] / √G̃pp.
+    private static void Project(double[][] g, double[][] b, double[] explained, bool[] taken, int p, int k)
+    {
+        var c = g.Length;
+        var pivot = g[p][p];
+        var gp = (double[])g[p].Clone();
+        var bp = b[p];
+        for (var i = 0; i < c; i++)
+        {
+            if (taken[i])
+            {
+                continue;
+            }
+
+            var f = gp[i] / pivot;
+            if (f == 0)
+            {
+                continue;
+            }
+
+            var gi = g[i];
+            for (var j = 0; j < c; j++)
+            {
+                gi[j] -= f * gp[j];
+            }
+
+            var bi = b[i];
+            var norm = 0.0;
+            for (var j = 0; j < k; j++)
+            {
+                bi[j] -= f * bp[j];
+                norm += bi[j] * bi[j];
+            }
+
+            explained[i] = norm;
+        }
+    }
+}

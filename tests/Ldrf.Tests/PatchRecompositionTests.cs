@@ -1,0 +1,84 @@
+using Ldrf.Recomposition;
+using Ldrf.Tests.Baselines;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace Ldrf.Tests;
+
+/// <summary>LDRF's patch recomposition against explicit least squares on unfolded 3 x 3 patches.</summary>
+public class PatchRecompositionTests
+{
+    private const int Positions = ConvLayerData.Positions;
+
+    private static LdrfLayerPruner Pruner(RecompositionKind kind, double energy = 1.0) =>
+        new(new LdrfOptions { Recomposition = kind, EnergyThreshold = energy, RidgeScale = 0 });
+
+    // ‖y − W′ᵀp′_S‖² / ‖y‖² computed from the explicit patches.
+    private static double OutputError(ConvLayerData data, LayerPruningResult result)
+    {
+        var features = result.KeptChannels.SelectMany(c => Enumerable.Range(c * Positions, Positions)).ToArray();
+        var fitted = PatchProblem.ToPatchWeights(result.ConsumerWeights, Positions).TransposeThisAndMultiply(TestData.Rows(data.PrunedPatches, features));
+        return TestData.SquaredNorm(data.Output - fitted) / TestData.SquaredNorm(data.Output);
+    }
+
+    [TestCase(8, 5, 3)]
+    [TestCase(10, 4, 6)]
+    public void At_full_rank_it_is_least_squares_of_the_consumers_output_over_the_survivors_patches(int channels, int outputs, int keep)
+    {
+        var data = ConvLayerData.Create(channels, outputs, images: 30, seed: channels);
+        var result = Pruner(RecompositionKind.Patch).Prune(data.Request(keep));
+
+        var features = result.KeptChannels.SelectMany(c => Enumerable.Range(c * Positions, Positions)).ToArray();
+        var xs = TestData.Rows(data.PrunedPatches, features);
+        var solution = xs.TransposeAndMultiply(xs).Solve(xs.TransposeAndMultiply(data.Output));
+        Assert.Multiple(() =>
+        {
+            Assert.That(TestData.RelativeError(PatchProblem.ToPatchWeights(result.ConsumerWeights, Positions), solution), Is.LessThan(1e-8));
+            Assert.That(result.RelativeOutputError, Is.EqualTo(OutputError(data, result)).Within(1e-8), "the reported error is the explicit one");
+            Assert.That(result.BiasCorrection, Is.Null);
+        });
+    }
+
+    [TestCase(1)]
+    [TestCase(2)]
+    [TestCase(3)]
+    public void Patches_reconstruct_the_output_better_than_channels_from_the_same_survivors(int seed)
+    {
+        var data = ConvLayerData.Create(12, 6, images: 25, seed, perturbation: 0.4);
+        var patch = Pruner(RecompositionKind.Patch, energy: 0.999).Prune(data.Request(5));
+        var channel = Pruner(RecompositionKind.Channel, energy: 0.999).Prune(data.Request(5));
+        Assert.That(patch.KeptChannels, Is.EqualTo(channel.KeptChannels), "the recomposition does not change the selection");
+
+        // Patch least squares minimizes exactly this error over a model that contains the channel solution.
+        var patchError = OutputError(data, patch);
+        var channelError = OutputError(data, channel);
+        Assert.That(patchError, Is.LessThan(channelError * 0.9), $"patch {patchError:0.0000} vs. channel {channelError:0.0000}");
+    }
+
+    [Test]
+    public void Without_patch_statistics_it_falls_back_to_the_channel_recomposition()
+    {
+        var data = ConvLayerData.Create(8, 4, images: 20, seed: 5);
+        var request = new LayerPruningRequest("features.3", data.ConsumerWeights, data.ChannelStatistics) { KeepCount = 4 };
+        var patch = Pruner(RecompositionKind.Patch, 0.999).Prune(request);
+        var channel = Pruner(RecompositionKind.Channel, 0.999).Prune(request);
+        Assert.Multiple(() =>
+        {
+            Assert.That(patch.ConsumerWeights, Is.EqualTo(channel.ConsumerWeights));
+            Assert.That(((ILayerPruner)Pruner(RecompositionKind.Patch)).UsesPatchStatistics, Is.True);
+            Assert.That(((ILayerPruner)Pruner(RecompositionKind.Channel)).UsesPatchStatistics, Is.False);
+        });
+    }
+
+    [Test]
+    public void Patch_statistics_that_do_not_fit_the_layer_are_refused_by_name()
+    {
+        var data = ConvLayerData.Create(8, 4, images: 20, seed: 5);
+        var wrong = new LayerPruningRequest("features.3", data.ConsumerWeights, data.ChannelStatistics)
+        {
+            KeepCount = 4,
+            PatchStatistics = TestData.Stats(TestData.Activations(20, 50, 1), TestData.Activations(20, 50, 2)),
+        };
+        var e = Assert.Throws<ArgumentException>(() => Pruner(RecompositionKind.Patch).Prune(wrong));
+        Assert.That(e!.Message, Does.Contain("features.3").And.Contain("20 features").And.Contain("C = 8"));
+    }
+}
