@@ -86,7 +86,10 @@ public sealed class LdrfLayerPruner : ILayerPruner
         var kept = PruneChecks.CheckSelection(Selector.Select(context, keep), keep, request.Statistics.Channels, name);
         cancellationToken.ThrowIfCancellationRequested();
 
-        if (_options.Recomposition == RecompositionKind.Patch && request.PatchStatistics is not null)
+        // Patches only where they are well determined: a linear layer after a flatten has one patch per image,
+        // and fewer samples than unknowns would fit the calibration images rather than the layer.
+        if (_options.Recomposition == RecompositionKind.Patch && request.PatchStatistics is { } patches
+            && patches.SampleCount >= MinimumSamplesPerUnknown * (long)patches.Channels / request.Statistics.Channels * kept.Length)
         {
             return RecomposePatches(request, embedding, kept);
         }
@@ -107,6 +110,12 @@ public sealed class LdrfLayerPruner : ILayerPruner
             Lambda = recomposition.Lambda,
         };
     }
+
+    /// <summary>
+    /// The patch recomposition needs at least this many patch samples per unknown (kept channels x kernel
+    /// positions); with fewer it falls back to the channel recomposition.
+    /// </summary>
+    public const int MinimumSamplesPerUnknown = 2;
 
     /// <inheritdoc />
     public bool UsesPatchStatistics => _options.Recomposition == RecompositionKind.Patch;

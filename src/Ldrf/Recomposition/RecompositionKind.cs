@@ -12,8 +12,9 @@ public enum RecompositionKind
     /// <summary>
     /// The survivors' whole k x k patches: recover the consumer's response read through the embedding,
     /// (Q R)ᵀ p, from the pruned patches p′_S, so that a survivor at one kernel position can stand in for a
-    /// discarded neighbour at another. Uses <see cref="LayerPruningRequest.PatchStatistics"/> when given and
-    /// falls back to <see cref="Channel"/> without them. With the full rank it rebuilds the consumer as Channel
+    /// discarded neighbour at another. Uses <see cref="LayerPruningRequest.PatchStatistics"/> when given with
+    /// enough samples (<see cref="LdrfLayerPruner.MinimumSamplesPerUnknown"/>) and falls back to
+    /// <see cref="Channel"/> otherwise. With the full rank it rebuilds the consumer as Channel
     /// Pruning's least squares does; the selection and the embedding are LDRF's.
     /// </summary>
     Patch,
