@@ -120,7 +120,7 @@ public static class NetworkFile
             }
 
             var weightLength = reader.ReadInt64();
-            if (weightLength != header.WeightsLength || weightLength > file.Length - file.Position)
+            if (weightLength < 0 || weightLength != header.WeightsLength || weightLength > file.Length - file.Position)
             {
                 throw Invalid(path, $"it is truncated or corrupt: {header.WeightsLength} bytes of weights expected, {file.Length - file.Position} remain");
             }
