@@ -68,7 +68,9 @@ internal static class NetworkReader
         var copy = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, tensor) in network.state_dict())
         {
-            copy[name] = tensor.detach().clone().DetachFromDisposeScope();
+            // detach() makes a second managed handle; dispose it now rather than leave it to the finalizer.
+            using var detached = tensor.detach();
+            copy[name] = detached.clone().DetachFromDisposeScope();
         }
 
         return copy;
