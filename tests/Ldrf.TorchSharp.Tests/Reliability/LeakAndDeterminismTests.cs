@@ -69,6 +69,33 @@ public class LeakAndDeterminismTests
         batches[0].Dispose();
     }
 
+    [Test]
+    public void Calibration_memory_does_not_grow_with_the_number_of_batches()
+    {
+        // Statistics are streamed: at every progress point the same tensors are alive whether 2 or 8 batches are
+        // used (C x C sums, not activations, are kept).
+        long Peak(int batchCount)
+        {
+            using var network = TestNetworks.SmallVgg(redundant: true);
+            var batches = TestNetworks.Batches(batchCount);
+            var start = Expect.LiveTensors();
+            var peak = 0L;
+            var progress = new Expect.SyncProgress<PruningProgress>(_ => peak = Math.Max(peak, Expect.LiveTensors() - start));
+            new TorchSharpPruner(Ldrf).Prune(network, batches, Target(), progress).Dispose();
+            foreach (var b in batches)
+            {
+                b.Dispose();
+            }
+
+            return peak;
+        }
+
+        var few = Peak(2);
+        var many = Peak(8);
+        Assert.That(few, Is.GreaterThan(0), "the probe sees the working tensors");
+        Assert.That(many, Is.EqualTo(few), "live tensors at the progress points, 8 batches vs 2");
+    }
+
     private static Dictionary<string, byte[]> PrunedBits(Func<TorchSharpPruner> pruner, NetworkPruningOptions options)
     {
         // Fresh network and data each time, from the same seeds, as two separate runs of a program would have.
