@@ -179,6 +179,37 @@ public class FaultToleranceTests
         Expect.SameBits(Expect.Bits(network), bitsBefore, "the caller's network");
     }
 
+    [Test]
+    public void Rejected_inputs_leave_no_tensor_alive_and_the_network_unchanged()
+    {
+        // Bad input found at different depths of a run: while reading, after folding, after shape inference,
+        // after the capacity pass.
+        using var network = TestNetworks.SmallVgg(redundant: true);
+        using var noisy = TestNetworks.SmallVgg(redundant: true);
+        using (no_grad())
+        {
+            noisy.state_dict()["classifier.0.weight"][3, 4] = torch.tensor(float.NaN);
+        }
+
+        using var wrongChannels = torch.randn(2, 4, 12, 12);
+        using var tooLarge = torch.randn(2, 3, 16, 16);
+        var batches = TestNetworks.Batches(2);
+        var bitsBefore = Expect.Bits(network);
+        var start = Expect.LiveTensors();
+        var pruner = new TorchSharpPruner(Ldrf);
+        Assert.Throws<ArgumentException>(() => pruner.Prune(noisy, batches, AllStages()));
+        Assert.Throws<ArgumentException>(() => pruner.Prune(network, [wrongChannels], AllStages()));
+        Assert.Throws<ArgumentException>(() => pruner.Prune(network, [tooLarge], AllStages()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => pruner.Prune(network, batches, new NetworkPruningOptions { TargetFlopsReduction = 50, MeasureLatency = false }));
+        Assert.Throws<ArgumentException>(() => pruner.Prune(network, batches, new NetworkPruningOptions { PerLayerKeepRatios = new Dictionary<string, double> { ["nope"] = 0.5 } }));
+        Assert.That(Expect.LiveTensors() - start, Is.Zero, "tensors left alive by rejected runs");
+        Expect.SameBits(Expect.Bits(network), bitsBefore, "the caller's network");
+        foreach (var b in batches)
+        {
+            b.Dispose();
+        }
+    }
+
     private static IEnumerable<Tensor> FailAfter(List<Tensor> batches, int count)
     {
         for (var i = 0; i < count; i++)
