@@ -26,6 +26,15 @@ internal static class PruneChecks
 
         Guard.Finite(m, "ConsumerWeights", name);
         stats.EnsureSamples(name);
+        if (stats.PrunedGramView.Diagonal().AbsoluteMaximum() == 0 && stats.OriginalGramView.Diagonal().AbsoluteMaximum() == 0)
+        {
+            // Caught here, by name: later it would surface as a singular ridge system (λ scales with tr(G) = 0).
+            throw new ArgumentException(
+                Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
+                    $"the channel statistics ({stats.Channels} channels, {stats.SampleCount} samples) have zero activation energy: every calibration activation is 0, so there is nothing to select or reconstruct from. Check the calibration data and the layers before this one."),
+                "statistics");
+        }
+
         if (request.ProducerWeights is { } p)
         {
             Guard.Rows(p, stats.Channels, "ProducerWeights", "one row per output channel of the producer", name);

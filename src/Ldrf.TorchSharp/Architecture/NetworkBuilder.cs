@@ -29,7 +29,7 @@ internal static class NetworkBuilder
             var root = new Node();
             foreach (var spec in specs)
             {
-                var module = Create(spec, dtype);
+                var module = CreateScoped(spec, dtype);
                 if (state is not null)
                 {
                     CopyState(module, spec.Path, state);
@@ -59,6 +59,17 @@ internal static class NetworkBuilder
         {
             torch.random.set_rng_state(rng);
         }
+    }
+
+    // TorchSharp's initializers leave temporary tensors to the finalizer (Conv2d with a bias leaves one each);
+    // a scope frees them at once, and the module's own parameters and buffers are taken out of it first.
+    private static nn.Module<Tensor, Tensor> CreateScoped(LayerSpec spec, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var module = Create(spec, dtype);
+        scope.Detach(module.parameters());
+        scope.Detach(module.buffers());
+        return module;
     }
 
     private static nn.Module<Tensor, Tensor> Create(LayerSpec spec, ScalarType dtype) => spec switch

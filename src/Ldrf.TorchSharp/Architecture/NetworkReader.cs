@@ -68,7 +68,9 @@ internal static class NetworkReader
         var copy = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, tensor) in network.state_dict())
         {
-            copy[name] = tensor.detach().clone().DetachFromDisposeScope();
+            // detach() makes a second managed handle; dispose it now rather than leave it to the finalizer.
+            using var detached = tensor.detach();
+            copy[name] = detached.clone().DetachFromDisposeScope();
         }
 
         return copy;
@@ -95,6 +97,7 @@ internal static class NetworkReader
         switch (module)
         {
             case Conv2d conv:
+                CheckAlive(path, paramName, ("weight", conv.weight), ("bias", conv.bias));
                 if (conv.groups != 1)
                 {
                     throw Unsupported(path, module, $"groups = {conv.groups} (only groups = 1 is supported)", paramName);
@@ -126,6 +129,7 @@ internal static class NetworkReader
 
                 return new Conv2dSpec(path, Int(conv.in_channels), Int(conv.out_channels), kernel, stride, padding, dilation, conv.padding_mode, conv.bias is not null);
             case BatchNorm2d bn:
+                CheckAlive(path, paramName, ("weight", bn.weight), ("bias", bn.bias), ("running_mean", bn.running_mean), ("running_var", bn.running_var));
                 if (!bn.track_running_stats || bn.running_mean is null || bn.running_var is null)
                 {
                     throw Unsupported(path, module, "track_running_stats = false (there are no running statistics to fold)", paramName);
@@ -150,11 +154,27 @@ internal static class NetworkReader
 
                 return new FlattenSpec(path);
             case Linear linear:
+                CheckAlive(path, paramName, ("weight", linear.weight), ("bias", linear.bias));
                 return new LinearSpec(path, Int(linear.in_features), Int(linear.out_features), linear.bias is not null);
             default:
                 throw new ArgumentException(
                     $"Module '{path}' is a {module.GetType().Name}, which is not supported; supported are {SupportedTypes}.",
                     paramName);
+        }
+    }
+
+    // A disposed module keeps its fields but their native tensors are gone (and it lists no parameters any
+    // more); libtorch's own error ("empty handle") would not say which argument is at fault.
+    private static void CheckAlive(string path, string paramName, params (string Name, Tensor? Tensor)[] tensors)
+    {
+        foreach (var (name, tensor) in tensors)
+        {
+            if (tensor is not null && tensor.IsInvalid)
+            {
+                throw new ArgumentException(
+                    $"'{paramName}' has been disposed: tensor '{path}.{name}' no longer has native storage. Pass a live network (for example, load it again).",
+                    paramName);
+            }
         }
     }
 

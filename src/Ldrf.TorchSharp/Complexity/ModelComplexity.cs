@@ -67,7 +67,7 @@ public static class ModelComplexity
     /// <param name="network">A Sequential (possibly nested) of the supported layers.</param>
     /// <param name="inputShape">The input shape: C x H x W, or N x C x H x W (the batch size is ignored: counts are per image).</param>
     /// <returns>Per-layer and total counts.</returns>
-    /// <exception cref="ArgumentException">A module is unsupported, the shape has the wrong rank, or a layer cannot take its input (the message names the layer).</exception>
+    /// <exception cref="ArgumentException">A module is unsupported, the network is disposed, the shape has the wrong rank, or a layer cannot take its input (the message names the layer).</exception>
     public static ComplexityReport Count(nn.Module<Tensor, Tensor> network, IReadOnlyList<long> inputShape)
     {
         ArgumentNullException.ThrowIfNull(inputShape);

@@ -44,7 +44,7 @@ public static class NetworkFile
     /// <summary>Saves <paramref name="network"/>'s architecture and weights to one file.</summary>
     /// <param name="network">A Sequential (possibly nested) of the supported layers, on any device.</param>
     /// <param name="path">The file to write (overwritten).</param>
-    /// <exception cref="ArgumentException">A module is unsupported (the message names its path) or <paramref name="path"/> is empty.</exception>
+    /// <exception cref="ArgumentException">A module is unsupported (the message names its path), the network is disposed, or <paramref name="path"/> is empty.</exception>
     public static void SaveLdrf(this nn.Module<Tensor, Tensor> network, string path)
     {
         ArgumentNullException.ThrowIfNull(network);
@@ -79,7 +79,7 @@ public static class NetworkFile
     /// <param name="device">Where to put the network (default: CPU).</param>
     /// <returns>A new Sequential with the saved paths, hyperparameters and weights.</returns>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The file is not an Ldrf network file, is of a newer version, is truncated or is corrupt; the message names the file.</exception>
+    /// <exception cref="InvalidDataException">The file is not an Ldrf network file, is of a newer version, is truncated or is corrupt (including negative or mismatched lengths); the message names the file.</exception>
     public static Sequential LoadLdrf(string path, Device? device = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -120,7 +120,7 @@ public static class NetworkFile
             }
 
             var weightLength = reader.ReadInt64();
-            if (weightLength != header.WeightsLength || weightLength > file.Length - file.Position)
+            if (weightLength < 0 || weightLength != header.WeightsLength || weightLength > file.Length - file.Position)
             {
                 throw Invalid(path, $"it is truncated or corrupt: {header.WeightsLength} bytes of weights expected, {file.Length - file.Position} remain");
             }

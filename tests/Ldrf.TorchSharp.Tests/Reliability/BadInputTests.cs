@@ -2,7 +2,7 @@ using Ldrf.TorchSharp.Pruning;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Ldrf.TorchSharp.Tests;
+namespace Ldrf.TorchSharp.Tests.Reliability;
 
 [Category("BadInput")]
 public class BadInputTests

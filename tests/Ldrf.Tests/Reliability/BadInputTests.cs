@@ -5,7 +5,7 @@ using Ldrf.Selection;
 using Ldrf.Statistics;
 using MathNet.Numerics.LinearAlgebra;
 
-namespace Ldrf.Tests;
+namespace Ldrf.Tests.Reliability;
 
 [Category("BadInput")]
 public class BadInputTests
