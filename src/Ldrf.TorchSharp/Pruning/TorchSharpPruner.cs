@@ -68,7 +68,7 @@ public sealed class TorchSharpPruner
     /// <param name="cancellationToken">Stops the run between calibration batches.</param>
     /// <returns>The pruned network and the report.</returns>
     /// <exception cref="ArgumentNullException">An argument or a calibration batch is null.</exception>
-    /// <exception cref="ArgumentException">An unsupported module (the message names its path), a calibration batch of the wrong shape (the message names its index), no calibration batch, no target or two targets, an unknown layer in the ratios, or an unreachable FLOPs target.</exception>
+    /// <exception cref="ArgumentException">An unsupported module (the message names its path), a calibration batch of the wrong shape, disposed, without data (meta device) or with a NaN or infinity (the message names its index and position), all-zero or no calibration batches, no target or two targets, an unknown layer in the ratios, or an unreachable FLOPs target.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; the caller's network is untouched.</exception>
     public PruningResult Prune(
         nn.Module<Tensor, Tensor> network,
@@ -213,6 +213,7 @@ public sealed class TorchSharpPruner
                 throw new ArgumentNullException(nameof(calibrationBatches), $"'{nameof(calibrationBatches)}'[{i}] is null.");
             }
 
+            CheckContents(batch, i);
             if (batch.Dimensions != 4 || batch.shape.Any(d => d < 1) || !batch.is_floating_point())
             {
                 throw new ArgumentException(
@@ -235,7 +236,52 @@ public sealed class TorchSharpPruner
             throw new ArgumentException($"'{nameof(calibrationBatches)}' is empty; pruning needs at least one calibration batch.", nameof(calibrationBatches));
         }
 
+        if (batches.All(IsAllZero))
+        {
+            // Every activation would be a constant (the biases): nothing to select or reconstruct with.
+            throw new ArgumentException(
+                $"'{nameof(calibrationBatches)}' are all zero ({batches.Count} batch(es)); calibration needs real input images.", nameof(calibrationBatches));
+        }
+
         return batches;
+    }
+
+    // Disposed, storage-less (meta) and non-finite batches would fail later on internal names; name the batch here.
+    private static void CheckContents(Tensor batch, int i)
+    {
+        if (batch.IsInvalid)
+        {
+            throw new ArgumentException($"'calibrationBatches'[{i}] has been disposed.", "calibrationBatches");
+        }
+
+        if (batch.device.type == DeviceType.META)
+        {
+            throw new ArgumentException(
+                $"'calibrationBatches'[{i}] is on the '{batch.device}' device, which holds no data; pass batches with real values on the CPU or a GPU.", "calibrationBatches");
+        }
+
+        if (!batch.is_floating_point())
+        {
+            return;
+        }
+
+        using var scope = NewDisposeScope();
+        var bad = isfinite(batch).logical_not();
+        if (bad.any().item<bool>())
+        {
+            var position = bad.nonzero()[0].cpu().data<long>().ToArray();
+            var value = batch[position.Select(p => TensorIndex.Single(p)).ToArray()].to(ScalarType.Float64).item<double>();
+            throw new ArgumentException(
+                string.Create(CultureInfo.InvariantCulture,
+                    $"'calibrationBatches'[{i}] holds {(double.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity")} at [{string.Join(", ", position)}]; calibration images must be finite."),
+                "calibrationBatches");
+        }
+    }
+
+    private static bool IsAllZero(Tensor batch)
+    {
+        using var scope = NewDisposeScope();
+        return batch.count_nonzero().item<long>() == 0;
     }
 
     private IReadOnlyDictionary<string, int> KeepCounts(

@@ -15,8 +15,6 @@ namespace Ldrf.TorchSharp.Tests.Reliability;
 [Category("BadInput")]
 public class AdapterBadInputCatalogueTests
 {
-    private const string IgnoreNeedsPrunerFix = "Needs a check in TorchSharpPruner.TakeBatches (file owned by the lead); see docs/bad-input-catalogue.md.";
-
     private static readonly NetworkPruningOptions Uniform = new() { TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false };
 
     private string _folder = string.Empty;
@@ -179,7 +177,6 @@ public class AdapterBadInputCatalogueTests
     }
 
     [Test]
-    [Ignore(IgnoreNeedsPrunerFix)]
     public void A19_nan_in_calibration_data_names_the_batch_and_position()
     {
         using var network = TestNetworks.SmallVgg();
@@ -190,7 +187,6 @@ public class AdapterBadInputCatalogueTests
     }
 
     [Test]
-    [Ignore(IgnoreNeedsPrunerFix)]
     public void A20_infinity_in_calibration_data_names_the_batch_and_position()
     {
         using var network = TestNetworks.SmallVgg();
@@ -200,7 +196,6 @@ public class AdapterBadInputCatalogueTests
     }
 
     [Test]
-    [Ignore(IgnoreNeedsPrunerFix)]
     public void A21_all_zero_calibration_data_is_refused()
     {
         // Zero images make every activation a constant (the biases): the statistics carry nothing to select or
@@ -212,7 +207,6 @@ public class AdapterBadInputCatalogueTests
     }
 
     [Test]
-    [Ignore(IgnoreNeedsPrunerFix)]
     public void A22_calibration_on_a_device_without_data_names_the_batch_and_device()
     {
         // A "meta" tensor has a shape but no storage; libtorch fails with "Cannot copy out of meta tensor".
@@ -222,7 +216,6 @@ public class AdapterBadInputCatalogueTests
     }
 
     [Test]
-    [Ignore(IgnoreNeedsPrunerFix)]
     public void A23_a_disposed_calibration_batch_names_its_index()
     {
         using var network = TestNetworks.SmallVgg();
