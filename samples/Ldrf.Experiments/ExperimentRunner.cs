@@ -47,12 +47,15 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         var records = new List<ResultRecord>();
         if (settings.Append && File.Exists(Path.Combine(settings.OutputFolder, ResultsName + ".json")))
         {
-            records.AddRange(ResultWriter.ReadResults(settings.OutputFolder).Where(r => r.Method != "unpruned"
-                && !(settings.Speedups.Contains(r.TargetSpeedup ?? 0) && methods.Any(m => m.Name == r.Method && m.Decomposition == r.Decomposition))));
+            records.AddRange(ResultWriter.ReadResults(settings.OutputFolder).Where(r =>
+                !(settings.Speedups.Contains(r.TargetSpeedup ?? 0) && methods.Any(m => m.Name == r.Method && m.Decomposition == r.Decomposition))));
         }
 
-        var unpruned = Evaluator.Accuracy(model, test.Images, test.Labels);
-        records.Insert(0, new ResultRecord
+        // The unpruned model's accuracy on the same test images is measured once per results file.
+        var unprunedRecord = records.FirstOrDefault(r => r.Method == "unpruned");
+        var unpruned = unprunedRecord?.AccuracyBefore ?? Evaluator.Accuracy(model, test.Images, test.Labels);
+        records.RemoveAll(r => r.Method == "unpruned");
+        records.Insert(0, unprunedRecord ?? new ResultRecord
         {
             Method = "unpruned", TargetSpeedup = 1, FlopsRatio = 1, ParametersRatio = 1, AccuracyBefore = unpruned, LatencyRatio = 1,
             Note = "the shipped checkpoint; not fine-tuned",

@@ -15,7 +15,7 @@ internal sealed record ExperimentSettings
     /// <summary>Evaluate on at most this many test images (null: the whole test set found).</summary>
     public int? TestImages { get; init; }
 
-    public int FineTuneImages { get; init; } = 3000;
+    public int FineTuneImages { get; init; } = 2000;
 
     public int FineTuneEpochs { get; init; } = 1;
 
@@ -47,7 +47,7 @@ internal sealed record ExperimentSettings
     public bool Append { get; init; }
 
     public const string Usage =
-        "usage: Ldrf.Experiments [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 3000]\n" +
+        "usage: Ldrf.Experiments [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 2000]\n" +
         "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--latency-runs 20] [--seed 1] [--threads 2]\n" +
         "                        [--capacity-threshold 0.999] [--memory 1000,8000] [--out docs/results] [--markdown docs/results.md|none]\n" +
         "                        [--data FOLDER] [--append] [--smoke]";

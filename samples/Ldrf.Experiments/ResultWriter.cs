@@ -20,6 +20,12 @@ internal static class ResultWriter
     public static void Write(ExperimentSettings settings, RunInfo info, IReadOnlyList<ResultRecord> records)
     {
         var folder = settings.OutputFolder;
+        if (settings.Append && Read<RunInfo>(folder, ExperimentRunner.ResultsName + ".meta.json") is { } earlier && !earlier.Command.Contains(info.Command, StringComparison.Ordinal))
+        {
+            // The records come from several runs: keep every command that produced some of them.
+            info = info with { Command = earlier.Command + "\n    " + info.Command };
+        }
+
         File.WriteAllText(Path.Combine(folder, ExperimentRunner.ResultsName + ".json"), JsonSerializer.Serialize(records, s_json));
         File.WriteAllText(Path.Combine(folder, ExperimentRunner.ResultsName + ".meta.json"), JsonSerializer.Serialize(info, s_json));
         ResultPlot.Save(records, r => r.AccuracyBefore, "test accuracy before fine-tuning (%)", Path.Combine(folder, ExperimentRunner.ResultsName + ".png"));
@@ -109,7 +115,7 @@ internal static class ResultWriter
 
     private static void AppendInfo(StringBuilder md, RunInfo info, string json)
     {
-        md.AppendLine("Produced by:");
+        md.AppendLine("Produced by (in this order):");
         md.AppendLine();
         md.AppendLine("    " + info.Command);
         md.AppendLine();
