@@ -1,0 +1,92 @@
+// PyTorch interop: load a state_dict written by PyTorch into a TorchSharp network with the same module
+// names, prune it with LDRF, and write it back in PyTorch's format.
+//
+//   dotnet run -c Release --project samples/PyTorchInterop [-- STATE_DICT.pt] [--out FILE] [--speedup 2]
+//   python3 samples/PyTorchInterop/fashion_cnn.py check artifacts/pytorch-interop/fashion-cnn-pruned.pt
+//
+// fashion-cnn.pt, next to this file, was written by `python3 samples/PyTorchInterop/fashion_cnn.py train`;
+// it ships so that this sample runs without Python.
+using System.Globalization;
+using Ldrf;
+using Ldrf.Samples.Common.Data;
+using Ldrf.Samples.Common.Training;
+using Ldrf.TorchSharp.Pruning;
+using Ldrf.TorchSharp.Runtime;
+using Ldrf.TorchSharp.Serialization;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+// 1. Arguments: the state_dict to load (default: the shipped one), where to write the pruned one, the target.
+string? input = null;
+var output = Path.Combine("artifacts", "pytorch-interop", "fashion-cnn-pruned.pt");
+var speedup = 2.0;
+for (var i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--out" when i + 1 < args.Length: output = args[++i]; break;
+        case "--speedup" when i + 1 < args.Length && double.TryParse(args[i + 1], CultureInfo.InvariantCulture, out speedup) && speedup > 1: i++; break;
+        case var a when !a.StartsWith("--", StringComparison.Ordinal) && input is null: input = a; break;
+        default:
+            Console.Error.WriteLine($"unexpected argument '{args[i]}'\nusage: PyTorchInterop [STATE_DICT.pt] [--out FILE] [--speedup N (> 1, default 2)]");
+            return 2;
+    }
+}
+
+input ??= Path.Combine(AppContext.BaseDirectory, "fashion-cnn.pt");
+torch.set_num_threads(1); // faster than 2 when other work shares a 2-core machine
+LibTorchSettings.TrySetMkldnnEnabled(false); // the pruner does this for its own run; keep it off for evaluation too
+torch.random.manual_seed(1);
+
+// 2. The same CNN as fashion_cnn.py, in TorchSharp, with PyTorch's weights. strict: every key and shape must match.
+using var original = FashionCnn.Create(FashionCnn.Original);
+original.load_py(input, strict: true);
+original.eval();
+Console.WriteLine($"2. Loaded the PyTorch state_dict {input} into a TorchSharp Sequential ({Count(original):N0} parameters).");
+
+// 3. The shipped Fashion-MNIST subset: 300 training images to calibrate, 2,000 test images to measure.
+var subset = FashionMnistLocator.LocateSubset();
+using var train = FashionMnist.LoadTrain(subset, limit: 300);
+using var test = FashionMnist.LoadTest(subset);
+const int batchSize = 25; // small batches: with oneDNN off, libtorch's CPU convolution unfolds a whole batch in memory
+var calibration = Enumerable.Range(0, train.Count / batchSize).Select(i => train.Images.narrow(0, i * batchSize, batchSize)).ToList();
+var accuracyBefore = Evaluator.Accuracy(original, test.Images, test.Labels, batchSize);
+Console.WriteLine($"3. Test accuracy ({test.Count} shipped images) as trained in PyTorch: {Percent(accuracyBefore)}.");
+
+// 4. Prune with LDRF to the FLOPs target, keeping the same fraction of every layer's neurons.
+var pruner = new TorchSharpPruner(new LdrfOptions());
+var options = new NetworkPruningOptions { TargetFlopsReduction = speedup, UseCapacityBounds = false };
+using var result = pruner.Prune(original, calibration, options);
+var pruned = result.Network;
+var accuracyAfter = Evaluator.Accuracy(pruned, test.Images, test.Labels, batchSize);
+Console.WriteLine($"4. Pruned to {result.Report.FlopsReduction.ToString("F2", CultureInfo.InvariantCulture)}x fewer FLOPs " +
+    $"({Count(original):N0} -> {Count(pruned):N0} parameters), test accuracy {Percent(accuracyAfter)} (no fine-tuning):");
+Console.WriteLine(result.Report);
+
+// 5. Write it in PyTorch's format. The keys keep their names; only the sizes change.
+Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+pruned.ExportPyTorch(output);
+var widths = FashionCnn.WidthsOf(pruned);
+Console.WriteLine($"5. Wrote {Path.GetFullPath(output)} ({new FileInfo(output).Length:N0} bytes); widths {widths}.");
+
+// 6. Read the export back as PyTorch would: a fresh network of the pruned widths, strict load_py, same outputs.
+using var reloaded = FashionCnn.Create(widths);
+reloaded.load_py(output, strict: true);
+reloaded.eval();
+using (torch.no_grad())
+{
+    using var image = test.Images.narrow(0, 0, 1);
+    using var expected = pruned.forward(image);
+    using var actual = reloaded.forward(image);
+    var difference = (expected - actual).abs().max().item<float>();
+    var logits = string.Join(" ", actual[0].data<float>().ToArray().Select(v => v.ToString("F4", CultureInfo.InvariantCulture)));
+    Console.WriteLine($"6. Reloaded the export into a fresh network: largest output difference {difference}. Logits of test image 0:\n   {logits}");
+}
+
+Console.WriteLine($"   In PyTorch: python3 samples/PyTorchInterop/fashion_cnn.py check {output}");
+return 0;
+
+static long Count(nn.Module module) => module.parameters().Sum(p => p.numel());
+
+static string Percent(double accuracy) => accuracy.ToString("P2", CultureInfo.InvariantCulture);
