@@ -176,7 +176,9 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
             }
 
             var watch = Stopwatch.StartNew();
-            var pruner = new TorchSharpPruner(Methods.Create(settings with { Methods = [Methods.LdrfWeightSvd] })[0].Create());
+            // The channel recomposition: its C x C statistics are what calibration streams for every method; the
+            // patch statistics are streamed the same way (fixed F x F sums) and tested in the adapter's tests.
+            var pruner = new TorchSharpPruner(Methods.Create(settings with { Methods = [Methods.LdrfChannel] })[0].Create());
             using (pruner.Prune(model, batches, new NetworkPruningOptions { TargetFlopsReduction = settings.Speedups[^1], UseCapacityBounds = false, MeasureLatency = false },
                 new ConsoleProgress<PruningProgress>(p => $"{count} images: {p.Stage} {p.Step}/{p.StepCount} {p.LayerPath}"), cancellationToken))
             {

@@ -19,12 +19,13 @@ internal static class Methods
 {
     public const string LdrfWeightSvd = "ldrf-weight-svd";
     public const string ThiNet = "thinet";
+    public const string LdrfChannel = "ldrf-channel";
 
     private static readonly string[] s_ids =
         [LdrfWeightSvd, "ldrf-activation-pca", "ldrf-response-aware", "l1-norm", "random-least-squares", ThiNet, "channel-pruning", "ldrf-capacity"];
 
     // Ablations, run only when named: LDRF (weight SVD) with the paper's channel recomposition or another selection rule.
-    private static readonly string[] s_ablations = ["ldrf-channel", "ldrf-energy-selection", "ldrf-random-selection", "ldrf-l1-selection"];
+    private static readonly string[] s_ablations = [LdrfChannel, "ldrf-energy-selection", "ldrf-random-selection", "ldrf-l1-selection"];
 
     public static string Check(string id) => s_ids.Contains(id) || s_ablations.Contains(id)
         ? id
@@ -48,7 +49,7 @@ internal static class Methods
             new(LdrfWeightSvd, "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd)),
             new("ldrf-activation-pca", "ldrf", "activation-pca", false, () => Ldrf(EmbeddingKind.ActivationPca)),
             new("ldrf-response-aware", "ldrf", "response-aware", false, () => Ldrf(EmbeddingKind.ResponseAware)),
-            new("ldrf-channel", "ldrf-channel-recomposition", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd, recomposition: RecompositionKind.Channel, selection: SelectionKind.EmbeddingEnergy)),
+            new(LdrfChannel, "ldrf-channel-recomposition", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd, recomposition: RecompositionKind.Channel, selection: SelectionKind.EmbeddingEnergy)),
             new("ldrf-random-selection", "ldrf-random-selection", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd, selection: SelectionKind.Random)),
             new("ldrf-energy-selection", "ldrf-embedding-energy-selection", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd, selection: SelectionKind.EmbeddingEnergy)),
             new("ldrf-l1-selection", "ldrf-l1-selection", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd, selection: SelectionKind.L1Norm)),

@@ -98,7 +98,7 @@ internal static class ResultWriter
             md.AppendLine("## Calibration memory");
             md.AppendLine();
             AppendInfo(md, memoryInfo, relative + "/" + ExperimentRunner.MemoryName + ".json");
-            md.AppendLine("LDRF (weight SVD) prunes the model with more and more calibration images. The statistics are streamed, so the");
+            md.AppendLine("LDRF (weight SVD, channel recomposition) prunes the model with more and more calibration images. The statistics are streamed, so the");
             md.AppendLine("peak resident memory (native libtorch buffers included; Linux VmHWM, reset before each run) should not grow with the count.");
             md.AppendLine();
             md.AppendLine("| calibration images | resident at start | peak while pruning | growth | time |");
