@@ -23,6 +23,12 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
 
     public void Run(CancellationToken cancellationToken = default)
     {
+        if (settings.Regenerate)
+        {
+            ResultWriter.WriteMarkdown(settings);
+            return;
+        }
+
         torch.set_num_threads(settings.Threads);
         // libtorch's oneDNN CPU convolutions sometimes returned NaN for pruned widths here (see LibTorchSettings).
         LibTorchSettings.TrySetMkldnnEnabled(false);

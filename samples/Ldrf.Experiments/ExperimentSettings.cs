@@ -38,6 +38,9 @@ internal sealed record ExperimentSettings
     /// <summary>Where docs/results.md goes (null: not written).</summary>
     public string? MarkdownPath { get; init; } = Path.Combine("docs", "results.md");
 
+    /// <summary>The README whose headline region the summary rewrites (null: none).</summary>
+    public string? ReadmePath { get; init; } = "README.md";
+
     /// <summary>A data folder given by the user (null: Debian's full set if installed, else the shipped subset).</summary>
     public string? DataFolder { get; init; }
 
@@ -46,10 +49,14 @@ internal sealed record ExperimentSettings
     /// <summary>Keep the records already in the output folder, replacing those of the same method and target.</summary>
     public bool Append { get; init; }
 
+    /// <summary>Only rewrite the markdown (and README headline) from the result files already in the output folder.</summary>
+    public bool Regenerate { get; init; }
+
     public const string Usage =
         "usage: Ldrf.Experiments [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 2000]\n" +
         "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--latency-runs 20] [--seed 1] [--threads 2]\n" +
         "                        [--capacity-threshold 0.999] [--memory 1000,8000] [--out docs/results] [--markdown docs/results.md|none]\n" +
+        "                        [--readme README.md|none] [--regenerate]\n" +
         "                        [--data FOLDER] [--append] [--smoke]";
 
     /// <summary>The smoke run of CI: one speed-up, LDRF and one baseline, a few hundred images, nothing written to docs/.</summary>
@@ -64,6 +71,7 @@ internal sealed record ExperimentSettings
         LatencyRuns = 3,
         OutputFolder = folder,
         MarkdownPath = Path.Combine(folder, "results.md"),
+        ReadmePath = null,
     };
 
     /// <exception cref="ArgumentException">An unknown option, a missing or malformed value; the message names the option.</exception>
@@ -94,6 +102,8 @@ internal sealed record ExperimentSettings
                     "--memory" => s with { MemoryCalibrationImages = [.. Next().Split(',').Select(Count)] },
                     "--out" => s with { OutputFolder = Next() },
                     "--markdown" => s with { MarkdownPath = Next() is var m && m == "none" ? null : m },
+                    "--readme" => s with { ReadmePath = Next() is var r && r == "none" ? null : r },
+                    "--regenerate" => s with { Regenerate = true },
                     "--data" => s with { DataFolder = Next() },
                     _ => throw new ArgumentException($"Unknown option '{option}'.", nameof(args)),
                 };

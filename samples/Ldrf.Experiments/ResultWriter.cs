@@ -51,7 +51,7 @@ internal static class ResultWriter
         return File.Exists(path) ? JsonSerializer.Deserialize<T>(File.ReadAllText(path), s_json) : null;
     }
 
-    private static void WriteMarkdown(ExperimentSettings settings)
+    public static void WriteMarkdown(ExperimentSettings settings)
     {
         if (settings.MarkdownPath is not string markdownPath)
         {
@@ -75,7 +75,10 @@ internal static class ResultWriter
             AppendInfo(md, info, relative + "/" + ExperimentRunner.ResultsName + ".json");
             md.AppendLine(c, $"Test set: {info.TestImages} images. Accuracies are top-1 on the test images; ratios are original / pruned.");
             md.AppendLine();
-            AppendSummary(md, records);
+            var summary = new StringBuilder();
+            AppendSummary(summary, records);
+            md.Append(summary);
+            UpdateReadmeHeadline(settings.ReadmePath, summary.ToString(), markdownPath);
             md.AppendLine("| target | method | decomposition | FLOPs ratio | params ratio | accuracy before fine-tune | accuracy after fine-tune | latency ratio | pruning time | note |");
             md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
             foreach (var r in records.OrderBy(r => r.TargetSpeedup).ThenByDescending(r => r.AccuracyBefore ?? -1))
@@ -111,6 +114,29 @@ internal static class ResultWriter
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(markdownPath))!);
         File.WriteAllText(markdownPath, md.ToString());
+    }
+
+    // README.md quotes the summary between two markers; the harness rewrites that region so the headline cannot drift.
+    private static void UpdateReadmeHeadline(string? readmePath, string summary, string markdownPath)
+    {
+        const string start = "<!-- results-headline:start -->";
+        const string end = "<!-- results-headline:end -->";
+        if (readmePath is null || !File.Exists(readmePath))
+        {
+            return;
+        }
+
+        var readme = File.ReadAllText(readmePath);
+        var i = readme.IndexOf(start, StringComparison.Ordinal);
+        var j = readme.IndexOf(end, StringComparison.Ordinal);
+        if (i < 0 || j < i)
+        {
+            return;
+        }
+
+        var link = Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(readmePath))!, Path.GetFullPath(markdownPath)).Replace('\\', '/');
+        var region = start + "\n" + summary.TrimEnd() + "\n\n(Accuracy of the pruned FashionMnistVgg on the Fashion-MNIST test set before any fine-tuning, same widths for every method; written by the harness, details in [" + link + "](" + link + ").)\n" + end;
+        File.WriteAllText(readmePath, readme[..i] + region + readme[(j + end.Length)..]);
     }
 
     private static void AppendInfo(StringBuilder md, RunInfo info, string json)
