@@ -6,14 +6,17 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 results="BenchmarkDotNet.Artifacts/results"
-command="nice -n 5 dotnet run -c Release --project benchmarks/Ldrf.Benchmarks -- --filter '*' --job short"
+# One thread for libtorch and MathNet: the 2-core machine is shared, and oversubscribed OpenMP threads
+# made libtorch several times slower (see Program.cs). Override with LDRF_BENCH_THREADS=0 for the defaults.
+threads="${LDRF_BENCH_THREADS:-1}"
+command="LDRF_BENCH_THREADS=$threads nice -n 5 dotnet run -c Release --project benchmarks/Ldrf.Benchmarks -- --filter '*' --job short"
 stamp="$results/run-times.txt"
 
 if [[ "${1:-}" != "--report-only" ]]; then
   rm -rf BenchmarkDotNet.Artifacts
   mkdir -p "$results"
   started="$(date -u '+%Y-%m-%d %H:%M')"
-  nice -n 5 dotnet run -c Release --project benchmarks/Ldrf.Benchmarks -- --filter '*' --job short
+  LDRF_BENCH_THREADS="$threads" nice -n 5 dotnet run -c Release --project benchmarks/Ldrf.Benchmarks -- --filter '*' --job short
   printf '%s\n%s\n' "$started" "$(date -u '+%Y-%m-%d %H:%M')" > "$stamp"
 fi
 
