@@ -3,7 +3,7 @@
 
 The tables are copied as BenchmarkDotNet wrote them; the derived ratios and the target checks are
 computed here from the Mean columns, so no number in the page is typed by hand.
-Usage: report.py RESULTS_DIR COMMAND STARTED_UTC FINISHED_UTC [READING_MD] > docs/benchmarks.md
+Usage: report.py RESULTS_DIR COMMAND STARTED_UTC FINISHED_UTC LOAD_BEFORE LOAD_AFTER [READING_MD] > docs/benchmarks.md
 READING_MD, if given and present, is inserted after the derived ratios.
 """
 import glob
@@ -70,7 +70,7 @@ def machine():
 
 
 def main():
-    results, command, started, finished = sys.argv[1:5]
+    results, command, started, finished, load_before, load_after = sys.argv[1:7]
     reports = {s: os.path.join(results, f"Ldrf.Benchmarks.{s}-report-github.md") for s in SUITES}
     out = []
     out.append("# Benchmark results\n")
@@ -79,6 +79,7 @@ def main():
     out.append(f"- Command: `{command}`")
     out.append(f"- Run: {started} to {finished} (UTC)")
     out.append(f"- Machine (lscpu): {machine()}")
+    out.append(f"- Load average (1, 5, 15 min) before the run: {load_before}; after: {load_after}")
     out.append("- The machine was shared with other work during the run, so absolute times are noisy; "
                "compare ratios within one table.\n")
 
@@ -127,8 +128,8 @@ def main():
     for suite, key, what, value in info:
         out.append(f"| {suite} | {key} | {what} | {fmt(value)} |")
     out.append("")
-    if len(sys.argv) > 5 and os.path.exists(sys.argv[5]):
-        out.append(open(sys.argv[5], encoding="utf-8").read().strip() + "\n")
+    if len(sys.argv) > 7 and os.path.exists(sys.argv[7]):
+        out.append(open(sys.argv[7], encoding="utf-8").read().strip() + "\n")
     out.append("## BenchmarkDotNet reports\n")
     for suite, text in tables.items():
         out.append(f"### {suite}\n")

@@ -16,10 +16,11 @@ if [[ "${1:-}" != "--report-only" ]]; then
   rm -rf BenchmarkDotNet.Artifacts
   mkdir -p "$results"
   started="$(date -u '+%Y-%m-%d %H:%M')"
+  load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
   LDRF_BENCH_THREADS="$threads" nice -n 5 dotnet run -c Release --project benchmarks/Ldrf.Benchmarks -- --filter '*' --job short
-  printf '%s\n%s\n' "$started" "$(date -u '+%Y-%m-%d %H:%M')" > "$stamp"
+  printf '%s\n%s\n%s\n%s\n' "$started" "$(date -u '+%Y-%m-%d %H:%M')" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" > "$stamp"
 fi
 
 mapfile -t times < "$stamp"
-python3 benchmarks/report.py "$results" "$command" "${times[0]}" "${times[1]}" benchmarks/reading.md > docs/benchmarks.md
+python3 benchmarks/report.py "$results" "$command" "${times[0]}" "${times[1]}" "${times[2]}" "${times[3]}" benchmarks/reading.md > docs/benchmarks.md
 echo "wrote docs/benchmarks.md"
