@@ -74,6 +74,10 @@ internal static class ResultWriter
             md.AppendLine();
             AppendInfo(md, info, relative + "/" + ExperimentRunner.ResultsName + ".json");
             md.AppendLine(c, $"Test set: {info.TestImages} images. Accuracies are top-1 on the test images; ratios are original / pruned.");
+            md.AppendLine("FLOPs and parameter ratios are exact counts; latency ratios come from single-image timings on a shared, often");
+            md.AppendLine("fully loaded machine and are only indicative (the benchmarks, not this table, are where speed is measured).");
+            md.AppendLine("Rows named `ldrf-…` other than `ldrf` are ablations (another recomposition or selection rule), and");
+            md.AppendLine("`ldrf-capacity-bounded` uses LDRF's own capacity-bounded widths instead of the shared ones.");
             md.AppendLine();
             var summary = new StringBuilder();
             AppendSummary(summary, records);
