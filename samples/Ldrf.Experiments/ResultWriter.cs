@@ -20,10 +20,14 @@ internal static class ResultWriter
     public static void Write(ExperimentSettings settings, RunInfo info, IReadOnlyList<ResultRecord> records)
     {
         var folder = settings.OutputFolder;
-        if (settings.Append && Read<RunInfo>(folder, ExperimentRunner.ResultsName + ".meta.json") is { } earlier && !earlier.Command.Contains(info.Command, StringComparison.Ordinal))
+        if (settings.Append && Read<RunInfo>(folder, ExperimentRunner.ResultsName + ".meta.json") is { } earlier)
         {
-            // The records come from several runs: keep every command that produced some of them.
-            info = info with { Command = earlier.Command + "\n    " + info.Command };
+            // The records come from several runs: keep every command that produced some of them (once each, since
+            // this is written after every record).
+            info = info with
+            {
+                Command = earlier.Command.Contains(info.Command, StringComparison.Ordinal) ? earlier.Command : earlier.Command + "\n    " + info.Command,
+            };
         }
 
         File.WriteAllText(Path.Combine(folder, ExperimentRunner.ResultsName + ".json"), JsonSerializer.Serialize(records, s_json));
