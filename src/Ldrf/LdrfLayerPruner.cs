@@ -125,8 +125,12 @@ public sealed class LdrfLayerPruner : ILayerPruner
     {
         var (patches, positions) = PatchProblem.Validate(request, "LDRF's patch recomposition");
         var target = PatchProblem.ToPatchWeights(_backend.Multiply(embedding.Basis, embedding.Reader), positions);
-        var features = PatchProblem.Features(kept, positions);
-        var (solution, lambda) = PatchProblem.Solve(request.LayerName, patches, features, kept.Length, target, _options.RidgeScale, _options.Lambda, _backend);
+        var original = PatchProblem.ToPatchWeights(request.ConsumerWeights, positions);
+        var block = new KeptPatches(patches, PatchProblem.Features(kept, positions));
+        var rhs = block.CrossWith(target, _backend);
+        var (solution, lambda) = block.Solve(request.LayerName, kept.Length, rhs, _options.RidgeScale, _options.Lambda, _backend);
+        var embeddingError = block.RelativeError(solution, rhs, KeptPatches.Energy(patches, target, _backend), _backend);
+        var outputError = block.RelativeError(solution, block.CrossWith(original, _backend), KeptPatches.Energy(patches, original, _backend), _backend);
         return new LayerPruningResult
         {
             LayerName = request.LayerName,
@@ -135,8 +139,8 @@ public sealed class LdrfLayerPruner : ILayerPruner
             BiasCorrection = null,
             ValidCapacity = embedding.Rank,
             Embedding = embedding.Kind,
-            RelativeEmbeddingError = PatchProblem.ResponseError(patches, features, solution, target, _backend),
-            RelativeOutputError = PatchProblem.ResponseError(patches, features, solution, PatchProblem.ToPatchWeights(request.ConsumerWeights, positions), _backend),
+            RelativeEmbeddingError = embeddingError,
+            RelativeOutputError = outputError,
             Lambda = lambda,
         };
     }

@@ -46,7 +46,9 @@ internal sealed class PatchSampler : IDisposable
         }
 
         var index = tensor(picks, [n, 1, s], ScalarType.Int64, p1.device).expand(n, features, s);
-        _statistics.Add(p1.gather(2, index), ReferenceEquals(p0, p1) ? p1.gather(2, index) : p0.gather(2, index));
+        var sampled = p1.gather(2, index);
+        // The same tensor for both networks lets the accumulator skip the duplicate products (capacity pass).
+        _statistics.Add(sampled, ReferenceEquals(p0, p1) ? sampled : p0.gather(2, index));
     }
 
     public Ldrf.Statistics.ChannelStatistics ToChannelStatistics() => _statistics.ToChannelStatistics(null);

@@ -198,72 +198,10 @@ internal sealed class PatchProblem
     /// </summary>
     public (Matrix<double> Weights, double Lambda, double RelativeError) Rebuild(int[] kept, double ridgeScale, INumericBackend backend)
     {
-        var features = Features(kept);
-        var (solution, lambda) = Solve(LayerName, Patches, features, kept.Length, PatchWeights, ridgeScale, null, backend);
-        return (FromPatchWeights(solution, Positions), lambda, ResponseError(Patches, features, solution, PatchWeights, backend));
-    }
-
-    /// <summary>
-    /// The ridge regression of a target response Tᵀp (original patches) on the kept features of the pruned
-    /// patches: W′ = (G′_SS + λI)⁻¹ H_S,: T, with λ = <paramref name="absoluteLambda"/> or
-    /// <paramref name="ridgeScale"/> · tr(G′_SS) / |S|.
-    /// </summary>
-    /// <param name="layerName">For error messages.</param>
-    /// <param name="patches">The patch statistics (F features).</param>
-    /// <param name="features">The kept features S.</param>
-    /// <param name="channels">How many channels S covers, for error messages.</param>
-    /// <param name="target">T: F x out, the target response's weights in patch form.</param>
-    /// <param name="ridgeScale">λ relative to the mean diagonal of G′_SS.</param>
-    /// <param name="absoluteLambda">An absolute λ overriding the scale, or null.</param>
-    /// <param name="backend">The numeric backend.</param>
-    /// <returns>W′ (|S| x out) and λ.</returns>
-    /// <exception cref="ArgumentException">The system is singular (the message names the layer).</exception>
-    public static (Matrix<double> Solution, double Lambda) Solve(
-        string layerName, ChannelStatistics patches, int[] features, int channels, Matrix<double> target, double ridgeScale, double? absoluteLambda, INumericBackend backend)
-    {
-        var n = features.Length;
-        var pruned = patches.PrunedGramView;
-        var cross = patches.CrossView;
-        var g = Matrix<double>.Build.Dense(n, n, (i, l) => pruned.At(features[i], features[l]));
-        var h = Matrix<double>.Build.Dense(n, cross.ColumnCount, (i, l) => cross.At(features[i], l));
-        var rhs = backend.Multiply(h, target);
-        var trace = g.Trace();
-        var lambda = absoluteLambda ?? (ridgeScale * trace / n);
-        for (var i = 0; i < n; i++)
-        {
-            g.At(i, i, g.At(i, i) + lambda);
-        }
-
-        try
-        {
-            return (backend.SolvePositiveDefinite(g, rhs), lambda);
-        }
-        catch (ArgumentException ex)
-        {
-            throw Singular(layerName, channels, n, lambda, trace, ex);
-        }
-    }
-
-    /// <summary>
-    /// ‖Tᵀp − W′ᵀp′_S‖² / ‖Tᵀp‖² over the samples, from the Grams alone:
-    /// (tr(TᵀGT) − 2 tr(W′ᵀH_S,:T) + tr(W′ᵀG′_SS W′)) / tr(TᵀGT); 0 when the target is identically zero.
-    /// </summary>
-    public static double ResponseError(ChannelStatistics patches, int[] features, Matrix<double> solution, Matrix<double> target, INumericBackend backend)
-    {
-        var energy = backend.Multiply(patches.OriginalGramView, target).PointwiseMultiply(target).Enumerate().Sum();
-        if (!(energy > 0))
-        {
-            return 0;
-        }
-
-        var n = features.Length;
-        var pruned = patches.PrunedGramView;
-        var cross = patches.CrossView;
-        var g = Matrix<double>.Build.Dense(n, n, (i, l) => pruned.At(features[i], features[l]));
-        var h = Matrix<double>.Build.Dense(n, cross.ColumnCount, (i, l) => cross.At(features[i], l));
-        var fitted = backend.Multiply(g, solution).PointwiseMultiply(solution).Enumerate().Sum();
-        var crossTerm = backend.Multiply(h, target).PointwiseMultiply(solution).Enumerate().Sum();
-        return Math.Max(0, (energy - (2 * crossTerm) + fitted) / energy);
+        var block = new KeptPatches(Patches, Features(kept));
+        var rhs = block.CrossWith(PatchWeights, backend);
+        var (solution, lambda) = block.Solve(LayerName, kept.Length, rhs, ridgeScale, null, backend);
+        return (FromPatchWeights(solution, Positions), lambda, block.RelativeError(solution, rhs, OutputEnergy, backend));
     }
 
     public static ArgumentException Singular(string layerName, int channels, int unknowns, double lambda, double trace, Exception inner) => new(

@@ -1,0 +1,87 @@
+using Ldrf.Numerics;
+using Ldrf.Statistics;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace Ldrf.Recomposition;
+
+/// <summary>
+/// The kept features' block of a layer's patch statistics, G′_SS and H_S,:, taken once and shared by the ridge
+/// solve and its errors (Channel Pruning's and ThiNet's rebuild, LDRF's patch recomposition).
+/// </summary>
+internal sealed class KeptPatches
+{
+    private readonly Matrix<double> _gram;
+    private readonly Matrix<double> _cross;
+
+    /// <param name="patches">The patch statistics (F features).</param>
+    /// <param name="features">The kept features S.</param>
+    public KeptPatches(ChannelStatistics patches, int[] features)
+    {
+        var pruned = patches.PrunedGramView;
+        var cross = patches.CrossView;
+        var n = features.Length;
+        _gram = Matrix<double>.Build.Dense(n, n, (i, l) => pruned.At(features[i], features[l]));
+        _cross = Matrix<double>.Build.Dense(n, cross.ColumnCount, (i, l) => cross.At(features[i], l));
+    }
+
+    /// <summary>‖Tᵀp‖² summed over the samples: tr(TᵀGT) with G the original network's patch Gram.</summary>
+    public static double Energy(ChannelStatistics patches, Matrix<double> target, INumericBackend backend) =>
+        backend.Multiply(patches.OriginalGramView, target).PointwiseMultiply(target).Enumerate().Sum();
+
+    /// <summary>H_S,: T: the right-hand side of the regression of the target response Tᵀp (T: F x out).</summary>
+    public Matrix<double> CrossWith(Matrix<double> target, INumericBackend backend) => backend.Multiply(_cross, target);
+
+    /// <summary>
+    /// W′ = (G′_SS + λI)⁻¹ <paramref name="rhs"/>, with λ = <paramref name="absoluteLambda"/> or
+    /// <paramref name="ridgeScale"/> · tr(G′_SS) / |S|.
+    /// </summary>
+    /// <param name="layerName">For error messages.</param>
+    /// <param name="channels">How many channels S covers, for error messages.</param>
+    /// <param name="rhs">H_S,: T from <see cref="CrossWith"/>.</param>
+    /// <param name="ridgeScale">λ relative to the mean diagonal of G′_SS.</param>
+    /// <param name="absoluteLambda">An absolute λ overriding the scale, or null.</param>
+    /// <param name="backend">The numeric backend.</param>
+    /// <returns>W′ (|S| x out) and λ.</returns>
+    /// <exception cref="ArgumentException">The system is singular (the message names the layer).</exception>
+    public (Matrix<double> Solution, double Lambda) Solve(
+        string layerName, int channels, Matrix<double> rhs, double ridgeScale, double? absoluteLambda, INumericBackend backend)
+    {
+        var n = _gram.RowCount;
+        var trace = _gram.Trace();
+        var lambda = absoluteLambda ?? (ridgeScale * trace / n);
+        var system = _gram.Clone();
+        for (var i = 0; i < n; i++)
+        {
+            system.At(i, i, system.At(i, i) + lambda);
+        }
+
+        try
+        {
+            return (backend.SolvePositiveDefinite(system, rhs), lambda);
+        }
+        catch (ArgumentException ex)
+        {
+            throw PatchProblem.Singular(layerName, channels, n, lambda, trace, ex);
+        }
+    }
+
+    /// <summary>
+    /// ‖Tᵀp − W′ᵀp′_S‖² / ‖Tᵀp‖² from the Grams alone: (energy − 2 tr(W′ᵀ H_S,: T) + tr(W′ᵀ G′_SS W′)) / energy;
+    /// 0 when the target is identically zero.
+    /// </summary>
+    /// <param name="solution">W′.</param>
+    /// <param name="rhs">H_S,: T for the same target, from <see cref="CrossWith"/>.</param>
+    /// <param name="energy">tr(TᵀGT), from <see cref="Energy"/>.</param>
+    /// <param name="backend">The numeric backend.</param>
+    public double RelativeError(Matrix<double> solution, Matrix<double> rhs, double energy, INumericBackend backend)
+    {
+        if (!(energy > 0))
+        {
+            return 0;
+        }
+
+        var fitted = backend.Multiply(_gram, solution).PointwiseMultiply(solution).Enumerate().Sum();
+        var crossTerm = rhs.PointwiseMultiply(solution).Enumerate().Sum();
+        return Math.Max(0, (energy - (2 * crossTerm) + fitted) / energy);
+    }
+}
