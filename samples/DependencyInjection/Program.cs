@@ -54,9 +54,7 @@ var subset = FashionMnistLocator.LocateSubset();
 using var train = FashionMnist.LoadTrain(subset, settings.CalibrationImages);
 using var test = FashionMnist.LoadTest(subset, settings.TestImages);
 var batchSize = settings.BatchSize;
-var calibration = Enumerable.Range(0, (train.Count + batchSize - 1) / batchSize)
-    .Select(i => train.Images.narrow(0, i * batchSize, Math.Min(batchSize, train.Count - (i * batchSize))))
-    .ToList();
+var calibration = Batches.Leading(train.Images, train.Count, batchSize);
 logger.LogInformation("Loaded the model and {Calibration} calibration images in {Batches} batches", train.Count, calibration.Count);
 
 // 5. Prune. Ctrl+C stops the host, whose stopping token cancels the run between calibration batches.

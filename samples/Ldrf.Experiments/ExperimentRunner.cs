@@ -69,7 +69,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         log.WriteLine($"unpruned: accuracy {unpruned:P2}");
         ResultWriter.Write(settings, info, records);
 
-        var calibration = Batches(train.Images, Math.Min(settings.CalibrationImages, train.Count));
+        var calibration = Batches.Leading(train.Images, Math.Min(settings.CalibrationImages, train.Count), 100);
         var fineTuneCount = Math.Min(settings.FineTuneImages, train.Count);
         using var fineTuneImages = train.Images.narrow(0, 0, fineTuneCount);
         using var fineTuneLabels = train.Labels.narrow(0, 0, fineTuneCount);
@@ -173,7 +173,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
             }
 
             // The batches are views of the loaded training set: they add no memory of their own.
-            var batches = Batches(train.Images, count);
+            var batches = Batches.Leading(train.Images, count, 100);
             GC.Collect();
             var start = MemoryProbe.ResidentMegabytes();
             if (!MemoryProbe.TryResetPeak())
@@ -198,9 +198,6 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
 
         ResultWriter.WriteMemory(settings, Info(data, 0), records);
     }
-
-    private static List<Tensor> Batches(Tensor images, int count) =>
-        [.. Enumerable.Range(0, (count + 99) / 100).Select(i => images.narrow(0, i * 100, Math.Min(100, count - (i * 100))))];
 
     private RunInfo Info(string data, int testImages)
     {

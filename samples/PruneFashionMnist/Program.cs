@@ -42,9 +42,7 @@ var accuracyBefore = Evaluator.Accuracy(original, test.Images, test.Labels);
 Console.WriteLine($"2. Model: FashionMnistVgg, test accuracy {Percent(accuracyBefore)} before pruning.");
 
 // 3. Calibration batches: the first images of the training subset (the pruner never trains on them).
-var calibration = Enumerable.Range(0, (settings.CalibrationImages + 99) / 100)
-    .Select(i => train.Images.narrow(0, i * 100, Math.Min(100, settings.CalibrationImages - (i * 100))))
-    .ToList();
+var calibration = Batches.Leading(train.Images, settings.CalibrationImages, 100);
 Console.WriteLine($"3. Calibration: the first {settings.CalibrationImages} training images, in batches of 100.");
 
 // 4. Prune with LDRF. The network passed in is never modified; a new, smaller one comes back.

@@ -50,7 +50,7 @@ var subset = FashionMnistLocator.LocateSubset();
 using var train = FashionMnist.LoadTrain(subset, limit: 300);
 using var test = FashionMnist.LoadTest(subset);
 const int batchSize = 25; // small batches: with oneDNN off, libtorch's CPU convolution unfolds a whole batch in memory
-var calibration = Enumerable.Range(0, train.Count / batchSize).Select(i => train.Images.narrow(0, i * batchSize, batchSize)).ToList();
+var calibration = Batches.Leading(train.Images, train.Count / batchSize * batchSize, batchSize);
 var accuracyBefore = Evaluator.Accuracy(original, test.Images, test.Labels, batchSize);
 Console.WriteLine($"3. Test accuracy ({test.Count} shipped images) as trained in PyTorch: {Percent(accuracyBefore)}.");
 

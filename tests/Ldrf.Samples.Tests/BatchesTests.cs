@@ -65,4 +65,20 @@ public class BatchesTests
         Assert.That(() => Batches.Enumerate(images, labels, 2),
             Throws.ArgumentException.With.Message.Contains("5").And.Message.Contains("4").And.Property("ParamName").EqualTo("labels"));
     }
+
+    [Test]
+    public void Leading_batches_are_views_of_the_first_images_and_the_last_one_is_smaller()
+    {
+        using var images = torch.arange(10 * 2, dtype: torch.ScalarType.Float32).reshape(10, 2);
+        var batches = Batches.Leading(images, 7, 3);
+        Assert.That(batches.Select(b => b.shape[0]), Is.EqualTo(new long[] { 3, 3, 1 }));
+        Assert.That(batches[2][0, 0].item<float>(), Is.EqualTo(12f), "image 6 is the last one used");
+        images[0, 0] = torch.tensor(-1f);
+        Assert.That(batches[0][0, 0].item<float>(), Is.EqualTo(-1f), "a view, not a copy");
+        Assert.That(() => Batches.Leading(images, 11, 3), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Property("ParamName").EqualTo("count"));
+        foreach (var b in batches)
+        {
+            b.Dispose();
+        }
+    }
 }

@@ -35,6 +35,24 @@ public static class Batches
         return Iterate(images, labels, batchSize, count, shuffle is null ? null : Permutation((int)count, shuffle));
     }
 
+    /// <summary>
+    /// The first <paramref name="count"/> images as consecutive batches (the last may be smaller), for calibration.
+    /// The batches are views of <paramref name="images"/>: they share its storage and add no memory.
+    /// </summary>
+    /// <param name="images">Images, N x ...</param>
+    /// <param name="count">How many of the first images to use (1 to N).</param>
+    /// <param name="batchSize">Images per batch.</param>
+    /// <returns>The batches, in order.</returns>
+    public static List<Tensor> Leading(Tensor images, int count, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, images.shape[0]);
+        return [.. Enumerable.Range(0, (count + batchSize - 1) / batchSize)
+            .Select(i => images.narrow(0, (long)i * batchSize, Math.Min(batchSize, count - (i * batchSize))))];
+    }
+
     /// <summary>A Fisher-Yates permutation of 0..count-1 drawn from <paramref name="random"/>.</summary>
     /// <param name="count">Length of the permutation.</param>
     /// <param name="random">Source of randomness.</param>
