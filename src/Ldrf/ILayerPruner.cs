@@ -20,4 +20,15 @@ public interface ILayerPruner
     /// implementation says otherwise). Callers collect those larger statistics only when it does.
     /// </summary>
     bool UsesPatchStatistics => false;
+
+    /// <summary>
+    /// Whether <see cref="Prune"/> would read patch statistics of this size for one layer (by default, whenever
+    /// <see cref="UsesPatchStatistics"/> is true). Patch statistics are (C·P)² sums, gigabytes for a classifier
+    /// that reads a large feature map, so callers skip collecting them when this is false.
+    /// </summary>
+    /// <param name="channels">C: the layer's output channels.</param>
+    /// <param name="patchFeatures">C·P: the features of one patch (P positions per channel).</param>
+    /// <param name="patchSamples">How many patch samples the caller would collect.</param>
+    /// <param name="keepCount">C′: how many channels will be kept.</param>
+    bool UsesPatchStatisticsFor(int channels, int patchFeatures, long patchSamples, int keepCount) => UsesPatchStatistics;
 }

@@ -102,7 +102,7 @@ public sealed class LdrfLayerPruner : ILayerPruner
         // Patches only where they are well determined: a linear layer after a flatten has one patch per image,
         // and fewer samples than unknowns would fit the calibration images rather than the layer.
         if (_options.Recomposition == RecompositionKind.Patch && request.PatchStatistics is { } patches
-            && patches.SampleCount >= MinimumSamplesPerUnknown * (long)patches.Channels / request.Statistics.Channels * kept.Length)
+            && EnoughPatchSamples(request.Statistics.Channels, patches.Channels, patches.SampleCount, kept.Length))
         {
             return RecomposePatches(request, embedding, kept, times);
         }
@@ -133,6 +133,15 @@ public sealed class LdrfLayerPruner : ILayerPruner
 
     /// <inheritdoc />
     public bool UsesPatchStatistics => _options.Recomposition == RecompositionKind.Patch;
+
+    /// <inheritdoc />
+    /// <remarks>False when there would be fewer than <see cref="MinimumSamplesPerUnknown"/> samples per unknown, where <see cref="Prune"/> falls back to the channel recomposition anyway.</remarks>
+    public bool UsesPatchStatisticsFor(int channels, int patchFeatures, long patchSamples, int keepCount) =>
+        UsesPatchStatistics && channels > 0 && EnoughPatchSamples(channels, patchFeatures, patchSamples, keepCount);
+
+    // Unknowns: the kept channels' P positions each.
+    private static bool EnoughPatchSamples(int channels, int patchFeatures, long patchSamples, int keepCount) =>
+        patchSamples >= MinimumSamplesPerUnknown * (long)patchFeatures / channels * keepCount;
 
     // The consumer's response read through the embedding, (Q R)ᵀp, regressed on the survivors' pruned patches.
     private LayerPruningResult RecomposePatches(LayerPruningRequest request, Embedding embedding, int[] kept, Func<LayerPruningTimes> times)

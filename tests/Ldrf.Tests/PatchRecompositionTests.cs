@@ -70,6 +70,35 @@ public class PatchRecompositionTests
     }
 
     [Test]
+    public void Patch_statistics_are_wanted_only_where_they_would_be_used()
+    {
+        ILayerPruner patch = Pruner(RecompositionKind.Patch);
+        ILayerPruner channel = Pruner(RecompositionKind.Channel);
+
+        // 8 channels of 3 x 3 patches (72 features), 4 kept: 4 x 9 = 36 unknowns need 2 x 36 = 72 samples.
+        Assert.Multiple(() =>
+        {
+            Assert.That(patch.UsesPatchStatisticsFor(8, 72, 72, 4), Is.True);
+            Assert.That(patch.UsesPatchStatisticsFor(8, 72, 71, 4), Is.False, "below the minimum it would fall back to channels");
+            Assert.That(channel.UsesPatchStatisticsFor(8, 72, 1_000_000, 4), Is.False);
+        });
+
+        // And Prune agrees: where the statistics are not wanted, it falls back to the channel recomposition.
+        var outcomes = new List<bool>();
+        foreach (var images in new[] { 1, 2, 30 })
+        {
+            var data = ConvLayerData.Create(8, 4, images, seed: 5);
+            var request = new LayerPruningRequest("features.3", data.ConsumerWeights, data.ChannelStatistics) { KeepCount = 4, PatchStatistics = data.PatchStatistics };
+            var wanted = patch.UsesPatchStatisticsFor(8, data.PatchStatistics.Channels, data.PatchStatistics.SampleCount, 4);
+            var used = !patch.Prune(request).ConsumerWeights.Equals(channel.Prune(request).ConsumerWeights);
+            Assert.That(used, Is.EqualTo(wanted), $"{images} image(s), {data.PatchStatistics.SampleCount} patch samples");
+            outcomes.Add(wanted);
+        }
+
+        Assert.That(outcomes, Does.Contain(true).And.Contain(false), "both sides of the threshold are exercised");
+    }
+
+    [Test]
     public void Patch_statistics_that_do_not_fit_the_layer_are_refused_by_name()
     {
         var data = ConvLayerData.Create(8, 4, images: 20, seed: 5);

@@ -175,6 +175,39 @@ public class PruningTests
     }
 
     /// <summary>The "L1 norm, no reconstruction" baseline: keep the largest-norm channels, consumer rows as they are.</summary>
+    [Test]
+    public void Patch_statistics_are_collected_only_for_the_layers_that_would_use_them()
+    {
+        using var network = TestNetworks.SmallVgg(redundant: true);
+        var recorder = new PatchRecorder(new LdrfLayerPruner(new LdrfOptions(), new Numerics.TorchNumericBackend()));
+        using var result = new TorchSharpPruner(recorder).Prune(network, TestNetworks.Batches(6, 16), Uniform(2.0));
+
+        // 96 images: the convolutions get 10 patches per image, plenty for their 3 x 3 patches, and classifier.3
+        // reads 20 features per image (a patch of one position). classifier.0 reads features.7 through a Flatten:
+        // one 144-feature patch per image, too few for LDRF's patch recomposition, so those (C·P)² sums are not
+        // collected at all (for VGG-16's classifier they would be 3 x 5 GB).
+        Assert.That(recorder.WithPatches, Is.EquivalentTo(new[] { "features.0", "features.3", "classifier.0" }));
+        Assert.That(recorder.Without, Is.EquivalentTo(new[] { "features.7" }));
+    }
+
+    private sealed class PatchRecorder(ILayerPruner inner) : ILayerPruner
+    {
+        public List<string> WithPatches { get; } = [];
+
+        public List<string> Without { get; } = [];
+
+        public bool UsesPatchStatistics => inner.UsesPatchStatistics;
+
+        public bool UsesPatchStatisticsFor(int channels, int patchFeatures, long patchSamples, int keepCount) =>
+            inner.UsesPatchStatisticsFor(channels, patchFeatures, patchSamples, keepCount);
+
+        public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)
+        {
+            (request.PatchStatistics is null ? Without : WithPatches).Add(request.LayerName);
+            return inner.Prune(request, cancellationToken);
+        }
+    }
+
     private sealed class DropWithoutReconstruction : ILayerPruner
     {
         public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)

@@ -25,6 +25,10 @@ internal sealed class PatchSampler : IDisposable
         _statistics = new ActivationStatistics(unit.Channels * unit.Group, device);
     }
 
+    /// <summary>How many patch samples <paramref name="images"/> calibration images give (what the sampler will collect).</summary>
+    public static long SampleCount(PrunableUnit unit, LayerSpec consumer, long images, int samplesPerImage) =>
+        consumer is Conv2dSpec ? images * Math.Min(samplesPerImage, unit.Locations) : images;
+
     /// <summary>Adds one batch: what the consumer reads in the pruned-so-far and in the original network.</summary>
     public void Add(Tensor pruned, Tensor original)
     {

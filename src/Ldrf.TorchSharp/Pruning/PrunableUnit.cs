@@ -10,9 +10,10 @@ namespace Ldrf.TorchSharp.Pruning;
 /// is exactly what the consumer reads. <see cref="Group"/> is how many consumer weights each input channel
 /// has per output: kh·kw for a Conv2d, H·W for a Linear after Flatten (each channel's spatial group), 1 for
 /// a Linear after a Linear. The indices are positions in the top-level chain, or, when <see cref="Block"/> is
-/// set, in the main branch of the residual block at that top-level position.
+/// set, in the main branch of the residual block at that top-level position. <see cref="Locations"/> is the
+/// number of output positions of the consumer per image (H·W of a Conv2d's output, 1 for a Linear).
 /// </summary>
-internal sealed record PrunableUnit(int Producer, int Consumer, int Capture, int Channels, int Group, int? Block = null)
+internal sealed record PrunableUnit(int Producer, int Consumer, int Capture, int Channels, int Group, long Locations, int? Block = null)
 {
     /// <summary>
     /// Finds every unit of a BN-free chain; <paramref name="shapes"/> are the per-layer output shapes for an
@@ -81,7 +82,8 @@ internal sealed record PrunableUnit(int Producer, int Consumer, int Capture, int
                 LinearSpec l => checked((int)(shapes[q - 1].Aggregate(1L, (a, b) => a * b) / channels)),
                 _ => throw new InvalidOperationException(),
             };
-            units.Add(new PrunableUnit(p, q, q - 1, channels, group, block));
+            var locations = layers[q] is Conv2dSpec ? shapes[q][1] * shapes[q][2] : 1;
+            units.Add(new PrunableUnit(p, q, q - 1, channels, group, locations, block));
         }
 
         return units;

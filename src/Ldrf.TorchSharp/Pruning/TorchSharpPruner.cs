@@ -124,6 +124,7 @@ public sealed class TorchSharpPruner
             var keep = KeepCounts(folded, units, shapes, imageShape, originalNet, batches, options, device, dtype, progress, cancellationToken);
 
             var working = Own(disposables, folded.Clone());
+            var images = batches.Sum(b => b.shape[0]);
             var results = new Dictionary<string, LayerPruningResult>(StringComparer.Ordinal);
             var calibrationTimes = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
             for (var j = 0; j < units.Count; j++)
@@ -133,8 +134,11 @@ public sealed class TorchSharpPruner
                 var name = unit.ProducerSpec(folded.Layers).Path;
                 progress?.Report(new PruningProgress(PruningStage.PruningLayer, name, j, units.Count));
                 var prunedNet = working.Build(device, dtype);
+                var consumer = unit.ConsumerSpec(folded.Layers);
+                var patchSamples = PatchSampler.SampleCount(unit, consumer, images, options.PatchSamplesPerImage);
                 using var patches = _layerPruner.UsesPatchStatistics
-                    ? new PatchSampler(unit, unit.ConsumerSpec(folded.Layers), options.PatchSamplesPerImage, options.Seed + j, device)
+                    && _layerPruner.UsesPatchStatisticsFor(unit.Channels, unit.Channels * unit.Group, patchSamples, keep[name])
+                    ? new PatchSampler(unit, consumer, options.PatchSamplesPerImage, options.Seed + j, device)
                     : null;
                 ChannelStatistics statistics;
                 var calibration = Stopwatch.StartNew();
