@@ -93,7 +93,9 @@ var report = new
     trainingMinutes = Math.Round(result.Elapsed.TotalMinutes, 1),
     epochLosses = result.EpochLosses.Select(l => Math.Round(l, 4)).ToArray(),
     torchSharp = typeof(torch).Assembly.GetName().Version?.ToString(),
-    command = "dotnet run -c Release --project samples/TrainFashionMnist -- " + string.Join(' ', args),
+    // glibc's malloc tunables change only speed (libtorch's large buffers stay in the heap), but belong to the command.
+    command = (Environment.GetEnvironmentVariable("GLIBC_TUNABLES") is { Length: > 0 } tunables ? $"GLIBC_TUNABLES={tunables} " : "") +
+        "dotnet run -c Release --project samples/TrainFashionMnist -- " + string.Join(' ', args),
 };
 var json = Path.ChangeExtension(output, ".json");
 File.WriteAllText(json, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) + "\n");
