@@ -32,4 +32,16 @@ public sealed class LayerPruningResult
 
     /// <summary>The ridge λ used.</summary>
     public required double Lambda { get; init; }
+
+    /// <summary>
+    /// Where the layer pruner spent its time (decomposition, selection, recomposition), or null for pruners that
+    /// do not measure it.
+    /// </summary>
+    public LayerPruningTimes? Times { get; init; }
 }
+
+/// <summary>The wall-clock time of each stage of pruning one layer.</summary>
+/// <param name="Decomposition">Building the embedding (the SVD or eigendecomposition).</param>
+/// <param name="Selection">Choosing the surviving channels.</param>
+/// <param name="Recomposition">Solving for the consumer's new weights and measuring the errors.</param>
+public sealed record LayerPruningTimes(TimeSpan Decomposition, TimeSpan Selection, TimeSpan Recomposition);

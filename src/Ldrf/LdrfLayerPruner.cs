@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Ldrf.Decomposition;
 using Ldrf.Numerics;
@@ -78,20 +79,32 @@ public sealed class LdrfLayerPruner : ILayerPruner
         var name = request.LayerName;
         cancellationToken.ThrowIfCancellationRequested();
         var rule = request.Rank is int rank ? RankRule.Fixed(rank) : RankRule.Energy(_options.EnergyThreshold);
+        var clock = Stopwatch.StartNew();
         var embedding = Decomposer.Decompose(request.ConsumerWeights, request.Statistics, rule, name);
+        var decomposition = clock.Elapsed;
         cancellationToken.ThrowIfCancellationRequested();
 
         var keep = request.KeepCount ?? embedding.Rank;
         var context = new SelectionContext(name, request.ConsumerWeights, request.Statistics, embedding, request.ProducerWeights);
+        clock.Restart();
         var kept = PruneChecks.CheckSelection(Selector.Select(context, keep), keep, request.Statistics.Channels, name);
+        var selection = clock.Elapsed;
         cancellationToken.ThrowIfCancellationRequested();
+        clock.Restart();
+        return Recompose(request, embedding, kept, () => new LayerPruningTimes(decomposition, selection, clock.Elapsed));
+    }
+
+    // times() is read when the result is built, so the recomposition's time includes its error measurements.
+    private LayerPruningResult Recompose(LayerPruningRequest request, Embedding embedding, int[] kept, Func<LayerPruningTimes> times)
+    {
+        var name = request.LayerName;
 
         // Patches only where they are well determined: a linear layer after a flatten has one patch per image,
         // and fewer samples than unknowns would fit the calibration images rather than the layer.
         if (_options.Recomposition == RecompositionKind.Patch && request.PatchStatistics is { } patches
             && patches.SampleCount >= MinimumSamplesPerUnknown * (long)patches.Channels / request.Statistics.Channels * kept.Length)
         {
-            return RecomposePatches(request, embedding, kept);
+            return RecomposePatches(request, embedding, kept, times);
         }
 
         var recomposition = Recomposer.Recompose(embedding, request.Statistics, kept, name);
@@ -108,6 +121,7 @@ public sealed class LdrfLayerPruner : ILayerPruner
             RelativeEmbeddingError = recomposition.RelativeEmbeddingError,
             RelativeOutputError = outputError,
             Lambda = recomposition.Lambda,
+            Times = times(),
         };
     }
 
@@ -121,7 +135,7 @@ public sealed class LdrfLayerPruner : ILayerPruner
     public bool UsesPatchStatistics => _options.Recomposition == RecompositionKind.Patch;
 
     // The consumer's response read through the embedding, (Q R)ᵀp, regressed on the survivors' pruned patches.
-    private LayerPruningResult RecomposePatches(LayerPruningRequest request, Embedding embedding, int[] kept)
+    private LayerPruningResult RecomposePatches(LayerPruningRequest request, Embedding embedding, int[] kept, Func<LayerPruningTimes> times)
     {
         var (patches, positions) = PatchProblem.Validate(request, "LDRF's patch recomposition");
         var target = PatchProblem.ToPatchWeights(_backend.Multiply(embedding.Basis, embedding.Reader), positions);
@@ -142,6 +156,7 @@ public sealed class LdrfLayerPruner : ILayerPruner
             RelativeEmbeddingError = embeddingError,
             RelativeOutputError = outputError,
             Lambda = lambda,
+            Times = times(),
         };
     }
 

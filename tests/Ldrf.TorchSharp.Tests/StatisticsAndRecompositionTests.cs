@@ -45,7 +45,7 @@ public class StatisticsAndRecompositionTests
         using var model = ChainModel.FromNetwork(network, "network");
         using var folded = model.FoldBatchNorm("network");
         var shapes = ShapeInference.Outputs(folded.Layers, [3, 12, 12], "x");
-        var units = PrunableUnit.Find(folded.Layers, shapes);
+        var units = PrunableUnit.Find(folded.Layers, shapes, [3, 12, 12]);
         Assert.That(units.Select(u => (folded.Layers[u.Producer].Path, u.Group)), Is.EqualTo(new[]
         {
             ("features.0", 9), ("features.3", 9), ("features.7", 9), ("classifier.0", 1),
@@ -93,7 +93,7 @@ public class StatisticsAndRecompositionTests
         using var network = TestNetworks.SmallVgg();
         using var model = ChainModel.FromNetwork(network, "network");
         using var folded = model.FoldBatchNorm("network");
-        var units = PrunableUnit.Find(folded.Layers, ShapeInference.Outputs(folded.Layers, [3, 12, 12], "x"));
+        var units = PrunableUnit.Find(folded.Layers, ShapeInference.Outputs(folded.Layers, [3, 12, 12], "x"), [3, 12, 12]);
         var unit = units[2]; // features.7 -> classifier.0 (20 outputs, groups of 9)
         var m = PrunableUnit.ConsumerMatrix(folded.State["classifier.0.weight"], 16);
         var biasBefore = folded.State["classifier.0.bias"].data<float>().ToArray();

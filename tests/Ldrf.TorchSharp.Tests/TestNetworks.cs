@@ -37,21 +37,52 @@ internal static class TestNetworks
             ("2", nn.Dropout(0.5)),
             ("3", nn.Linear(20, 5)));
         var network = nn.Sequential(("features", features), ("flatten", nn.Flatten()), ("classifier", classifier));
+        Initialize(network, redundant, outputs: 5);
+        network.eval();
+        return network;
+    }
+
+    /// <summary>
+    /// A small ResNet on 3 x 12 x 12 inputs: conv1 3→8, BN, ReLU, then layer1 = [a basic block 8→8 (identity
+    /// shortcut), a bottleneck 8→(8)→32 with stride 2 and a 1 x 1 downsample], AdaptiveAvgPool2d(1), Flatten,
+    /// fc 32→5. Initialized like <see cref="SmallVgg"/> (redundant pairs of channels when asked).
+    /// </summary>
+    public static Sequential SmallResNet(long seed = 1, bool redundant = false)
+    {
+        torch.random.manual_seed(seed);
+        var layer1 = nn.Sequential(
+            ("0", (nn.Module<Tensor, Tensor>)Modules.ResidualBlock.Basic(8, 8)),
+            ("1", Modules.ResidualBlock.Bottleneck(8, 8, stride: 2)));
+        var network = nn.Sequential(
+            ("conv1", nn.Conv2d(3, 8, 3, padding: 1, bias: false)),
+            ("bn1", nn.BatchNorm2d(8)),
+            ("relu", nn.ReLU()),
+            ("layer1", layer1),
+            ("avgpool", nn.AdaptiveAvgPool2d(1)),
+            ("flatten", nn.Flatten()),
+            ("fc", nn.Linear(32, 5)));
+        Initialize(network, redundant, outputs: 5);
+        network.eval();
+        return network;
+    }
+
+    // He initialization (TorchSharp's default shrinks the signal with depth, leaving outputs nearly constant) and
+    // non-trivial batch-norm statistics, so that folding is tested for real.
+    private static void Initialize(Sequential network, bool redundant, int outputs)
+    {
         using (no_grad())
         {
             foreach (var (_, module) in network.named_modules())
             {
                 if (module is Conv2d or Linear)
                 {
-                    // He initialization and small biases keep the signal's variation alive through the depth, as in a
-                    // trained network (TorchSharp's default init shrinks it, leaving outputs nearly constant).
                     var parameters = module.named_parameters().ToDictionary(p => p.name, p => p.parameter);
                     var w = parameters["weight"];
                     var rows = w.shape[0];
                     var fanIn = w.numel() / rows;
                     var flat = torch.randn(rows, fanIn) * Math.Sqrt(2.0 / fanIn);
                     var bias = torch.randn(rows) * 0.05;
-                    if (redundant && rows != 5)
+                    if (redundant && rows != outputs)
                     {
                         // Channel 2k+1 is a positive multiple of channel 2k plus 5% noise: ReLU keeps the multiple, so
                         // the pair carries nearly one channel's information, like correlated filters of a trained net.
@@ -79,9 +110,6 @@ internal static class TestNetworks
                 }
             }
         }
-
-        network.eval();
-        return network;
     }
 
     /// <summary>

@@ -50,15 +50,39 @@ internal sealed class ChainModel : IDisposable
     public ChainModel FoldBatchNorm(string paramName)
     {
         using var noGrad = no_grad();
-        var layers = new List<LayerSpec>();
         var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (key, value) in State)
         {
             state[key] = value.clone().DetachFromDisposeScope();
         }
 
-        foreach (var spec in Layers)
+        try
         {
+            return new ChainModel(Fold(Layers, state, paramName), state);
+        }
+        catch
+        {
+            foreach (var t in state.Values)
+            {
+                t.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    // Folds one chain; a residual block's main branch and shortcut are chains of their own.
+    private static List<LayerSpec> Fold(List<LayerSpec> chain, Dictionary<string, Tensor> state, string paramName)
+    {
+        var layers = new List<LayerSpec>();
+        foreach (var spec in chain)
+        {
+            if (spec is ResidualBlockSpec block)
+            {
+                layers.Add(block with { Main = Fold(block.Main, state, paramName), Shortcut = Fold(block.Shortcut, state, paramName) });
+                continue;
+            }
+
             if (spec is not BatchNorm2dSpec bn)
             {
                 layers.Add(spec);
@@ -67,14 +91,9 @@ internal sealed class ChainModel : IDisposable
 
             if (layers.Count == 0 || layers[^1] is not Conv2dSpec conv)
             {
-                foreach (var t in state.Values)
-                {
-                    t.Dispose();
-                }
-
                 throw new ArgumentException(
                     $"BatchNorm2d '{bn.Path}' must directly follow a Conv2d to be folded, but follows " +
-                    (layers.Count == 0 ? "nothing." : $"'{layers[^1].Path}' ({layers[^1].TypeName})."),
+                    (layers.Count == 0 ? "nothing in its chain." : $"'{layers[^1].Path}' ({layers[^1].TypeName})."),
                     paramName);
             }
 
@@ -108,14 +127,14 @@ internal sealed class ChainModel : IDisposable
             layers[^1] = conv with { HasBias = true };
         }
 
-        return new ChainModel(layers, state);
+        return layers;
     }
 
     /// <summary>An independent copy (specs and cloned tensors).</summary>
     public ChainModel Clone()
     {
         using var noGrad = no_grad();
-        return new ChainModel([.. Layers], State.ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope(), StringComparer.Ordinal));
+        return new ChainModel([.. Layers.Select(l => l is ResidualBlockSpec block ? block.DeepCopy() : l)], State.ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope(), StringComparer.Ordinal));
     }
 
     /// <summary>Builds new modules (evaluation mode) holding copies of the state.</summary>
@@ -141,7 +160,7 @@ internal sealed class ChainModel : IDisposable
 
             var bad = isfinite(tensor).logical_not();
             var what = "NaN or infinite";
-            if (!bad.any().item<bool>() && key.EndsWith(".running_var", StringComparison.Ordinal) && Layers.Any(l => l is BatchNorm2dSpec bn && key == bn.Path + ".running_var"))
+            if (!bad.any().item<bool>() && key.EndsWith(".running_var", StringComparison.Ordinal) && LayerSpec.Leaves(Layers).Any(l => l is BatchNorm2dSpec bn && key == bn.Path + ".running_var"))
             {
                 bad = tensor.lt(0);
                 what = "negative";

@@ -17,11 +17,35 @@ namespace Ldrf.TorchSharp.Architecture;
 [JsonDerivedType(typeof(DropoutSpec), "Dropout")]
 [JsonDerivedType(typeof(FlattenSpec), "Flatten")]
 [JsonDerivedType(typeof(LinearSpec), "Linear")]
+[JsonDerivedType(typeof(AdaptiveAvgPool2dSpec), "AdaptiveAvgPool2d")]
+[JsonDerivedType(typeof(ResidualBlockSpec), "ResidualBlock")]
 internal abstract record LayerSpec(string Path)
 {
     /// <summary>The TorchSharp module type name, for messages.</summary>
     [JsonIgnore]
     public abstract string TypeName { get; }
+
+    /// <summary>
+    /// Every leaf layer in forward order: the layers of a chain, with each residual block replaced by its main
+    /// branch and then its shortcut (a layer shared inside a main branch appears at each of its positions).
+    /// </summary>
+    public static IEnumerable<LayerSpec> Leaves(IEnumerable<LayerSpec> chain)
+    {
+        foreach (var spec in chain)
+        {
+            if (spec is ResidualBlockSpec block)
+            {
+                foreach (var leaf in block.Main.Concat(block.Shortcut))
+                {
+                    yield return leaf;
+                }
+            }
+            else
+            {
+                yield return spec;
+            }
+        }
+    }
 }
 
 /// <summary>A 2-D convolution with groups = 1. Pairs are (height, width).</summary>
@@ -72,4 +96,23 @@ internal sealed record FlattenSpec(string Path) : LayerSpec(Path)
 internal sealed record LinearSpec(string Path, int InFeatures, int OutFeatures, bool HasBias) : LayerSpec(Path)
 {
     public override string TypeName => "Linear";
+}
+
+/// <summary>2-D adaptive average pooling to a fixed output size (height, width).</summary>
+internal sealed record AdaptiveAvgPool2dSpec(string Path, int[] OutputSize) : LayerSpec(Path)
+{
+    public override string TypeName => "AdaptiveAvgPool2d";
+}
+
+/// <summary>
+/// A <see cref="Modules.ResidualBlock"/>: out = relu?(main(x) + shortcut(x)). <see cref="Main"/> and
+/// <see cref="Shortcut"/> are chains of leaf specs with full paths ("layer1.0.conv1", "layer1.0.downsample.0");
+/// an empty shortcut is the identity. The lists are owned by the spec: copies go through <see cref="DeepCopy"/>.
+/// </summary>
+internal sealed record ResidualBlockSpec(string Path, List<LayerSpec> Main, List<LayerSpec> Shortcut, bool ReluAfterAdd) : LayerSpec(Path)
+{
+    public override string TypeName => "ResidualBlock";
+
+    /// <summary>A copy with its own lists, so that editing the copy's layers leaves this one alone.</summary>
+    public ResidualBlockSpec DeepCopy() => this with { Main = [.. Main], Shortcut = [.. Shortcut] };
 }

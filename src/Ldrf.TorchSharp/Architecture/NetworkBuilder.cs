@@ -1,10 +1,11 @@
+using Ldrf.TorchSharp.Modules;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Ldrf.TorchSharp.Architecture;
 
-/// <summary>A network built from specs: the nested Sequential and its leaves in forward order.</summary>
+/// <summary>A network built from specs: the nested Sequential and its top-level layers in forward order (one per spec; a residual block is one).</summary>
 internal sealed record BuiltNetwork(Sequential Root, IReadOnlyList<nn.Module<Tensor, Tensor>> Leaves);
 
 /// <summary>
@@ -29,21 +30,9 @@ internal static class NetworkBuilder
             var root = new Node();
             foreach (var spec in specs)
             {
-                var module = CreateScoped(spec, dtype);
-                if (state is not null)
-                {
-                    CopyState(module, spec.Path, state);
-                }
-
+                var module = spec is ResidualBlockSpec block ? CreateBlock(block, state, dtype) : CreateLeaf(spec, state, dtype);
                 leaves.Add(module);
-                var node = root;
-                var parts = spec.Path.Split('.');
-                for (var i = 0; i < parts.Length - 1; i++)
-                {
-                    node = node.Child(parts[i]);
-                }
-
-                node.Add(parts[^1], module);
+                root.Add(spec.Path, module);
             }
 
             var sequential = root.ToSequential();
@@ -59,6 +48,51 @@ internal static class NetworkBuilder
         {
             torch.random.set_rng_state(rng);
         }
+    }
+
+    private static nn.Module<Tensor, Tensor> CreateLeaf(LayerSpec spec, IReadOnlyDictionary<string, Tensor>? state, ScalarType dtype)
+    {
+        var module = CreateScoped(spec, dtype);
+        if (state is not null)
+        {
+            CopyState(module, spec.Path, state);
+        }
+
+        return module;
+    }
+
+    // The main branch's layers keep their child names (a repeated name is the same module again); the shortcut
+    // becomes the "downsample" Sequential, nested as its paths say.
+    private static ResidualBlock CreateBlock(ResidualBlockSpec block, IReadOnlyDictionary<string, Tensor>? state, ScalarType dtype)
+    {
+        var modules = new Dictionary<string, nn.Module<Tensor, Tensor>>(StringComparer.Ordinal);
+        var main = new List<(string, nn.Module<Tensor, Tensor>)>();
+        foreach (var spec in block.Main)
+        {
+            var name = spec.Path[(block.Path.Length + 1)..];
+            if (!modules.TryGetValue(name, out var module))
+            {
+                module = CreateLeaf(spec, state, dtype);
+                modules[name] = module;
+            }
+
+            main.Add((name, module));
+        }
+
+        Sequential? downsample = null;
+        if (block.Shortcut.Count > 0)
+        {
+            var prefix = block.Path + "." + ResidualBlock.DownsampleName + ".";
+            var node = new Node();
+            foreach (var spec in block.Shortcut)
+            {
+                node.Add(spec.Path[prefix.Length..], CreateLeaf(spec, state, dtype));
+            }
+
+            downsample = node.ToSequential();
+        }
+
+        return new ResidualBlock(main, downsample, block.ReluAfterAdd);
     }
 
     // TorchSharp's initializers leave temporary tensors to the finalizer (Conv2d with a bias leaves one each);
@@ -82,6 +116,7 @@ internal static class NetworkBuilder
         AvgPool2dSpec a => nn.AvgPool2d((a.Kernel[0], a.Kernel[1]), (a.Stride[0], a.Stride[1]), (a.Padding[0], a.Padding[1]), a.CeilMode, a.CountIncludePad, a.DivisorOverride),
         DropoutSpec d => nn.Dropout(d.P),
         FlattenSpec => nn.Flatten(),
+        AdaptiveAvgPool2dSpec a => nn.AdaptiveAvgPool2d((a.OutputSize[0], a.OutputSize[1])),
         LinearSpec l => nn.Linear(l.InFeatures, l.OutFeatures, l.HasBias, dtype: dtype),
         _ => throw new InvalidOperationException($"Unknown layer spec {spec.GetType().Name} at '{spec.Path}'."),
     };
@@ -118,7 +153,18 @@ internal static class NetworkBuilder
     {
         private readonly List<(string Name, nn.Module<Tensor, Tensor>? Module, Node? Child)> _items = [];
 
-        public void Add(string name, nn.Module<Tensor, Tensor> module) => _items.Add((name, module, null));
+        /// <summary>Adds a module under a dotted path relative to this node ("features.3").</summary>
+        public void Add(string path, nn.Module<Tensor, Tensor> module)
+        {
+            var node = this;
+            var parts = path.Split('.');
+            for (var i = 0; i < parts.Length - 1; i++)
+            {
+                node = node.Child(parts[i]);
+            }
+
+            node._items.Add((parts[^1], module, null));
+        }
 
         // Consecutive layers of one container share its node: a chain visits each container in one stretch.
         public Node Child(string name)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Ldrf.TorchSharp.Modules;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -12,7 +13,7 @@ namespace Ldrf.TorchSharp.Architecture;
 internal static class NetworkReader
 {
     /// <summary>The layer types the adapter understands, for messages.</summary>
-    public const string SupportedTypes = "Conv2d (groups = 1), BatchNorm2d, ReLU, MaxPool2d, AvgPool2d, Dropout, Flatten (start_dim 1, end_dim -1) and Linear, inside (nested) Sequential containers";
+    public const string SupportedTypes = "Conv2d (groups = 1), BatchNorm2d, ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout, Flatten (start_dim 1, end_dim -1), Linear and Ldrf.TorchSharp.Modules.ResidualBlock, inside (nested) Sequential containers";
 
     /// <summary>Reads the chain.</summary>
     /// <param name="network">The network (a Sequential).</param>
@@ -38,29 +39,6 @@ internal static class NetworkReader
         return specs;
     }
 
-    /// <summary>The leaf modules in the same order as <see cref="Read"/> returns their specs.</summary>
-    public static List<nn.Module> Leaves(nn.Module network)
-    {
-        var leaves = new List<nn.Module>();
-        void Visit(nn.Module m)
-        {
-            if (m is Sequential)
-            {
-                foreach (var (_, child) in m.named_children())
-                {
-                    Visit(child);
-                }
-            }
-            else
-            {
-                leaves.Add(m);
-            }
-        }
-
-        Visit(network);
-        return leaves;
-    }
-
     /// <summary>A detached copy of the network's parameters and buffers, keyed by state_dict name, on their device.</summary>
     public static Dictionary<string, Tensor> CopyState(nn.Module network)
     {
@@ -76,20 +54,52 @@ internal static class NetworkReader
         return copy;
     }
 
-    private static void Walk(nn.Module module, string path, List<LayerSpec> specs, string paramName)
+    private static void Walk(nn.Module module, string path, List<LayerSpec> specs, string paramName, string? block = null)
     {
         foreach (var (name, child) in module.named_children())
         {
             var childPath = path.Length == 0 ? name : path + "." + name;
             if (child is Sequential)
             {
-                Walk(child, childPath, specs, paramName);
+                Walk(child, childPath, specs, paramName, block);
+            }
+            else if (child is ResidualBlock residual)
+            {
+                if (block is not null)
+                {
+                    throw Unsupported(childPath, child, $"a place inside residual block '{block}' (residual blocks cannot nest)", paramName);
+                }
+
+                specs.Add(DescribeBlock(residual, childPath, paramName));
             }
             else
             {
                 specs.Add(Describe(child, childPath, paramName));
             }
         }
+    }
+
+    // The main branch in forward order (a shared ReLU at each of its positions) and the shortcut chain.
+    private static ResidualBlockSpec DescribeBlock(ResidualBlock block, string path, string paramName)
+    {
+        var main = new List<LayerSpec>();
+        foreach (var (name, module) in block.MainBranch)
+        {
+            if (module is Sequential or ResidualBlock)
+            {
+                throw Unsupported(path + "." + name, module, "a place in the main branch of a residual block, which takes leaf layers only", paramName);
+            }
+
+            main.Add(Describe(module, path + "." + name, paramName));
+        }
+
+        var shortcut = new List<LayerSpec>();
+        if (block.Downsample is { } downsample)
+        {
+            Walk(downsample, path + "." + ResidualBlock.DownsampleName, shortcut, paramName, path);
+        }
+
+        return new ResidualBlockSpec(path, main, shortcut, block.ReluAfterAdd);
     }
 
     private static LayerSpec Describe(nn.Module module, string path, string paramName)
@@ -144,6 +154,8 @@ internal static class NetworkReader
             case AvgPool2d avg:
                 var avgKernel = Pair(avg.kernel_size, 1);
                 return new AvgPool2dSpec(path, avgKernel, Pair(avg.stride, 0, avgKernel), Pair(avg.padding, 0), avg.ceil_mode, avg.count_include_pad, avg.divisor_override);
+            case AdaptiveAvgPool2d adaptive:
+                return new AdaptiveAvgPool2dSpec(path, Pair(adaptive.output_size, 1));
             case Dropout dropout:
                 return new DropoutSpec(path, dropout.p);
             case Flatten flatten:

@@ -20,6 +20,9 @@ internal static class ShapeInference
         return outputs;
     }
 
+    /// <summary>The input shape of layer <paramref name="index"/> of a chain whose outputs are <paramref name="outputs"/>.</summary>
+    public static long[] Input(long[][] outputs, int index, long[] input) => index == 0 ? input : outputs[index - 1];
+
     private static long[] Output(LayerSpec spec, long[] x, string paramName)
     {
         switch (spec)
@@ -42,6 +45,20 @@ internal static class ShapeInference
                 return [x[0],
                     Window(spec, x[1], a.Kernel[0], a.Stride[0], a.Padding[0], 1, a.CeilMode, paramName),
                     Window(spec, x[2], a.Kernel[1], a.Stride[1], a.Padding[1], 1, a.CeilMode, paramName)];
+            case AdaptiveAvgPool2dSpec a:
+                Expect(spec, x, null, paramName);
+                return [x[0], a.OutputSize[0], a.OutputSize[1]];
+            case ResidualBlockSpec block:
+                var main = Outputs(block.Main, x, paramName)[^1];
+                var shortcut = block.Shortcut.Count == 0 ? x : Outputs(block.Shortcut, x, paramName)[^1];
+                if (!main.SequenceEqual(shortcut))
+                {
+                    throw new ArgumentException(
+                        $"Residual block '{block.Path}': its main branch gives {NetworkReader.Shape(main)} per image but its shortcut gives {NetworkReader.Shape(shortcut)}; the residual add needs equal shapes.",
+                        paramName);
+                }
+
+                return main;
             case FlattenSpec:
                 return [x.Aggregate(1L, (p, d) => p * d)];
             case LinearSpec l:

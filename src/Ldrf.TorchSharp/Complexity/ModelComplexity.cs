@@ -23,7 +23,7 @@ public sealed class ComplexityReport
         TotalParameters = layers.Sum(l => l.Parameters);
     }
 
-    /// <summary>Every leaf module in forward order.</summary>
+    /// <summary>Every leaf module in forward order; a residual block's layers come as its main branch, then its shortcut (a ReLU shared in the main branch has a row at each position).</summary>
     public IReadOnlyList<LayerComplexity> Layers { get; }
 
     /// <summary>The sum of the layers' multiply-accumulates.</summary>
@@ -52,7 +52,7 @@ public sealed class ComplexityReport
     }
 }
 
-/// <summary>Counts the FLOPs and parameters of a TorchSharp chain network.</summary>
+/// <summary>Counts the FLOPs and parameters of a TorchSharp chain network (residual blocks included).</summary>
 /// <remarks>
 /// Convention: FLOPs are multiply-accumulates (MACs) of the convolutions and fully connected layers for one
 /// image, the convention of the pruning literature (VGG-16 at 224 x 224 is 15.5 G): a Conv2d costs
@@ -88,10 +88,25 @@ public static class ModelComplexity
 
     internal static ComplexityReport Count(IReadOnlyList<LayerSpec> specs, long[] imageShape, string paramName)
     {
-        var outputs = ShapeInference.Outputs(specs, imageShape, paramName);
-        var layers = new List<LayerComplexity>(specs.Count);
+        var layers = new List<LayerComplexity>();
+        AddChain(specs, imageShape, layers, paramName);
+        return new ComplexityReport(layers);
+    }
+
+    // One row per leaf; a residual block contributes its main branch and then its shortcut (the add is free).
+    private static void AddChain(IReadOnlyList<LayerSpec> specs, long[] input, List<LayerComplexity> layers, string paramName)
+    {
+        var outputs = ShapeInference.Outputs(specs, input, paramName);
         for (var i = 0; i < specs.Count; i++)
         {
+            if (specs[i] is ResidualBlockSpec block)
+            {
+                var blockInput = ShapeInference.Input(outputs, i, input);
+                AddChain(block.Main, blockInput, layers, paramName);
+                AddChain(block.Shortcut, blockInput, layers, paramName);
+                continue;
+            }
+
             var (flops, parameters) = specs[i] switch
             {
                 Conv2dSpec c => ((long)c.OutChannels * outputs[i][1] * outputs[i][2] * c.InChannels * c.Kernel[0] * c.Kernel[1],
@@ -102,7 +117,5 @@ public static class ModelComplexity
             };
             layers.Add(new LayerComplexity(specs[i].Path, specs[i].TypeName, outputs[i], flops, parameters));
         }
-
-        return new ComplexityReport(layers);
     }
 }

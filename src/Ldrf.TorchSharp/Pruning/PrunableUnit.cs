@@ -9,18 +9,66 @@ namespace Ldrf.TorchSharp.Pruning;
 /// its consumer (the next Conv2d or Linear), and the index of the last layer before the consumer, whose output
 /// is exactly what the consumer reads. <see cref="Group"/> is how many consumer weights each input channel
 /// has per output: kh·kw for a Conv2d, H·W for a Linear after Flatten (each channel's spatial group), 1 for
-/// a Linear after a Linear.
+/// a Linear after a Linear. The indices are positions in the top-level chain, or, when <see cref="Block"/> is
+/// set, in the main branch of the residual block at that top-level position.
 /// </summary>
-internal sealed record PrunableUnit(int Producer, int Consumer, int Capture, int Channels, int Group)
+internal sealed record PrunableUnit(int Producer, int Consumer, int Capture, int Channels, int Group, int? Block = null)
 {
-    /// <summary>Finds every unit of a BN-free chain; <paramref name="shapes"/> are the per-layer output shapes.</summary>
-    public static List<PrunableUnit> Find(IReadOnlyList<LayerSpec> layers, long[][] shapes)
+    /// <summary>
+    /// Finds every unit of a BN-free chain; <paramref name="shapes"/> are the per-layer output shapes for an
+    /// input of shape <paramref name="input"/>. A residual block's output width is fixed (the add needs it), so
+    /// a layer feeding a block, or fed by one, is not a producer; inside a block's main branch every Conv2d or
+    /// Linear but the last is.
+    /// </summary>
+    public static List<PrunableUnit> Find(IReadOnlyList<LayerSpec> layers, long[][] shapes, long[] input)
     {
-        var compute = Enumerable.Range(0, layers.Count).Where(i => layers[i] is Conv2dSpec or LinearSpec).ToList();
-        var units = new List<PrunableUnit>();
-        for (var j = 0; j + 1 < compute.Count; j++)
+        var units = FindInChain(layers, shapes, null);
+        for (var b = 0; b < layers.Count; b++)
         {
-            var (p, q) = (compute[j], compute[j + 1]);
+            if (layers[b] is ResidualBlockSpec block)
+            {
+                var inner = ShapeInference.Outputs(block.Main, ShapeInference.Input(shapes, b, input), "layers");
+                units.AddRange(FindInChain(block.Main, inner, b));
+            }
+        }
+
+        // Front to back, as the network runs.
+        return [.. units.OrderBy(u => u.Block ?? u.Producer).ThenBy(u => u.Producer)];
+    }
+
+    /// <summary>The chain holding this unit's layers: the top level or a block's main branch.</summary>
+    public List<LayerSpec> Chain(List<LayerSpec> topLevel) => Block is int b ? ((ResidualBlockSpec)topLevel[b]).Main : topLevel;
+
+    /// <summary>The producer's spec in <paramref name="topLevel"/>.</summary>
+    public LayerSpec ProducerSpec(List<LayerSpec> topLevel) => Chain(topLevel)[Producer];
+
+    /// <summary>The consumer's spec in <paramref name="topLevel"/>.</summary>
+    public LayerSpec ConsumerSpec(List<LayerSpec> topLevel) => Chain(topLevel)[Consumer];
+
+    private static List<PrunableUnit> FindInChain(IReadOnlyList<LayerSpec> layers, long[][] shapes, int? block)
+    {
+        var units = new List<PrunableUnit>();
+        int? previous = null;
+        for (var q = 0; q < layers.Count; q++)
+        {
+            if (layers[q] is ResidualBlockSpec)
+            {
+                previous = null;
+                continue;
+            }
+
+            if (layers[q] is not (Conv2dSpec or LinearSpec))
+            {
+                continue;
+            }
+
+            if (previous is not int p)
+            {
+                previous = q;
+                continue;
+            }
+
+            previous = q;
             var channels = layers[p] switch
             {
                 Conv2dSpec c => c.OutChannels,
@@ -33,7 +81,7 @@ internal sealed record PrunableUnit(int Producer, int Consumer, int Capture, int
                 LinearSpec l => checked((int)(shapes[q - 1].Aggregate(1L, (a, b) => a * b) / channels)),
                 _ => throw new InvalidOperationException(),
             };
-            units.Add(new PrunableUnit(p, q, q - 1, channels, group));
+            units.Add(new PrunableUnit(p, q, q - 1, channels, group, block));
         }
 
         return units;
@@ -64,8 +112,9 @@ internal sealed record PrunableUnit(int Producer, int Consumer, int Capture, int
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var producer = model.Layers[Producer];
-        var consumer = model.Layers[Consumer];
+        var chain = Chain(model.Layers);
+        var producer = chain[Producer];
+        var consumer = chain[Consumer];
         var producerWeight = model.State[producer.Path + ".weight"];
         var consumerWeight = model.State[consumer.Path + ".weight"];
         var device = producerWeight.device;
@@ -94,13 +143,13 @@ internal sealed record PrunableUnit(int Producer, int Consumer, int Capture, int
             hasBias = true;
         }
 
-        model.Layers[Producer] = producer switch
+        chain[Producer] = producer switch
         {
             Conv2dSpec c => c with { OutChannels = kept.Length },
             LinearSpec l => l with { OutFeatures = kept.Length },
             _ => producer,
         };
-        model.Layers[Consumer] = consumer switch
+        chain[Consumer] = consumer switch
         {
             Conv2dSpec c => c with { InChannels = kept.Length, HasBias = hasBias },
             LinearSpec l => l with { InFeatures = kept.Length * Group, HasBias = hasBias },

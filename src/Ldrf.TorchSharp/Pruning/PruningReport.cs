@@ -40,9 +40,18 @@ public sealed record LayerReport
 
     /// <summary>Parameters after pruning.</summary>
     public required long ParametersAfter { get; init; }
+
+    /// <summary>
+    /// The time spent running the original and the pruned-so-far network over the calibration batches and
+    /// accumulating this layer's statistics, or null for a layer that was not pruned.
+    /// </summary>
+    public TimeSpan? CalibrationTime { get; init; }
+
+    /// <summary>The layer pruner's time per stage (decomposition, selection, recomposition), or null when the pruner does not report it or the layer was not pruned.</summary>
+    public LayerPruningTimes? LayerPruningTimes { get; init; }
 }
 
-/// <summary>What pruning did: per-layer widths, capacities, errors and costs, totals and latencies.</summary>
+/// <summary>What pruning did: per-layer widths, capacities, errors, costs and times, totals and latencies.</summary>
 public sealed class PruningReport
 {
     /// <summary>One row per Conv2d and Linear, in forward order.</summary>
@@ -66,6 +75,18 @@ public sealed class PruningReport
     /// <summary>The target reduction, or null when per-layer ratios were given.</summary>
     public double? TargetFlopsReduction { get; init; }
 
+    /// <summary>The total calibration time (all layers), see <see cref="LayerReport.CalibrationTime"/>.</summary>
+    public TimeSpan CalibrationTime => Sum(l => l.CalibrationTime);
+
+    /// <summary>The layer pruners' total decomposition time.</summary>
+    public TimeSpan DecompositionTime => Sum(l => l.LayerPruningTimes?.Decomposition);
+
+    /// <summary>The layer pruners' total selection time.</summary>
+    public TimeSpan SelectionTime => Sum(l => l.LayerPruningTimes?.Selection);
+
+    /// <summary>The layer pruners' total recomposition time.</summary>
+    public TimeSpan RecompositionTime => Sum(l => l.LayerPruningTimes?.Recomposition);
+
     /// <summary>The number of calibration images used.</summary>
     public required int CalibrationImages { get; init; }
 
@@ -75,21 +96,23 @@ public sealed class PruningReport
     /// <summary>The median CPU latency of the pruned network on the same image, or null if not measured.</summary>
     public TimeSpan? LatencyAfter { get; init; }
 
+    private TimeSpan Sum(Func<LayerReport, TimeSpan?> time) => Layers.Aggregate(TimeSpan.Zero, (total, l) => total + (time(l) ?? TimeSpan.Zero));
+
     /// <summary>A table with one row per layer, totals and latencies.</summary>
     public override string ToString()
     {
         var c = CultureInfo.InvariantCulture;
         var text = new StringBuilder();
-        text.AppendLine(c, $"{"Layer",-16} {"Type",-7} {"Channels",11} {"r",4} {"EmbErr",8} {"OutErr",8} {"FLOPs before",14} {"FLOPs after",14} {"Params before",14} {"Params after",13}");
+        text.AppendLine(c, $"{"Layer",-22} {"Type",-7} {"Channels",11} {"r",4} {"EmbErr",8} {"OutErr",8} {"FLOPs before",14} {"FLOPs after",14} {"Params before",14} {"Params after",13}");
         foreach (var l in Layers)
         {
             var r = l.ValidCapacity?.ToString(c) ?? "-";
             var emb = l.RelativeEmbeddingError?.ToString("0.0000", c) ?? "-";
             var output = l.RelativeOutputError?.ToString("0.0000", c) ?? "-";
-            text.AppendLine(c, $"{l.Path,-16} {l.Type,-7} {l.ChannelsBefore,5}->{l.ChannelsAfter,-4} {r,4} {emb,8} {output,8} {l.FlopsBefore,14:N0} {l.FlopsAfter,14:N0} {l.ParametersBefore,14:N0} {l.ParametersAfter,13:N0}");
+            text.AppendLine(c, $"{l.Path,-22} {l.Type,-7} {l.ChannelsBefore,5}->{l.ChannelsAfter,-4} {r,4} {emb,8} {output,8} {l.FlopsBefore,14:N0} {l.FlopsAfter,14:N0} {l.ParametersBefore,14:N0} {l.ParametersAfter,13:N0}");
         }
 
-        text.AppendLine(c, $"{"Total",-16} {string.Empty,-7} {string.Empty,11} {string.Empty,4} {string.Empty,8} {string.Empty,8} {FlopsBefore,14:N0} {FlopsAfter,14:N0} {ParametersBefore,14:N0} {ParametersAfter,13:N0}");
+        text.AppendLine(c, $"{"Total",-22} {string.Empty,-7} {string.Empty,11} {string.Empty,4} {string.Empty,8} {string.Empty,8} {FlopsBefore,14:N0} {FlopsAfter,14:N0} {ParametersBefore,14:N0} {ParametersAfter,13:N0}");
         text.Append(c, $"FLOPs reduction {FlopsReduction:0.00}x");
         if (TargetFlopsReduction is double target)
         {
@@ -101,6 +124,9 @@ public sealed class PruningReport
         {
             text.Append(c, $"; CPU latency {before.TotalMilliseconds:0.000} ms -> {after.TotalMilliseconds:0.000} ms ({before / after:0.00}x)");
         }
+
+        text.AppendLine().Append(c,
+            $"Times: calibration {CalibrationTime.TotalSeconds:0.0} s, decomposition {DecompositionTime.TotalSeconds:0.0} s, selection {SelectionTime.TotalSeconds:0.0} s, recomposition {RecompositionTime.TotalSeconds:0.0} s");
 
         return text.ToString();
     }

@@ -4,6 +4,7 @@ using Ldrf.Allocation;
 using Ldrf.Statistics;
 using Ldrf.TorchSharp.Architecture;
 using Ldrf.TorchSharp.Complexity;
+using Ldrf.TorchSharp.Modules;
 using Ldrf.TorchSharp.Numerics;
 using Ldrf.TorchSharp.Runtime;
 using Microsoft.Extensions.Logging;
@@ -20,10 +21,16 @@ namespace Ldrf.TorchSharp.Pruning;
 /// <remarks>
 /// <para>
 /// The network is a Sequential (nested Sequentials allowed) of Conv2d, BatchNorm2d, ReLU, MaxPool2d,
-/// AvgPool2d, Dropout, Flatten and Linear, evaluated as a chain. Batch norms are folded into the convolution
-/// before them. Every Conv2d or Linear whose outputs feed another Conv2d or Linear is prunable; the first
-/// layer's inputs and the last layer's outputs keep their size. A Linear after Flatten is a consumer whose
-/// input features come in spatial groups, one group per channel.
+/// AvgPool2d, AdaptiveAvgPool2d, Dropout, Flatten, Linear and <see cref="Modules.ResidualBlock"/>, evaluated
+/// as a chain. Batch norms are folded into the convolution before them. Every Conv2d or Linear whose outputs
+/// feed another Conv2d or Linear is prunable; the first layer's inputs and the last layer's outputs keep their
+/// size. A Linear after Flatten is a consumer whose input features come in spatial groups, one group per channel.
+/// </para>
+/// <para>
+/// In a residual block only the main branch's inner channels are pruned (the outputs of every Conv2d but the
+/// last: conv1 of a basic block, conv1 and conv2 of a bottleneck). Block outputs, shortcuts and downsample
+/// paths keep their widths, so every residual add stays valid; a layer that feeds a block or is fed by one is
+/// not pruned.
 /// </para>
 /// <para>
 /// Layers are pruned front to back. For each one, the original and the pruned-so-far network run on the same
@@ -104,7 +111,7 @@ public sealed class TorchSharpPruner
             var complexityBefore = original.Complexity(imageShape, nameof(calibrationBatches));
             var folded = Own(disposables, original.FoldBatchNorm(nameof(network)));
             var shapes = ShapeInference.Outputs(folded.Layers, imageShape, nameof(calibrationBatches));
-            var units = PrunableUnit.Find(folded.Layers, shapes);
+            var units = PrunableUnit.Find(folded.Layers, shapes, imageShape);
             if (units.Count == 0)
             {
                 throw new ArgumentException(
@@ -114,21 +121,23 @@ public sealed class TorchSharpPruner
 
             var originalNet = folded.Build(device, dtype);
             disposables.Add(originalNet.Root);
-            var keep = KeepCounts(folded, units, shapes, originalNet, batches, options, device, dtype, progress, cancellationToken);
+            var keep = KeepCounts(folded, units, shapes, imageShape, originalNet, batches, options, device, dtype, progress, cancellationToken);
 
             var working = Own(disposables, folded.Clone());
             var results = new Dictionary<string, LayerPruningResult>(StringComparer.Ordinal);
+            var calibrationTimes = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
             for (var j = 0; j < units.Count; j++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var unit = units[j];
-                var name = folded.Layers[unit.Producer].Path;
+                var name = unit.ProducerSpec(folded.Layers).Path;
                 progress?.Report(new PruningProgress(PruningStage.PruningLayer, name, j, units.Count));
                 var prunedNet = working.Build(device, dtype);
                 using var patches = _layerPruner.UsesPatchStatistics
-                    ? new PatchSampler(unit, folded.Layers[unit.Consumer], options.PatchSamplesPerImage, options.Seed + j, device)
+                    ? new PatchSampler(unit, unit.ConsumerSpec(folded.Layers), options.PatchSamplesPerImage, options.Seed + j, device)
                     : null;
                 ChannelStatistics statistics;
+                var calibration = Stopwatch.StartNew();
                 try
                 {
                     statistics = Accumulate(originalNet, prunedNet, [unit], batches, device, dtype, null, cancellationToken, patches)[0];
@@ -138,8 +147,10 @@ public sealed class TorchSharpPruner
                     prunedNet.Root.Dispose();
                 }
 
+                calibrationTimes[name] = calibration.Elapsed;
+
                 var request = new LayerPruningRequest(name,
-                    PrunableUnit.ConsumerMatrix(working.State[folded.Layers[unit.Consumer].Path + ".weight"], unit.Channels),
+                    PrunableUnit.ConsumerMatrix(working.State[unit.ConsumerSpec(folded.Layers).Path + ".weight"], unit.Channels),
                     statistics)
                 {
                     KeepCount = keep[name],
@@ -166,7 +177,7 @@ public sealed class TorchSharpPruner
                     (latencyBefore, latencyAfter) = MeasureLatency(original, pruned, working, batches[0], dtype, options.LatencyRuns);
                 }
 
-                var report = Report(original, working, complexityBefore, complexityAfter, results, options, batches, latencyBefore, latencyAfter);
+                var report = Report(original, working, complexityBefore, complexityAfter, results, calibrationTimes, options, batches, latencyBefore, latencyAfter);
                 progress?.Report(new PruningProgress(PruningStage.Completed, null, units.Count, units.Count));
                 return new PruningResult(pruned.Root, report);
             }
@@ -285,10 +296,10 @@ public sealed class TorchSharpPruner
     }
 
     private IReadOnlyDictionary<string, int> KeepCounts(
-        ChainModel folded, List<PrunableUnit> units, long[][] shapes, BuiltNetwork originalNet, List<Tensor> batches,
+        ChainModel folded, List<PrunableUnit> units, long[][] shapes, long[] imageShape, BuiltNetwork originalNet, List<Tensor> batches,
         NetworkPruningOptions options, Device device, ScalarType dtype, IProgress<PruningProgress>? progress, CancellationToken cancellationToken)
     {
-        var names = units.Select(u => folded.Layers[u.Producer].Path).ToList();
+        var names = units.Select(u => u.ProducerSpec(folded.Layers).Path).ToList();
         var capacities = units.Select(_ => 1).ToArray();
         if (options.TargetFlopsReduction is not null && options.UseCapacityBounds)
         {
@@ -299,7 +310,7 @@ public sealed class TorchSharpPruner
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var request = new LayerPruningRequest(names[j],
-                    PrunableUnit.ConsumerMatrix(folded.State[folded.Layers[units[j].Consumer].Path + ".weight"], units[j].Channels),
+                    PrunableUnit.ConsumerMatrix(folded.State[units[j].ConsumerSpec(folded.Layers).Path + ".weight"], units[j].Channels),
                     statistics[j]);
                 try
                 {
@@ -316,41 +327,55 @@ public sealed class TorchSharpPruner
         }
 
         var prunable = units.Select((u, j) => new PrunableLayer(names[j], u.Channels, capacities[j]));
-        var allocator = new WidthAllocator(prunable, ComputeLayers(folded.Layers, shapes, names));
+        var allocator = new WidthAllocator(prunable, ComputeLayers(folded.Layers, shapes, imageShape, units, names));
         var allocation = options.TargetFlopsReduction is double target ? allocator.Allocate(target) : allocator.FromRatios(options.PerLayerKeepRatios!);
         _logger.LogInformation("Ldrf widths: {Widths} ({Reduction:0.00}x fewer FLOPs)",
             string.Join(", ", names.Select(n => n + "=" + allocation.KeepCounts[n].ToString(CultureInfo.InvariantCulture))), allocation.Reduction);
         return allocation.KeepCounts;
     }
 
-    // FLOPs = Σ cost · in′ · out′ over Conv2d and Linear (MACs), with widths linked to the prunable layers.
-    private static List<ComputeLayer> ComputeLayers(IReadOnlyList<LayerSpec> layers, long[][] shapes, List<string> prunableNames)
+    // FLOPs = Σ cost · in′ · out′ over every Conv2d and Linear (MACs, residual blocks included), with the widths
+    // that pruning changes linked to their prunable layers.
+    private static List<ComputeLayer> ComputeLayers(List<LayerSpec> layers, long[][] shapes, long[] imageShape, List<PrunableUnit> units, List<string> names)
     {
-        var compute = Enumerable.Range(0, layers.Count).Where(i => layers[i] is Conv2dSpec or LinearSpec).ToList();
-        var result = new List<ComputeLayer>();
-        for (var j = 0; j < compute.Count; j++)
+        var producer = new Dictionary<string, string>(StringComparer.Ordinal);
+        var consumer = new Dictionary<string, (string Name, PrunableUnit Unit)>(StringComparer.Ordinal);
+        for (var j = 0; j < units.Count; j++)
         {
-            var i = compute[j];
-            string? input = j > 0 ? prunableNames[j - 1] : null;
-            string? output = j < prunableNames.Count ? prunableNames[j] : null;
-            result.Add(layers[i] switch
-            {
-                Conv2dSpec c => new ComputeLayer(c.Path, (double)c.Kernel[0] * c.Kernel[1] * shapes[i][1] * shapes[i][2], input, c.InChannels, output, c.OutChannels),
-                LinearSpec l when j > 0 => new ComputeLayer(l.Path, l.InFeatures / Channels(layers[compute[j - 1]]), input, Channels(layers[compute[j - 1]]), output, l.OutFeatures),
-                LinearSpec l => new ComputeLayer(l.Path, 1, null, l.InFeatures, output, l.OutFeatures),
-                _ => throw new InvalidOperationException(),
-            });
+            producer[units[j].ProducerSpec(layers).Path] = names[j];
+            consumer[units[j].ConsumerSpec(layers).Path] = (names[j], units[j]);
         }
 
+        var result = new List<ComputeLayer>();
+        void Add(IReadOnlyList<LayerSpec> chain, long[][] outputs, long[] input)
+        {
+            for (var i = 0; i < chain.Count; i++)
+            {
+                var output = producer.GetValueOrDefault(chain[i].Path);
+                var linked = consumer.TryGetValue(chain[i].Path, out var c) ? c : ((string Name, PrunableUnit Unit)?)null;
+                switch (chain[i])
+                {
+                    case ResidualBlockSpec block:
+                        var blockInput = ShapeInference.Input(outputs, i, input);
+                        Add(block.Main, ShapeInference.Outputs(block.Main, blockInput, "network"), blockInput);
+                        Add(block.Shortcut, ShapeInference.Outputs(block.Shortcut, blockInput, "network"), blockInput);
+                        break;
+                    case Conv2dSpec conv:
+                        result.Add(new ComputeLayer(conv.Path, (double)conv.Kernel[0] * conv.Kernel[1] * outputs[i][1] * outputs[i][2],
+                            linked?.Name, conv.InChannels, output, conv.OutChannels));
+                        break;
+                    case LinearSpec linear:
+                        result.Add(linked is { } l
+                            ? new ComputeLayer(linear.Path, l.Unit.Group, l.Name, l.Unit.Channels, output, linear.OutFeatures)
+                            : new ComputeLayer(linear.Path, 1, null, linear.InFeatures, output, linear.OutFeatures));
+                        break;
+                }
+            }
+        }
+
+        Add(layers, shapes, imageShape);
         return result;
     }
-
-    private static int Channels(LayerSpec producer) => producer switch
-    {
-        Conv2dSpec c => c.OutChannels,
-        LinearSpec l => l.OutFeatures,
-        _ => throw new InvalidOperationException(),
-    };
 
     /// <summary>Runs the original (and the pruned, if given) network over the batches and accumulates each unit's statistics.</summary>
     private static ChannelStatistics[] Accumulate(
@@ -361,15 +386,14 @@ public sealed class TorchSharpPruner
         var accumulators = units.Select(u => new ActivationStatistics(u.Channels, device)).ToArray();
         try
         {
-            var last = units.Max(u => u.Capture);
             for (var b = 0; b < batches.Count; b++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
                 var x = batches[b].to(dtype, device);
-                var a0 = Run(original, x, last, units);
-                var a1 = pruned is null ? a0 : Run(pruned, x, last, units);
+                var a0 = Run(original, x, units);
+                var a1 = pruned is null ? a0 : Run(pruned, x, units);
                 for (var j = 0; j < units.Count; j++)
                 {
                     accumulators[j].Add(a1[j], a0[j]);
@@ -391,22 +415,45 @@ public sealed class TorchSharpPruner
         }
     }
 
-    private static Tensor[] Run(BuiltNetwork network, Tensor x, int last, IReadOnlyList<PrunableUnit> units)
+    // Runs the network just far enough to capture every unit's consumer input: the output of a top-level layer,
+    // or, for a unit inside a residual block, of a layer of that block's main branch.
+    private static Tensor[] Run(BuiltNetwork network, Tensor x, IReadOnlyList<PrunableUnit> units)
     {
         var captured = new Tensor[units.Count];
+        var last = units.Max(u => u.Block ?? u.Capture);
         for (var i = 0; i <= last; i++)
         {
-            x = network.Leaves[i].forward(x);
-            for (var j = 0; j < units.Count; j++)
+            var layer = network.Leaves[i];
+            if (layer is ResidualBlock block && units.Any(u => u.Block == i))
             {
-                if (units[j].Capture == i)
+                var y = x;
+                var lastInner = units.Where(u => u.Block == i).Max(u => u.Capture);
+                for (var k = 0; k <= lastInner; k++)
                 {
-                    captured[j] = x;
+                    y = block.MainBranch[k].Module.forward(y);
+                    Capture(captured, units, i, k, y);
                 }
+            }
+
+            if (i < last || units.Any(u => u.Block is null && u.Capture == i))
+            {
+                x = layer.forward(x);
+                Capture(captured, units, null, i, x);
             }
         }
 
         return captured;
+    }
+
+    private static void Capture(Tensor[] captured, IReadOnlyList<PrunableUnit> units, int? block, int index, Tensor value)
+    {
+        for (var j = 0; j < units.Count; j++)
+        {
+            if (units[j].Block == block && units[j].Capture == index)
+            {
+                captured[j] = value;
+            }
+        }
     }
 
     private static void Check(LayerPruningResult result, LayerPruningRequest request, int channels)
@@ -463,23 +510,34 @@ public sealed class TorchSharpPruner
         return times[times.Count / 2];
     }
 
+    private static int Channels(LayerSpec producer) => producer switch
+    {
+        Conv2dSpec c => c.OutChannels,
+        LinearSpec l => l.OutFeatures,
+        _ => throw new InvalidOperationException(),
+    };
+
     private static PruningReport Report(
         ChainModel original, ChainModel pruned, ComplexityReport before, ComplexityReport after,
-        Dictionary<string, LayerPruningResult> results, NetworkPruningOptions options, List<Tensor> batches,
+        Dictionary<string, LayerPruningResult> results, Dictionary<string, TimeSpan> calibrationTimes, NetworkPruningOptions options, List<Tensor> batches,
         TimeSpan? latencyBefore, TimeSpan? latencyAfter)
     {
         var rows = new List<LayerReport>();
-        for (var i = 0; i < original.Layers.Count; i++)
+        var originalLeaves = LayerSpec.Leaves(original.Layers).ToList();
+        var prunedLeaves = LayerSpec.Leaves(pruned.Layers).ToList();
+        for (var i = 0; i < originalLeaves.Count; i++)
         {
-            var spec = original.Layers[i];
+            var spec = originalLeaves[i];
             if (spec is not (Conv2dSpec or LinearSpec))
             {
                 continue;
             }
 
-            var bnParameters = i + 1 < original.Layers.Count && original.Layers[i + 1] is BatchNorm2dSpec bn ? before[bn.Path].Parameters : 0;
-            var prunedSpec = pruned.Layers.First(l => l.Path == spec.Path);
+            // A folded batch norm directly follows its convolution in the same chain, so also among the leaves.
+            var bnParameters = i + 1 < originalLeaves.Count && originalLeaves[i + 1] is BatchNorm2dSpec bn ? before[bn.Path].Parameters : 0;
+            var prunedSpec = prunedLeaves.First(l => l.Path == spec.Path);
             results.TryGetValue(spec.Path, out var result);
+            calibrationTimes.TryGetValue(spec.Path, out var calibrationTime);
             rows.Add(new LayerReport
             {
                 Path = spec.Path,
@@ -493,6 +551,8 @@ public sealed class TorchSharpPruner
                 FlopsAfter = after[spec.Path].Flops,
                 ParametersBefore = before[spec.Path].Parameters + bnParameters,
                 ParametersAfter = after[spec.Path].Parameters,
+                CalibrationTime = result is null ? null : calibrationTime,
+                LayerPruningTimes = result?.Times,
             });
         }
 
