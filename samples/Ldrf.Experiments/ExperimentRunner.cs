@@ -35,9 +35,11 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         var location = FashionMnistLocator.Locate(settings.DataFolder);
         using var train = FashionMnist.LoadTrain(location);
         using var test = FashionMnist.LoadTest(location, settings.TestImages);
-        var dataFolder = FashionMnistLocator.FindRepositoryDataFolder()
-            ?? throw new DirectoryNotFoundException("samples/data was not found; run the harness from the repository.");
-        using var model = settings.Model.Load(Path.Combine(dataFolder, settings.Model.CheckpointName));
+        var checkpoint = settings.CheckpointPath ?? Path.Combine(
+            FashionMnistLocator.FindRepositoryDataFolder()
+                ?? throw new DirectoryNotFoundException("samples/data was not found; run the harness from the repository or pass --checkpoint."),
+            settings.Model.CheckpointName);
+        using var model = settings.Model.Load(checkpoint);
         var data = $"{location.Folder}{(location.IsFullSet ? "" : " (the shipped subset)")}";
         log.WriteLine($"Data: {train.Count} training and {test.Count} test images from {data}.");
         Directory.CreateDirectory(settings.OutputFolder);
@@ -64,7 +66,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         records.Insert(0, unprunedRecord ?? new ResultRecord
         {
             Method = "unpruned", TargetSpeedup = 1, FlopsRatio = 1, ParametersRatio = 1, AccuracyBefore = unpruned, LatencyRatio = 1,
-            Note = "the shipped checkpoint; not fine-tuned",
+            Note = settings.CheckpointPath is null ? "the shipped checkpoint; not fine-tuned" : $"checkpoint {Path.GetFileName(settings.CheckpointPath)}; not fine-tuned",
         });
         log.WriteLine($"{settings.Model.Title} unpruned: accuracy {unpruned:P2}");
         ResultWriter.Write(settings, info, records);
