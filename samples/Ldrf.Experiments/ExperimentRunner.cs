@@ -17,8 +17,6 @@ namespace Ldrf.Experiments;
 /// </summary>
 internal sealed class ExperimentRunner(ExperimentSettings settings, string command, TextWriter log)
 {
-    /// <summary>The VGG's results file stem (the ResNet's is <see cref="ExperimentModel.ResultsName"/> of its model).</summary>
-    public static string ResultsName => ExperimentModel.Vgg.ResultsName;
     public const string MemoryName = "calibration-memory";
 
     public void Run(CancellationToken cancellationToken = default)
