@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Ldrf.TorchSharp.Modules;
 using Ldrf.TorchSharp.Pruning;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -24,6 +25,39 @@ public class ReadmeUsageTests
         #endregion
         Assert.That(smaller, Is.Not.Null);
         return result;
+    }
+
+    private static PruningResult PruneAResNetLikeGettingStarted(IEnumerable<Tensor> calibrationBatches)
+    {
+        #region getting-started-resnet
+        // torchvision's block layouts and names: ResidualBlock.Basic (ResNet-18/34), ResidualBlock.Bottleneck (ResNet-50+)
+        var network = nn.Sequential(
+            ("conv1", nn.Conv2d(3, 16, 3, padding: 1, bias: false)), ("bn1", nn.BatchNorm2d(16)), ("relu", nn.ReLU()),
+            ("layer1", nn.Sequential(("0", ResidualBlock.Basic(16, 16)), ("1", ResidualBlock.Basic(16, 32, stride: 2)))),
+            ("avgpool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(32, 10)));
+        // ... train it or load its weights, then prune the blocks' inner channels:
+        var result = new TorchSharpPruner().Prune(network, calibrationBatches,
+            new NetworkPruningOptions { TargetFlopsReduction = 2.0, UseCapacityBounds = false });
+        #endregion
+        network.Dispose();
+        return result;
+    }
+
+    [Test]
+    public void Getting_started_resnet_example_runs()
+    {
+        var batches = TestNetworks.Batches(2);
+        try
+        {
+            using var result = PruneAResNetLikeGettingStarted(batches);
+            Assert.That(result.Report.FlopsReduction, Is.EqualTo(2.0).Within(0.1));
+            Assert.That(result.Report.Layers.Where(l => l.ChannelsAfter < l.ChannelsBefore).Select(l => l.Path),
+                Is.EquivalentTo(new[] { "layer1.0.conv1", "layer1.1.conv1" }));
+        }
+        finally
+        {
+            batches.ForEach(b => b.Dispose());
+        }
     }
 
     [Test]

@@ -145,6 +145,7 @@ public class ResidualNetworkTests
     }
 
     [Test]
+    [Category("BadInput")]
     public void A_block_whose_branches_disagree_is_refused_with_its_path()
     {
         // The main branch widens 4 -> 8 channels but the shortcut is the identity: the add cannot work.
@@ -156,6 +157,7 @@ public class ResidualNetworkTests
     }
 
     [Test]
+    [Category("BadInput")]
     public void A_block_nested_in_a_main_branch_is_refused_with_its_path()
     {
         using var inner = ResidualBlock.Basic(4, 4);

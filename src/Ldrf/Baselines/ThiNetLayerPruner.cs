@@ -158,23 +158,10 @@ public sealed class ThiNetLayerPruner : ILayerPruner
 
         var n = active.Length;
         var system = Matrix<double>.Build.Dense(n, n, (i, l) => k.At(kept[active[i]], kept[active[l]]));
-        var trace = system.Trace();
-        var lambda = RidgeScale * trace / n;
-        for (var i = 0; i < n; i++)
-        {
-            system.At(i, i, system.At(i, i) + lambda);
-        }
-
+        var lambda = RidgeSystem.Lambda(system, RidgeScale);
         var rhs = Matrix<double>.Build.Dense(n, 1, (i, _) => problem.ContributionCross[kept[active[i]]]);
-        Matrix<double> w;
-        try
-        {
-            w = _backend.SolvePositiveDefinite(system, rhs);
-        }
-        catch (ArgumentException ex)
-        {
-            throw PatchProblem.Singular(problem.LayerName, kept.Length, n, lambda, trace, ex);
-        }
+        var w = RidgeSystem.Solve(system, lambda, rhs, _backend,
+            ex => PatchProblem.Singular(problem.LayerName, kept.Length, n, lambda, system.Trace(), ex));
 
         for (var i = 0; i < n; i++)
         {

@@ -46,23 +46,10 @@ internal sealed class KeptPatches
     public (Matrix<double> Solution, double Lambda) Solve(
         string layerName, int channels, Matrix<double> rhs, double ridgeScale, double? absoluteLambda, INumericBackend backend)
     {
-        var n = _gram.RowCount;
-        var trace = _gram.Trace();
-        var lambda = absoluteLambda ?? (ridgeScale * trace / n);
-        var system = _gram.Clone();
-        for (var i = 0; i < n; i++)
-        {
-            system.At(i, i, system.At(i, i) + lambda);
-        }
-
-        try
-        {
-            return (backend.SolvePositiveDefinite(system, rhs), lambda);
-        }
-        catch (ArgumentException ex)
-        {
-            throw PatchProblem.Singular(layerName, channels, n, lambda, trace, ex);
-        }
+        var lambda = RidgeSystem.Lambda(_gram, ridgeScale, absoluteLambda);
+        var solution = RidgeSystem.Solve(_gram, lambda, rhs, backend,
+            ex => PatchProblem.Singular(layerName, channels, _gram.RowCount, lambda, _gram.Trace(), ex));
+        return (solution, lambda);
     }
 
     /// <summary>

@@ -92,7 +92,7 @@ public sealed class RidgeRecomposer : IRecomposer
         var g = GramError.Select(statistics.PrunedGramView, kept);
         var h = GramError.Rows(statistics.CrossView, kept);
         var q = embedding.Basis;
-        var lambda = Lambda ?? (RidgeScale * g.Trace() / c);
+        var lambda = RidgeSystem.Lambda(g, RidgeScale, Lambda);
         var rhs = _backend.Multiply(h, q);
 
         Matrix<double> solution;
@@ -121,13 +121,7 @@ public sealed class RidgeRecomposer : IRecomposer
             }
             else
             {
-                var system = g.Clone();
-                for (var i = 0; i < c; i++)
-                {
-                    system.At(i, i, system.At(i, i) + lambda);
-                }
-
-                solution = _backend.SolvePositiveDefinite(system, rhs);
+                solution = RidgeSystem.Solve(g, lambda, rhs, _backend, ex => ex);
             }
         }
         catch (ArgumentException ex)

@@ -56,6 +56,29 @@ public class LeakAndDeterminismTests
     }
 
     [Test]
+    public void Pruning_a_residual_network_leaves_no_tensor_alive()
+    {
+        using var network = TestNetworks.SmallResNet(redundant: true);
+        var batches = TestNetworks.Batches(2);
+        using var x = TestNetworks.Batches(1, 4, seed: 5)[0];
+        var pruner = new TorchSharpPruner();
+        var options = new NetworkPruningOptions { TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false };
+        pruner.Prune(network, batches, options).Dispose();
+        var start = Expect.LiveTensors();
+        for (var i = 0; i < 5; i++)
+        {
+            using (var result = pruner.Prune(network, batches, options))
+            {
+                Assert.That(Expect.Output(result.Network, x), Has.Length.EqualTo(4 * 5), "the result is usable");
+            }
+
+            Assert.That(Expect.LiveTensors() - start, Is.Zero, $"tensors left alive after run {i + 1}");
+        }
+
+        batches.ForEach(b => b.Dispose());
+    }
+
+    [Test]
     public void A_result_left_undisposed_is_visible_to_the_leak_probe()
     {
         // Guards the probe itself: forgetting to dispose a result must show up as live tensors.
