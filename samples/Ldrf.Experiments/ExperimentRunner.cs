@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using Ldrf.Samples.Common.Data;
-using Ldrf.Samples.Common.Models;
 using Ldrf.Samples.Common.Reporting;
 using Ldrf.Samples.Common.Training;
 using Ldrf.TorchSharp.Pruning;
@@ -13,12 +12,11 @@ using static TorchSharp.torch;
 namespace Ldrf.Experiments;
 
 /// <summary>
-/// Prunes the shipped Fashion-MNIST VGG with every method at every speed-up, with the same calibration images,
+/// Prunes the shipped Fashion-MNIST VGG (or, with <c>--model resnet</c>, the ResNet) with every method at every speed-up, with the same calibration images,
 /// seed and (except LDRF's capacity-bounded row) the same per-layer widths, and measures each result.
 /// </summary>
 internal sealed class ExperimentRunner(ExperimentSettings settings, string command, TextWriter log)
 {
-    public const string ResultsName = "fashion-mnist";
     public const string MemoryName = "calibration-memory";
 
     public void Run(CancellationToken cancellationToken = default)
@@ -35,9 +33,11 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         var location = FashionMnistLocator.Locate(settings.DataFolder);
         using var train = FashionMnist.LoadTrain(location);
         using var test = FashionMnist.LoadTest(location, settings.TestImages);
-        var dataFolder = FashionMnistLocator.FindRepositoryDataFolder()
-            ?? throw new DirectoryNotFoundException("samples/data was not found; run the harness from the repository.");
-        using var model = FashionMnistVgg.Load(Path.Combine(dataFolder, "fashion-mnist-vgg.bin"));
+        var checkpoint = settings.CheckpointPath ?? Path.Combine(
+            FashionMnistLocator.FindRepositoryDataFolder()
+                ?? throw new DirectoryNotFoundException("samples/data was not found; run the harness from the repository or pass --checkpoint."),
+            settings.Model.CheckpointName);
+        using var model = settings.Model.Load(checkpoint);
         var data = $"{location.Folder}{(location.IsFullSet ? "" : " (the shipped subset)")}";
         log.WriteLine($"Data: {train.Count} training and {test.Count} test images from {data}.");
         Directory.CreateDirectory(settings.OutputFolder);
@@ -51,9 +51,9 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         var info = Info(data, test.Count);
         var methods = Methods.Create(settings);
         var records = new List<ResultRecord>();
-        if (settings.Append && File.Exists(Path.Combine(settings.OutputFolder, ResultsName + ".json")))
+        if (settings.Append && File.Exists(Path.Combine(settings.OutputFolder, settings.Model.ResultsName + ".json")))
         {
-            records.AddRange(ResultWriter.ReadResults(settings.OutputFolder).Where(r =>
+            records.AddRange(ResultWriter.ReadResults(settings.OutputFolder, settings.Model).Where(r =>
                 !(settings.Speedups.Contains(r.TargetSpeedup ?? 0) && methods.Any(m => m.Name == r.Method && m.Decomposition == r.Decomposition))));
         }
 
@@ -64,9 +64,9 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         records.Insert(0, unprunedRecord ?? new ResultRecord
         {
             Method = "unpruned", TargetSpeedup = 1, FlopsRatio = 1, ParametersRatio = 1, AccuracyBefore = unpruned, LatencyRatio = 1,
-            Note = "the shipped checkpoint; not fine-tuned",
+            Note = settings.CheckpointPath is null ? "the shipped checkpoint; not fine-tuned" : $"checkpoint {Path.GetFileName(settings.CheckpointPath)}; not fine-tuned",
         });
-        log.WriteLine($"unpruned: accuracy {unpruned:P2}");
+        log.WriteLine($"{settings.Model.Title} unpruned: accuracy {unpruned:P2}");
         ResultWriter.Write(settings, info, records);
 
         var calibration = Batches.Leading(train.Images, Math.Min(settings.CalibrationImages, train.Count), 100);

@@ -5,6 +5,12 @@ namespace Ldrf.Experiments;
 /// <summary>What the harness runs; parsed from the command line.</summary>
 internal sealed record ExperimentSettings
 {
+    /// <summary>The network to prune (default: the VGG).</summary>
+    public ExperimentModel Model { get; init; } = ExperimentModel.Vgg;
+
+    /// <summary>The model's checkpoint (null: the shipped one in samples/data).</summary>
+    public string? CheckpointPath { get; init; }
+
     public IReadOnlyList<double> Speedups { get; init; } = [2, 3, 5];
 
     /// <summary>Method ids (see <see cref="Methods"/>), or null for all.</summary>
@@ -53,7 +59,7 @@ internal sealed record ExperimentSettings
     public bool Regenerate { get; init; }
 
     public const string Usage =
-        "usage: Ldrf.Experiments [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 2000]\n" +
+        "usage: Ldrf.Experiments [--model vgg|resnet] [--checkpoint PATH] [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 2000]\n" +
         "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--latency-runs 20] [--seed 1] [--threads 2]\n" +
         "                        [--capacity-threshold 0.999] [--memory 1000,8000] [--out docs/results] [--markdown docs/results.md|none]\n" +
         "                        [--readme README.md|none] [--regenerate]\n" +
@@ -88,6 +94,8 @@ internal sealed record ExperimentSettings
                 {
                     "--smoke" => s,
                     "--append" => s with { Append = true },
+                    "--model" => s with { Model = ExperimentModel.FromId(Next()) },
+                    "--checkpoint" => s with { CheckpointPath = Next() },
                     "--speedups" => s with { Speedups = [.. Next().Split(',').Select(Number)] },
                     "--methods" => s with { Methods = [.. Next().Split(',').Select(Ldrf.Experiments.Methods.Check)] },
                     "--calibration" => s with { CalibrationImages = Count(Next()) },
@@ -117,6 +125,11 @@ internal sealed record ExperimentSettings
         if (s.Speedups.Any(x => !(x > 1)) || s.FineTuneEpochs < 0)
         {
             throw new ArgumentException("'--speedups' must all be above 1 and '--finetune-epochs' at least 0.", nameof(args));
+        }
+
+        if (s.MemoryCalibrationImages.Count > 0 && s.Model != ExperimentModel.Vgg)
+        {
+            throw new ArgumentException($"'--memory' measures the VGG only, not '--model {s.Model.Id}'.", nameof(args));
         }
 
         return s;

@@ -1,9 +1,10 @@
-// The comparison harness of docs/results.md: prunes the shipped Fashion-MNIST VGG with LDRF (each decomposition)
+// The comparison harness of docs/results.md: prunes the shipped Fashion-MNIST VGG (or ResNet) with LDRF (each decomposition)
 // and with every baseline at several FLOPs reductions, and measures accuracy before and after a short fine-tune,
 // FLOPs and parameter ratios and CPU latency. Too slow for the test run; `--smoke` is the quick check CI runs.
 //
 //   dotnet run -c Release --project samples/Ldrf.Experiments                 (full run: writes docs/results*)
 //   dotnet run -c Release --project samples/Ldrf.Experiments -- --memory 1000,8000
+//   dotnet run -c Release --project samples/Ldrf.Experiments -- --model resnet --speedups 2,3   (the shipped ResNet)
 //   dotnet run -c Release --project samples/Ldrf.Experiments -- --smoke      (writes artifacts/experiments-smoke)
 using Ldrf.Experiments;
 

@@ -5,7 +5,7 @@ namespace Ldrf.Experiments;
 /// <summary>Accuracy against the achieved FLOPs reduction, one line per method, the unpruned model as a reference line.</summary>
 internal static class ResultPlot
 {
-    public static void Save(IReadOnlyList<ResultRecord> records, Func<ResultRecord, double?> accuracy, string label, string path)
+    public static void Save(IReadOnlyList<ResultRecord> records, Func<ResultRecord, double?> accuracy, string title, string label, string path)
     {
         var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
@@ -31,7 +31,7 @@ internal static class ResultPlot
             line.LegendText = "unpruned";
         }
 
-        plot.Title("FashionMnistVgg on Fashion-MNIST");
+        plot.Title(title);
         plot.XLabel("FLOPs reduction (x)");
         plot.YLabel(label);
         plot.ShowLegend(Alignment.LowerLeft);

@@ -1,5 +1,5 @@
-// Trains the sample VGG on Fashion-MNIST and writes samples/data/fashion-mnist-vgg.bin (+ .json),
-// or, with --write-subset, writes the small shipped subset. See samples/data/README.md.
+// Trains the sample VGG (default) or, with --model resnet, the sample ResNet on Fashion-MNIST and writes
+// samples/data/fashion-mnist-vgg.bin or fashion-mnist-resnet.bin (+ .json), or, with --write-subset, writes the small shipped subset. See samples/data/README.md.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -28,10 +28,9 @@ Console.WriteLine($"Train {train.Count} images, test {test.Count} images; {torch
 
 // Step 2: build the network with a fixed seed.
 torch.random.manual_seed(arguments.Seed);
-var vggOptions = arguments.Widths is null ? new FashionMnistVggOptions() : new FashionMnistVggOptions { Widths = arguments.Widths };
-var model = FashionMnistVgg.Create(vggOptions);
+var (model, modelDescription) = CreateModel(arguments);
 long parameterCount = model.parameters().Sum(p => p.numel());
-Console.WriteLine($"FashionMnistVgg: {parameterCount:N0} parameters");
+Console.WriteLine($"{modelDescription}: {parameterCount:N0} parameters");
 
 var options = new TrainerOptions
 {
@@ -71,12 +70,12 @@ if (arguments.MaxSteps is not null)
 // Step 5: save the checkpoint and what produced it.
 var output = arguments.Output ?? Path.Combine(
     FashionMnistLocator.FindRepositoryDataFolder() ?? throw new DirectoryNotFoundException("samples/data not found; pass --out."),
-    "fashion-mnist-vgg.bin");
+    arguments.IsResNet ? "fashion-mnist-resnet.bin" : "fashion-mnist-vgg.bin");
 model.save(output);
 var report = new
 {
     checkpoint = Path.GetFileName(output),
-    model = $"FashionMnistVgg (widths {string.Join(',', vggOptions.Widths)}; hidden {vggOptions.HiddenUnits}; dropout {vggOptions.Dropout})",
+    model = modelDescription,
     parameters = parameterCount,
     dataset = location.IsFullSet ? "Fashion-MNIST full (60,000 train / 10,000 test)" : "Fashion-MNIST shipped subset",
     trainCount = train.Count,
@@ -94,18 +93,41 @@ var report = new
     trainingMinutes = Math.Round(result.Elapsed.TotalMinutes, 1),
     epochLosses = result.EpochLosses.Select(l => Math.Round(l, 4)).ToArray(),
     torchSharp = typeof(torch).Assembly.GetName().Version?.ToString(),
-    command = "dotnet run -c Release --project samples/TrainFashionMnist -- " + string.Join(' ', args),
+    // glibc's malloc tunables change only speed (libtorch's large buffers stay in the heap), but belong to the command.
+    command = (Environment.GetEnvironmentVariable("GLIBC_TUNABLES") is { Length: > 0 } tunables ? $"GLIBC_TUNABLES={tunables} " : "") +
+        "dotnet run -c Release --project samples/TrainFashionMnist -- " + string.Join(' ', args),
 };
 var json = Path.ChangeExtension(output, ".json");
 File.WriteAllText(json, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) + "\n");
 Console.WriteLine($"Wrote {output} ({new FileInfo(output).Length / 1024} KiB) and {json}");
 return 0;
 
+static (TorchSharp.Modules.Sequential Model, string Description) CreateModel(Arguments arguments)
+{
+    if (arguments.IsResNet)
+    {
+        var resNetOptions = new FashionMnistResNetOptions { BlocksPerStage = arguments.Blocks };
+        if (arguments.Widths is not null)
+        {
+            resNetOptions.Widths = arguments.Widths;
+        }
+
+        return (FashionMnistResNet.Create(resNetOptions),
+            $"FashionMnistResNet (widths {string.Join(',', resNetOptions.Widths)}; {resNetOptions.BlocksPerStage} basic blocks per stage)");
+    }
+
+    var vggOptions = arguments.Widths is null ? new FashionMnistVggOptions() : new FashionMnistVggOptions { Widths = arguments.Widths };
+    return (FashionMnistVgg.Create(vggOptions),
+        $"FashionMnistVgg (widths {string.Join(',', vggOptions.Widths)}; hidden {vggOptions.HiddenUnits}; dropout {vggOptions.Dropout})");
+}
+
 /// <summary>Command-line options.</summary>
 internal sealed record Arguments(
     bool WriteSubset, string? DataFolder, string? Output, int Epochs, int? MaxSteps, int BatchSize, double LearningRate,
-    int Seed, int Threads, int SubsetSize, int[]? Widths)
+    int Seed, int Threads, int SubsetSize, int[]? Widths, string Model = "vgg", int Blocks = 2)
 {
+    public bool IsResNet => Model == "resnet";
+
     public static Arguments Parse(string[] args)
     {
         var a = new Arguments(false, null, null, 7, null, 128, 0.05, 20240601, 2, 2000, null);
@@ -125,10 +147,13 @@ internal sealed record Arguments(
                 "--seed" => a with { Seed = NextInt() },
                 "--threads" => a with { Threads = NextInt() },
                 "--subset-size" => a with { SubsetSize = NextInt() },
+                "--model" => a with { Model = Next() switch { "vgg" => "vgg", "resnet" => "resnet", var m => throw new ArgumentException($"--model takes vgg or resnet, got '{m}'.", nameof(args)) } },
+                "--blocks" => a with { Blocks = NextInt() },
                 "--widths" => a with { Widths = [.. Next().Split(',').Select(w => int.Parse(w, CultureInfo.InvariantCulture))] },
                 _ => throw new ArgumentException(
                     $"Unknown option '{args[i]}'. Options: --write-subset, --data DIR, --out PATH, --epochs N, --max-steps N, " +
-                    "--batch-size N, --lr X, --seed N, --threads N, --subset-size N, --widths W1,W2,....", nameof(args)),
+                    "--batch-size N, --lr X, --seed N, --threads N, --subset-size N, --model vgg|resnet, --blocks N (resnet), " +
+                    "--widths W1,W2,....", nameof(args)),
             };
         }
 

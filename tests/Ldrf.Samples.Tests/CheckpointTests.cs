@@ -4,7 +4,7 @@ using Ldrf.Samples.Common.Training;
 
 namespace Ldrf.Samples.Tests;
 
-/// <summary>The shipped checkpoint, samples/data/fashion-mnist-vgg.bin, when present.</summary>
+/// <summary>The shipped checkpoints, samples/data/fashion-mnist-vgg.bin and fashion-mnist-resnet.bin, when present.</summary>
 public class CheckpointTests
 {
     [Test]
@@ -18,6 +18,20 @@ public class CheckpointTests
         using var test = FashionMnist.LoadTest(FashionMnistLocator.LocateSubset());
         double accuracy = Evaluator.Accuracy(model, test.Images, test.Labels);
         TestContext.Out.WriteLine($"Checkpoint accuracy on the {test.Count} shipped test images: {accuracy:P2}");
+        Assert.That(accuracy, Is.GreaterThanOrEqualTo(0.90));
+    }
+
+    [Test]
+    public void The_shipped_resnet_classifies_the_shipped_test_images_at_90_percent_or_more()
+    {
+        var data = FashionMnistLocator.FindRepositoryDataFolder();
+        var path = data is null ? null : Path.Combine(data, "fashion-mnist-resnet.bin");
+        Assume.That(path is not null && File.Exists(path), "No ResNet checkpoint in samples/data: run samples/TrainFashionMnist --model resnet.");
+
+        using var model = FashionMnistResNet.Load(path!);
+        using var test = FashionMnist.LoadTest(FashionMnistLocator.LocateSubset());
+        double accuracy = Evaluator.Accuracy(model, test.Images, test.Labels);
+        TestContext.Out.WriteLine($"ResNet checkpoint accuracy on the {test.Count} shipped test images: {accuracy:P2}");
         Assert.That(accuracy, Is.GreaterThanOrEqualTo(0.90));
     }
 }

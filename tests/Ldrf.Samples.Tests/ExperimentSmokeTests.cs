@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Ldrf.Experiments;
+using Ldrf.Samples.Common.Data;
 
 namespace Ldrf.Samples.Tests;
 
@@ -53,6 +54,73 @@ public class ExperimentSmokeTests
             {
                 Directory.Delete(folder, recursive: true);
             }
+        }
+    }
+
+    [Test]
+    public void Resnet_smoke_run_prunes_the_inner_channels_and_writes_its_own_files_and_section()
+    {
+        var data = FashionMnistLocator.FindRepositoryDataFolder();
+        Assume.That(data is not null && File.Exists(Path.Combine(data, ExperimentModel.ResNet.CheckpointName)),
+            "No ResNet checkpoint in samples/data: run samples/TrainFashionMnist --model resnet.");
+        var folder = Path.Combine(Path.GetTempPath(), "ldrf-smoke-resnet-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var settings = ExperimentSettings.SmokeIn(folder) with { Threads = 1, Model = ExperimentModel.ResNet };
+            var log = new StringWriter();
+            new ExperimentRunner(settings, "resnet smoke test", log).Run();
+
+            Assert.That(File.Exists(Path.Combine(folder, "fashion-mnist.json")), Is.False, "the VGG's results are not touched");
+            var records = ResultWriter.ReadResults(folder, ExperimentModel.ResNet);
+            Assert.That(records.Select(r => r.Method), Is.EqualTo(new[] { "unpruned", "ldrf", "thinet" }), log.ToString());
+            foreach (var r in records)
+            {
+                Assert.That(r.AccuracyBefore, Is.InRange(0.5, 1.0), $"{r.Method}: {log}");
+            }
+
+            foreach (var r in records.Skip(1))
+            {
+                Assert.That(r.FlopsRatio, Is.InRange(2.0, 2.0 * 1.05), r.Method);
+                Assert.That(r.AccuracyAfter, Is.InRange(0.5, 1.0), r.Method);
+                // Only the blocks' first convolutions: their outputs are the inner channels; block outputs keep their widths.
+                Assert.That(r.Widths!.Keys, Is.Not.Empty.And.All.Match(@"^layer[123]\.\d+\.conv1$"), r.Method);
+            }
+
+            Assert.That(records[1].Widths, Is.EqualTo(records[2].Widths), "every method gets the same per-layer widths");
+            var png = File.ReadAllBytes(Path.Combine(folder, "fashion-mnist-resnet.png"));
+            Assert.That(png.Take(4), Is.EqualTo(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }));
+            var markdown = File.ReadAllText(Path.Combine(folder, "results.md"));
+            Assert.That(markdown, Does.Contain("## FashionMnistResNet: accuracy").And.Contain("    resnet smoke test").And.Contain("| 2x | thinet |"));
+            Assert.That(markdown, Does.Not.Contain("## Accuracy, FLOPs and latency by method"), "no VGG section without VGG results");
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
+    [Test]
+    public void Regenerating_the_committed_results_reproduces_docs_results_md()
+    {
+        var data = FashionMnistLocator.FindRepositoryDataFolder();
+        Assume.That(data, Is.Not.Null, "Not run from the repository.");
+        var docs = Path.GetFullPath(Path.Combine(data!, "..", "..", "docs"));
+        Assume.That(File.Exists(Path.Combine(docs, "results.md")), "docs/results.md is not in the repository.");
+        // Beside the committed file, so that the relative links come out the same.
+        var markdown = Path.Combine(docs, $"results.{Guid.NewGuid():N}.md");
+        try
+        {
+            var settings = new ExperimentSettings { Regenerate = true, OutputFolder = Path.Combine(docs, "results"), MarkdownPath = markdown, ReadmePath = null };
+            new ExperimentRunner(settings, "regenerate", TextWriter.Null).Run();
+            Assert.That(File.ReadAllText(markdown), Is.EqualTo(File.ReadAllText(Path.Combine(docs, "results.md"))),
+                "docs/results.md differs from what the harness generates from docs/results: regenerate it with --regenerate.");
+        }
+        finally
+        {
+            File.Delete(markdown);
         }
     }
 }

@@ -66,7 +66,7 @@ public sealed class FashionMnistVggOptions
 
 /// <summary>
 /// A VGG-style network for 1 x 28 x 28 Fashion-MNIST images, built only from standard TorchSharp modules
-/// so that tools which walk <see cref="TorchSharp.Modules.Sequential"/> containers (such as a pruner) understand it.
+/// so that tools which walk <see cref="global::TorchSharp.Modules.Sequential"/> containers (such as a pruner) understand it.
 /// </summary>
 /// <remarks>
 /// Layout: <c>Sequential(features, classifier)</c>. <c>features</c> holds, for every convolution i (1-based),
