@@ -8,8 +8,10 @@ internal static class BenchmarkSizes
     /// With LDRF_BENCH_QUICK=1 (CI's dry run) 2304 is left out: one managed eigendecomposition at 2304 takes
     /// most of a minute on a 2-core machine.
     /// </summary>
-    public static IEnumerable<int> Decomposition =>
-        Environment.GetEnvironmentVariable("LDRF_BENCH_QUICK") == "1" ? [256, 1152] : [256, 1152, 2304];
+    public static IEnumerable<int> Decomposition => Quick ? [256, 1152] : [256, 1152, 2304];
+
+    /// <summary>LDRF_BENCH_QUICK=1: the quick mode of CI's dry run, which only proves that the suites run.</summary>
+    public static bool Quick => Environment.GetEnvironmentVariable("LDRF_BENCH_QUICK") == "1";
 
     /// <summary>A symmetric positive-definite test matrix: the Gram matrix of a 4n x n random matrix, plus n on the diagonal.</summary>
     public static double[,] SymmetricPositiveDefinite(int n, int seed)

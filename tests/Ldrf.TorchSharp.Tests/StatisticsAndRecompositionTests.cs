@@ -39,6 +39,45 @@ public class StatisticsAndRecompositionTests
     }
 
     [Test]
+    public void Statistics_of_a_batch_processed_in_chunks_equal_those_of_one_pass()
+    {
+        // 500 images of 10 positions: more than one chunk of at least MinimumChunkSamples columns.
+        torch.random.manual_seed(12);
+        using var pruned = torch.randn(500, 4, 2, 5);
+        using var original = torch.randn(500, 4, 2, 5);
+        Assert.That(500 * 10, Is.GreaterThan(2 * ActivationStatistics.MinimumChunkSamples));
+        ChannelStatistics Run(long chunkEntries)
+        {
+            using var accumulator = new ActivationStatistics(4, CPU, chunkEntries);
+            accumulator.Add(pruned, original);
+            accumulator.Add(original, original);
+            accumulator.Add(pruned[..7], original[..7]);
+            return accumulator.ToChannelStatistics(null);
+        }
+
+        var chunked = Run(1);
+        var whole = Run(long.MaxValue);
+        Assert.That(chunked.SampleCount, Is.EqualTo(whole.SampleCount).And.EqualTo(10070));
+        var scale = whole.OriginalGram.InfinityNorm();
+        Assert.That((chunked.PrunedGram - whole.PrunedGram).InfinityNorm() / scale, Is.LessThan(1e-12));
+        Assert.That((chunked.Cross - whole.Cross).InfinityNorm() / scale, Is.LessThan(1e-12));
+        Assert.That((chunked.OriginalGram - whole.OriginalGram).InfinityNorm() / scale, Is.LessThan(1e-12));
+        Assert.That((chunked.PrunedSum - whole.PrunedSum).InfinityNorm(), Is.LessThan(1e-9));
+        Assert.That((chunked.OriginalSum - whole.OriginalSum).InfinityNorm(), Is.LessThan(1e-9));
+    }
+
+    [Test, Category("BadInput")]
+    public void Activations_of_different_shapes_are_rejected()
+    {
+        using var accumulator = new ActivationStatistics(4, CPU);
+        using var pruned = torch.zeros(3, 4, 2, 5);
+        using var original = torch.zeros(2, 4, 2, 5);
+        var ex = Assert.Throws<ArgumentException>(() => accumulator.Add(pruned, original));
+        Assert.That(ex!.ParamName, Is.EqualTo("original"));
+        Assert.That(ex.Message, Does.Contain("3 x 4 x 2 x 5"));
+    }
+
+    [Test]
     public void Dropping_dead_channels_with_the_matching_consumer_rows_keeps_the_output_exactly()
     {
         using var network = TestNetworks.SmallVgg();

@@ -80,4 +80,40 @@ public class TorchNumericBackendTests
         Assert.Throws<ArgumentException>(() => _torch.SymmetricEigen(Random(2, 3, 1)));
         Assert.That(_torch.Name, Does.Contain("libtorch"));
     }
+
+    // 5 x 5 has 25 entries: some fall in the vectorized lanes of the finiteness check, the last in its scalar tail.
+    [TestCase(0, 0, double.NaN)]
+    [TestCase(2, 3, double.PositiveInfinity)]
+    [TestCase(4, 4, double.NegativeInfinity)]
+    [Category("BadInput")]
+    public void Non_finite_entries_are_rejected_with_their_position(int row, int column, double value)
+    {
+        var x = Random(5, 10, 8);
+        var spd = (x * x.Transpose()) + Matrix<double>.Build.DenseIdentity(5);
+        var bad = spd.Clone();
+        bad[row, column] = value;
+        var solve = Assert.Throws<ArgumentException>(() => _torch.SolvePositiveDefinite(bad, Random(5, 2, 9)));
+        Assert.That(solve!.ParamName, Is.EqualTo("spd"));
+        Assert.That(solve.Message, Does.Contain($"({row}, {column})"));
+        var rhs = Assert.Throws<ArgumentException>(() => _torch.SolvePositiveDefinite(spd, bad));
+        Assert.That(rhs!.ParamName, Is.EqualTo("rhs"));
+        Assert.That(Assert.Throws<ArgumentException>(() => _torch.SymmetricEigen(bad))!.ParamName, Is.EqualTo("symmetric"));
+        Assert.That(Assert.Throws<ArgumentException>(() => _torch.Svd(bad))!.ParamName, Is.EqualTo("a"));
+    }
+
+    [Test]
+    public void Decompositions_and_solves_leave_their_arguments_unchanged()
+    {
+        // On the CPU the backend's tensors share the arguments' storage, so this guards against any in-place use.
+        var x = Random(7, 14, 10);
+        var spd = (x * x.Transpose()) + Matrix<double>.Build.DenseIdentity(7);
+        var rhs = Random(7, 3, 11);
+        var (spdCopy, rhsCopy) = (spd.Clone(), rhs.Clone());
+        _torch.SymmetricEigen(spd);
+        _torch.Svd(spd);
+        _torch.SolvePositiveDefinite(spd, rhs);
+        _torch.MultiplyTransposed(spd, spd);
+        Assert.That(spd, Is.EqualTo(spdCopy));
+        Assert.That(rhs, Is.EqualTo(rhsCopy));
+    }
 }

@@ -1,9 +1,11 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Ldrf.Numerics;
 using MathNet.Numerics.LinearAlgebra;
 using MathNet.Numerics.LinearAlgebra.Double;
 using TorchSharp;
 using static TorchSharp.torch;
+using SimdVector = System.Numerics.Vector<double>;
 
 namespace Ldrf.TorchSharp.Numerics;
 
@@ -17,8 +19,9 @@ namespace Ldrf.TorchSharp.Numerics;
 /// Results follow the same conventions as <see cref="MathNetNumericBackend"/>, so the two agree up to
 /// round-off: eigenvalues and singular values descending, and each eigenvector / left singular vector
 /// signed so that its largest-magnitude component (the first on ties) is positive, with the matching right
-/// singular vector flipped alongside. Every call copies its arguments to the device and the results back;
-/// the arguments are never modified. Tensors live only inside a call (a dispose scope), so the backend is
+/// singular vector flipped alongside. On the CPU the input tensors share the arguments' storage for the
+/// duration of a call (no copy); on another device each argument is copied there. Each result is copied back
+/// once; the arguments are never modified. Tensors live only inside a call (a dispose scope), so the backend is
 /// safe to use from one thread at a time and holds no native memory between calls.
 /// </remarks>
 public sealed class TorchNumericBackend : INumericBackend
@@ -81,11 +84,16 @@ public sealed class TorchNumericBackend : INumericBackend
         CheckFinite(symmetric, nameof(symmetric));
         using var scope = NewDisposeScope();
 
-        // eigh reads the lower triangle and returns ascending eigenvalues; flip to descending.
+        // eigh reads the lower triangle and returns ascending eigenvalues; reversed to descending on the
+        // managed side (torch's flip would be one more full copy of the vectors).
         var (values, vectors) = linalg.eigh(ToTensor(symmetric));
-        var v = ToMatrix(vectors.flip(1));
-        FixSigns(v, null);
-        return (Vector<double>.Build.DenseOfArray(ToArray(values.flip(0))), v);
+        var n = symmetric.RowCount;
+        var storage = ColumnMajorCopy(vectors);
+        ReverseColumns(storage, n, n);
+        FixSigns(storage, n, n, null, 0);
+        var descending = ToArray(values);
+        Array.Reverse(descending);
+        return (Vector<double>.Build.DenseOfArray(descending), Matrix<double>.Build.Dense(n, n, storage));
     }
 
     /// <inheritdoc />
@@ -95,10 +103,11 @@ public sealed class TorchNumericBackend : INumericBackend
         CheckFinite(a, nameof(a));
         using var scope = NewDisposeScope();
         var (u, s, vh) = linalg.svd(ToTensor(a), fullMatrices: false);
-        var um = ToMatrix(u);
-        var vt = ToMatrix(vh);
-        FixSigns(um, vt);
-        return (um, Vector<double>.Build.DenseOfArray(ToArray(s)), vt);
+        var (m, k, n) = (a.RowCount, (int)s.shape[0], a.ColumnCount);
+        var uStorage = ColumnMajorCopy(u);
+        var vtStorage = ColumnMajorCopy(vh);
+        FixSigns(uStorage, m, k, vtStorage, n);
+        return (Matrix<double>.Build.Dense(m, k, uStorage), Vector<double>.Build.DenseOfArray(ToArray(s)), Matrix<double>.Build.Dense(k, n, vtStorage));
     }
 
     /// <inheritdoc />
@@ -120,7 +129,7 @@ public sealed class TorchNumericBackend : INumericBackend
         CheckFinite(rhs, nameof(rhs));
         using var scope = NewDisposeScope();
         var (factor, info) = linalg.cholesky_ex(ToTensor(spd));
-        var failedAt = info.cpu().item<int>();
+        var failedAt = info.item<int>();
         if (failedAt != 0)
         {
             throw new ArgumentException(
@@ -133,28 +142,58 @@ public sealed class TorchNumericBackend : INumericBackend
     }
 
     // MathNet keeps dense matrices column-major. Reading that storage as a row-major tensor gives the
-    // transpose, so transposing back is a free view; no managed transposing copy in either direction.
-    // The backend never writes into these tensors, so sharing the caller's array on the CPU is safe.
-    private Tensor ToTensor(Matrix<double> m) =>
-        tensor(ColumnMajor(m), [m.ColumnCount, m.RowCount], ScalarType.Float64, _device).t();
+    // transpose, so transposing back is a free view. On the CPU the tensor shares the caller's array (pinned
+    // for the call; the backend never writes into its inputs), so no copy is made; other devices get one copy.
+    private Tensor ToTensor(Matrix<double> m)
+    {
+        var shared = frombuffer(ColumnMajor(m), ScalarType.Float64).view(m.ColumnCount, m.RowCount).t();
+        return _device.type == DeviceType.CPU ? shared : shared.to(_device);
+    }
 
     private static double[] ToArray(Tensor t) => t.cpu().contiguous().data<double>().ToArray();
 
     private static Matrix<double> ToMatrix(Tensor t) =>
-        Matrix<double>.Build.Dense((int)t.shape[0], (int)t.shape[1], ToArray(t.t()));
+        Matrix<double>.Build.Dense((int)t.shape[0], (int)t.shape[1], ColumnMajorCopy(t));
+
+    // One native copy (from any device, any strides) straight into a new managed array in MathNet's
+    // column-major order; the array is not zeroed first because the copy overwrites all of it.
+    private static double[] ColumnMajorCopy(Tensor t)
+    {
+        var (rows, columns) = (t.shape[0], t.shape[1]);
+        var storage = GC.AllocateUninitializedArray<double>(checked((int)(rows * columns)));
+        using var flat = frombuffer(storage, ScalarType.Float64);
+        using var target = flat.view(columns, rows);
+        target.copy_(t.t());
+        return storage;
+    }
 
     private static double[] ColumnMajor(Matrix<double> m) => m is DenseMatrix dense ? dense.Values : m.ToColumnMajorArray();
 
-    // The sign rule of MathNetNumericBackend: the largest-magnitude component of each column (first on ties) is positive.
-    private static void FixSigns(Matrix<double> columns, Matrix<double>? rowsAlongside)
+    // Column j of a column-major rows x columns array swaps places with column columns - 1 - j.
+    private static void ReverseColumns(double[] storage, int rows, int columns)
     {
-        for (var j = 0; j < columns.ColumnCount; j++)
+        for (var j = 0; j < columns / 2; j++)
         {
+            var left = storage.AsSpan(j * rows, rows);
+            var right = storage.AsSpan((columns - 1 - j) * rows, rows);
+            for (var i = 0; i < rows; i++)
+            {
+                (left[i], right[i]) = (right[i], left[i]);
+            }
+        }
+    }
+
+    // The sign rule of MathNetNumericBackend: the largest-magnitude component of each column (first on ties)
+    // is positive; row j of the k x alongColumns column-major matrix alongside flips with column j.
+    private static void FixSigns(double[] columns, int rows, int count, double[]? alongside, int alongColumns)
+    {
+        for (var j = 0; j < count; j++)
+        {
+            var column = columns.AsSpan(j * rows, rows);
             var best = 0.0;
             var negative = false;
-            for (var i = 0; i < columns.RowCount; i++)
+            foreach (var value in column)
             {
-                var value = columns.At(i, j);
                 if (Math.Abs(value) > best)
                 {
                     best = Math.Abs(value);
@@ -167,16 +206,16 @@ public sealed class TorchNumericBackend : INumericBackend
                 continue;
             }
 
-            for (var i = 0; i < columns.RowCount; i++)
+            foreach (ref var value in column)
             {
-                columns.At(i, j, -columns.At(i, j));
+                value = -value;
             }
 
-            if (rowsAlongside is not null)
+            if (alongside is not null)
             {
-                for (var k = 0; k < rowsAlongside.ColumnCount; k++)
+                for (var c = 0; c < alongColumns; c++)
                 {
-                    rowsAlongside.At(j, k, -rowsAlongside.At(j, k));
+                    alongside[j + (c * count)] = -alongside[j + (c * count)];
                 }
             }
         }
@@ -190,6 +229,11 @@ public sealed class TorchNumericBackend : INumericBackend
         }
 
         var values = ColumnMajor(m);
+        if (AllFinite(values))
+        {
+            return;
+        }
+
         for (var k = 0; k < values.Length; k++)
         {
             if (!double.IsFinite(values[k]))
@@ -199,6 +243,26 @@ public sealed class TorchNumericBackend : INumericBackend
                         $"'{paramName}' ({Shape(m)}) has a non-finite entry {values[k]} at ({k % m.RowCount}, {k / m.RowCount})."), paramName);
             }
         }
+    }
+
+    // x - x is 0 for a finite x and NaN for NaN and ±infinity, so one vectorized pass with no branch per
+    // entry answers whether all are finite; only a failing matrix is searched again for the message.
+    private static bool AllFinite(ReadOnlySpan<double> values)
+    {
+        var lanes = MemoryMarshal.Cast<double, SimdVector>(values);
+        var sum = SimdVector.Zero;
+        foreach (var lane in lanes)
+        {
+            sum += lane - lane;
+        }
+
+        var tail = 0.0;
+        for (var k = lanes.Length * SimdVector.Count; k < values.Length; k++)
+        {
+            tail += values[k] - values[k];
+        }
+
+        return System.Numerics.Vector.EqualsAll(sum, SimdVector.Zero) && tail == 0.0;
     }
 
     private static string Shape(Matrix<double> m) => string.Create(CultureInfo.InvariantCulture, $"{m.RowCount} x {m.ColumnCount}");
