@@ -108,7 +108,7 @@ public sealed class LdrfLayerPruner : ILayerPruner
         }
 
         var recomposition = Recomposer.Recompose(embedding, request.Statistics, kept, name);
-        var outputError = GramError.Relative(_backend.Multiply, request.Statistics, kept, request.ConsumerWeights,
+        var outputError = GramError.Relative(_backend, request.Statistics, kept, request.ConsumerWeights,
             recomposition.ConsumerWeights, recomposition.BiasCorrection);
         return new LayerPruningResult
         {

@@ -44,7 +44,7 @@ public sealed class LeastSquaresLayerPruner : ILayerPruner
         var kept = PruneChecks.CheckSelection(_selector.Select(context, keep), keep, c, name);
         cancellationToken.ThrowIfCancellationRequested();
         var recomposition = _recomposer.Recompose(identity, request.Statistics, kept, name);
-        var outputError = GramError.Relative(_backend.Multiply, request.Statistics, kept, m, recomposition.ConsumerWeights, recomposition.BiasCorrection);
+        var outputError = GramError.Relative(_backend, request.Statistics, kept, m, recomposition.ConsumerWeights, recomposition.BiasCorrection);
         return new LayerPruningResult
         {
             LayerName = name,

@@ -64,7 +64,7 @@ public sealed class NoReconstructionLayerPruner : ILayerPruner
             ValidCapacity = c,
             Embedding = null,
             RelativeEmbeddingError = SlicingError(stats.OriginalGramView, stats.CrossView, stats.PrunedGramView, kept),
-            RelativeOutputError = GramError.Relative(_backend.Multiply, stats, kept, m, sliced, null),
+            RelativeOutputError = GramError.Relative(_backend, stats, kept, m, sliced, null),
             Lambda = 0,
         };
     }

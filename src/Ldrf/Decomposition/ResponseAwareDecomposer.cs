@@ -54,16 +54,8 @@ public sealed class ResponseAwareDecomposer(INumericBackend backend) : IEmbeddin
         var sqrt = Scale(vectors, floored.Map(Math.Sqrt));
         var inverseSqrt = Scale(vectors, floored.Map(v => 1.0 / Math.Sqrt(v)));
         var b = _backend.Multiply(sqrt, consumerWeights);
-        var (u, s, wt) = _backend.Svd(b);
-        var r = rank.Resolve(s, layerName);
-        var q = _backend.Multiply(inverseSqrt, DecomposerChecks.Columns(u, r));
-        var reader = DecomposerChecks.Rows(wt, r);
-        for (var i = 0; i < r; i++)
-        {
-            reader.SetRow(i, reader.Row(i) * s[i]);
-        }
-
-        return new Embedding(Kind, q, reader, s);
+        var (u, reader, s) = GramSvd.Truncated(_backend, b, rank, layerName);
+        return new Embedding(Kind, _backend.Multiply(inverseSqrt, u), reader, s);
     }
 
     /// <summary>V diag(d) Vᵀ.</summary>

@@ -1,3 +1,4 @@
+using Ldrf.Numerics;
 using Ldrf.Statistics;
 using MathNet.Numerics.LinearAlgebra;
 
@@ -16,19 +17,25 @@ namespace Ldrf.Recomposition;
 /// </remarks>
 internal static class GramError
 {
-    public static double Relative(Func<Matrix<double>, Matrix<double>, Matrix<double>> multiply, ChannelStatistics statistics,
+    public static double Relative(INumericBackend backend, ChannelStatistics statistics,
         int[] kept, Matrix<double> target, Matrix<double> fit, Vector<double>? intercept)
     {
         var o = statistics.OriginalGramView;
         var h = Rows(statistics.CrossView, kept);
         var g = Select(statistics.PrunedGramView, kept);
-        var denominator = Trace(multiply(o, target), target);
+
+        // tr(TᵀOT) = Σ O ∘ (T Tᵀ) and likewise for the other terms: for a wide T (m > C, the consumer's weights)
+        // the m-side products shrink to C x C instead of C x m results.
+        var wide = target.ColumnCount > target.RowCount;
+        var denominator = wide ? Trace(o, backend.MultiplyTransposed(target, target)) : Trace(backend.Multiply(o, target), target);
         if (!(denominator > 0))
         {
             return 0.0;
         }
 
-        var numerator = denominator - (2 * Trace(multiply(h, target), fit)) + Trace(multiply(g, fit), fit);
+        var numerator = denominator
+            - (2 * (wide ? Trace(h, backend.MultiplyTransposed(fit, target)) : Trace(backend.Multiply(h, target), fit)))
+            + (wide ? Trace(g, backend.MultiplyTransposed(fit, fit)) : Trace(backend.Multiply(g, fit), fit));
         if (intercept is not null)
         {
             var sPrime = Vector<double>.Build.Dense(kept.Length, i => statistics.PrunedSumView[kept[i]]);
@@ -41,7 +48,9 @@ internal static class GramError
     }
 
     /// <summary>Σᵢⱼ a[i, j] b[i, j] = tr(aᵀ b).</summary>
-    private static double Trace(Matrix<double> a, Matrix<double> b) => a.PointwiseMultiply(b).Enumerate().Sum();
+    /// <remarks>Over the storage, without the pointwise product: a and b can be C x K with K in the hundreds of thousands.</remarks>
+    internal static double Trace(Matrix<double> a, Matrix<double> b) =>
+        DenseKernels.Dot(a.AsColumnMajorArray() ?? a.ToColumnMajorArray(), b.AsColumnMajorArray() ?? b.ToColumnMajorArray());
 
     internal static Matrix<double> Rows(Matrix<double> m, int[] rows) =>
         Matrix<double>.Build.Dense(rows.Length, m.ColumnCount, (i, j) => m.At(rows[i], j));

@@ -135,7 +135,7 @@ public sealed class RidgeRecomposer : IRecomposer
 
         var weights = _backend.Multiply(solution, embedding.Reader);
         var bias = embeddingIntercept is null ? null : embedding.Reader.TransposeThisAndMultiply(embeddingIntercept);
-        var error = GramError.Relative(_backend.Multiply, statistics, kept, q, solution, embeddingIntercept);
+        var error = GramError.Relative(_backend, statistics, kept, q, solution, embeddingIntercept);
         return new Recomposition(kept, solution, weights, bias, lambda, error);
     }
 

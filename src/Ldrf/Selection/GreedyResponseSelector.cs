@@ -1,4 +1,5 @@
 using Ldrf.Numerics;
+using MathNet.Numerics.LinearAlgebra;
 
 namespace Ldrf.Selection;
 
@@ -12,14 +13,14 @@ namespace Ldrf.Selection;
 /// With the target response ỹ = (Q R)ᵀa of the original network and the pruned network's activations a′, the
 /// response recoverable from a subset S is tr(B_Sᵀ G_SS⁻¹ B_S), with G = Σ a′a′ᵀ and B = Σ a′ỹᵀ = H (Q R)
 /// (H = Σ a′aᵀ). Adding neuron c to S adds ‖B̃[c, :]‖² / G̃[c, c], where G̃ and B̃ are G and B with the kept
-/// neurons projected out (Schur complements). Each step costs O(C·K + C²); nothing larger than B is formed.
+/// neurons projected out (Schur complements). Each step costs O(C · min(C, K)); nothing larger than B is formed.
 /// </para>
 /// <para>
 /// This is a greedy answer to the ℓ0 selection problem of ldrf-method.md; neurons that are never active (zero
 /// residual energy) are taken last, by decreasing activity.
 /// </para>
 /// </remarks>
-/// <param name="backend">The numeric backend for Q R and H (Q R).</param>
+/// <param name="backend">The numeric backend for H Q, (H Q) R and the factor of its Gram.</param>
 public sealed class GreedyResponseSelector(INumericBackend backend) : INeuronSelector
 {
     private readonly INumericBackend _backend = backend ?? throw new ArgumentNullException(nameof(backend));
@@ -31,10 +32,11 @@ public sealed class GreedyResponseSelector(INumericBackend backend) : INeuronSel
         context.CheckKeep(keep);
         context.Statistics.EnsureSamples(context.LayerName);
         var c = context.Channels;
-        var target = _backend.Multiply(context.Embedding.Basis, context.Embedding.Reader);
-        var b = _backend.Multiply(context.Statistics.CrossView, target).ToRowArrays();
+        var hq = _backend.Multiply(context.Statistics.CrossView, context.Embedding.Basis);
+        var reader = context.Embedding.Reader;
+        var b = (reader.ColumnCount <= c ? _backend.Multiply(hq, reader) : RowFactor(hq, reader)).ToRowArrays();
         var g = context.Statistics.PrunedGramView.ToRowArrays();
-        var k = target.ColumnCount;
+        var k = b[0].Length;
         var activity = Enumerable.Range(0, c).Select(i => g[i][i]).ToArray();
         var floor = 1e-12 * Math.Max(activity.Max(), double.Epsilon);
         var explained = new double[c];
@@ -74,6 +76,22 @@ public sealed class GreedyResponseSelector(INumericBackend backend) : INeuronSel
         return result;
     }
 
+    // The selection reads B = (H Q) R only through row operations and row norms, which a factor F with
+    // F Fᵀ = B Bᵀ preserves; for a wide B (K > C: a 3 x 3 consumer, or a Linear after Flatten with
+    // K = out · H · W) the C x C factor makes each step O(C²) instead of O(C·K), and B is never formed.
+    private Matrix<double> RowFactor(Matrix<double> hq, Matrix<double> reader)
+    {
+        var gram = _backend.MultiplyTransposed(_backend.Multiply(hq, _backend.MultiplyTransposed(reader, reader)), hq);
+        var (values, vectors) = _backend.SymmetricEigen(gram);
+        var factor = vectors.Clone();
+        for (var j = 0; j < values.Count; j++)
+        {
+            factor.SetColumn(j, vectors.Column(j) * Math.Sqrt(Math.Max(values[j], 0.0)));
+        }
+
+        return factor;
+    }
+
     // Projects neuron p out of every other neuron's residual: G̃ -= u uᵀ, B̃ -= u B̃[p, :] / √G̃pp, u = G̃[:, p] / √G̃pp.
     private static void Project(double[][] g, double[][] b, double[] explained, bool[] taken, int p, int k)
     {
@@ -94,21 +112,8 @@ public sealed class GreedyResponseSelector(INumericBackend backend) : INeuronSel
                 continue;
             }
 
-            var gi = g[i];
-            for (var j = 0; j < c; j++)
-            {
-                gi[j] -= f * gp[j];
-            }
-
-            var bi = b[i];
-            var norm = 0.0;
-            for (var j = 0; j < k; j++)
-            {
-                bi[j] -= f * bp[j];
-                norm += bi[j] * bi[j];
-            }
-
-            explained[i] = norm;
+            DenseKernels.SubtractScaled(g[i], f, gp);
+            explained[i] = DenseKernels.SubtractScaledSquaredNorm(b[i].AsSpan(0, k), f, bp);
         }
     }
 }
