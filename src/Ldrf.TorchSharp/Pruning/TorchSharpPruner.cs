@@ -125,6 +125,8 @@ public sealed class TorchSharpPruner
 
             var working = Own(disposables, folded.Clone());
             var images = batches.Sum(b => b.shape[0]);
+            var cache = Own(disposables, new CalibrationCache(batches, options.CalibrationCacheBytes,
+                position => CacheBytes(ShapeInference.Input(shapes, position, imageShape), images, dtype), device, dtype));
             var results = new Dictionary<string, LayerPruningResult>(StringComparer.Ordinal);
             var calibrationTimes = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
             for (var j = 0; j < units.Count; j++)
@@ -144,7 +146,9 @@ public sealed class TorchSharpPruner
                 var calibration = Stopwatch.StartNew();
                 try
                 {
-                    statistics = Accumulate(originalNet, prunedNet, [unit], batches, device, dtype, null, cancellationToken, patches)[0];
+                    // From the cached inputs of the unit's first layer where they fit the limit, else from where the cache is.
+                    cache.TryMoveTo(unit.Block ?? unit.Producer, originalNet, prunedNet, cancellationToken);
+                    statistics = Accumulate(originalNet, prunedNet, [unit], cache, batches.Count, device, null, cancellationToken, patches)[0];
                 }
                 finally
                 {
@@ -309,7 +313,8 @@ public sealed class TorchSharpPruner
         {
 
             // Valid capacity r from the original network: its statistics with nothing pruned yet.
-            var statistics = Accumulate(originalNet, null, units, batches, device, dtype, progress, cancellationToken);
+            using var inputs = new CalibrationCache(batches, 0, _ => 0, device, dtype);
+            var statistics = Accumulate(originalNet, null, units, inputs, batches.Count, device, progress, cancellationToken);
             for (var j = 0; j < units.Count; j++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -381,23 +386,26 @@ public sealed class TorchSharpPruner
         return result;
     }
 
-    /// <summary>Runs the original (and the pruned, if given) network over the batches and accumulates each unit's statistics.</summary>
+    /// <summary>
+    /// Runs the original (and the pruned, if given) network over the batches, from the inputs held by
+    /// <paramref name="inputs"/>, and accumulates each unit's statistics.
+    /// </summary>
     private static ChannelStatistics[] Accumulate(
-        BuiltNetwork original, BuiltNetwork? pruned, IReadOnlyList<PrunableUnit> units, List<Tensor> batches,
-        Device device, ScalarType dtype, IProgress<PruningProgress>? progress, CancellationToken cancellationToken,
+        BuiltNetwork original, BuiltNetwork? pruned, IReadOnlyList<PrunableUnit> units, CalibrationCache inputs, int batchCount,
+        Device device, IProgress<PruningProgress>? progress, CancellationToken cancellationToken,
         PatchSampler? patches = null)
     {
         var accumulators = units.Select(u => new ActivationStatistics(u.Channels, device)).ToArray();
         try
         {
-            for (var b = 0; b < batches.Count; b++)
+            for (var b = 0; b < batchCount; b++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
-                var x = batches[b].to(dtype, device);
-                var a0 = Run(original, x, units);
-                var a1 = pruned is null ? a0 : Run(pruned, x, units);
+                var (x0, x1) = inputs.Inputs(b);
+                var a0 = Run(original, x0, units, inputs.Position);
+                var a1 = pruned is null ? a0 : Run(pruned, x1, units, inputs.Position);
                 for (var j = 0; j < units.Count; j++)
                 {
                     accumulators[j].Add(a1[j], a0[j]);
@@ -405,7 +413,7 @@ public sealed class TorchSharpPruner
 
                 patches?.Add(a1[0], a0[0]);
 
-                progress?.Report(new PruningProgress(PruningStage.MeasuringCapacity, null, b + 1, batches.Count));
+                progress?.Report(new PruningProgress(PruningStage.MeasuringCapacity, null, b + 1, batchCount));
             }
 
             return accumulators.Select(a => a.ToChannelStatistics(null)).ToArray();
@@ -419,13 +427,13 @@ public sealed class TorchSharpPruner
         }
     }
 
-    // Runs the network just far enough to capture every unit's consumer input: the output of a top-level layer,
-    // or, for a unit inside a residual block, of a layer of that block's main branch.
-    private static Tensor[] Run(BuiltNetwork network, Tensor x, IReadOnlyList<PrunableUnit> units)
+    // Runs the network from the input x of top-level layer `from` just far enough to capture every unit's consumer
+    // input: the output of a top-level layer, or, for a unit inside a residual block, of a layer of its main branch.
+    private static Tensor[] Run(BuiltNetwork network, Tensor x, IReadOnlyList<PrunableUnit> units, int from)
     {
         var captured = new Tensor[units.Count];
         var last = units.Max(u => u.Block ?? u.Capture);
-        for (var i = 0; i <= last; i++)
+        for (var i = from; i <= last; i++)
         {
             var layer = network.Leaves[i];
             if (layer is ResidualBlock block && units.Any(u => u.Block == i))
@@ -448,6 +456,15 @@ public sealed class TorchSharpPruner
 
         return captured;
     }
+
+    // Both networks' activations of shape `shape` per image, for every calibration image (the pruned network's are no wider).
+    private static long CacheBytes(long[] shape, long images, ScalarType dtype) =>
+        2 * images * shape.Aggregate(1L, (a, b) => a * b) * (dtype switch
+        {
+            ScalarType.Float16 or ScalarType.BFloat16 => 2,
+            ScalarType.Float32 => 4,
+            _ => 8,
+        });
 
     private static void Capture(Tensor[] captured, IReadOnlyList<PrunableUnit> units, int? block, int index, Tensor value)
     {

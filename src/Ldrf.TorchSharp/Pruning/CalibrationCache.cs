@@ -1,0 +1,128 @@
+using Ldrf.TorchSharp.Architecture;
+using static TorchSharp.torch;
+
+namespace Ldrf.TorchSharp.Pruning;
+
+/// <summary>
+/// Both networks' activations, for every calibration batch, at the input of one top-level layer (the
+/// <see cref="Position"/>), so that calibrating a layer runs the networks from there instead of from the images.
+/// </summary>
+/// <remarks>
+/// Layers are pruned front to back and pruning a unit changes only its producer and consumer, which lie at or
+/// after the unit's start (its producer, or the residual block holding it). So once every unit before a position
+/// is applied, the pruned network's activations at that position no longer change, and moving the cache forward
+/// runs only the layers in between. Position 0 holds nothing: the inputs are the calibration batches themselves.
+/// </remarks>
+internal sealed class CalibrationCache : IDisposable
+{
+    private readonly List<Tensor> _batches;
+    private readonly long _limitBytes;
+    private readonly Func<int, long> _bytesAt;
+    private readonly Device _device;
+    private readonly ScalarType _dtype;
+    private Tensor[]? _original;
+    private Tensor[]? _pruned;
+
+    /// <param name="batches">The calibration batches (the caller's; never disposed here).</param>
+    /// <param name="limitBytes">The most both networks' cached activations may take together.</param>
+    /// <param name="bytesAt">An upper bound of both networks' activations at the input of a top-level layer, over all batches.</param>
+    /// <param name="device">The networks' device.</param>
+    /// <param name="dtype">The networks' parameter type.</param>
+    public CalibrationCache(List<Tensor> batches, long limitBytes, Func<int, long> bytesAt, Device device, ScalarType dtype)
+    {
+        _batches = batches;
+        _limitBytes = limitBytes;
+        _bytesAt = bytesAt;
+        _device = device;
+        _dtype = dtype;
+    }
+
+    /// <summary>The top-level layer whose inputs are cached (0: the calibration batches).</summary>
+    public int Position { get; private set; }
+
+    /// <summary>
+    /// Moves the cache forward to the input of top-level layer <paramref name="position"/>, running the layers in
+    /// between on each network; false, leaving the cache where it is, when those activations would exceed the limit.
+    /// </summary>
+    public bool TryMoveTo(int position, BuiltNetwork original, BuiltNetwork pruned, CancellationToken cancellationToken)
+    {
+        if (position < Position)
+        {
+            throw new InvalidOperationException($"The calibration cache is at layer {Position} and cannot move back to {position}.");
+        }
+
+        if (position == Position)
+        {
+            return true;
+        }
+
+        if (_bytesAt(position) > _limitBytes)
+        {
+            return false;
+        }
+
+        var movedOriginal = new Tensor[_batches.Count];
+        var movedPruned = new Tensor[_batches.Count];
+        try
+        {
+            for (var b = 0; b < _batches.Count; b++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                using var noGrad = no_grad();
+                var (x0, x1) = Inputs(b);
+                movedOriginal[b] = Forward(original, x0, Position, position).DetachFromDisposeScope();
+                movedPruned[b] = Forward(pruned, x1, Position, position).DetachFromDisposeScope();
+            }
+        }
+        catch
+        {
+            Dispose(movedOriginal);
+            Dispose(movedPruned);
+            throw;
+        }
+
+        Dispose(_original);
+        Dispose(_pruned);
+        (_original, _pruned, Position) = (movedOriginal, movedPruned, position);
+        return true;
+    }
+
+    /// <summary>The inputs of batch <paramref name="b"/> at <see cref="Position"/> for the original and the pruned network (the same tensor at position 0).</summary>
+    /// <remarks>Call inside a dispose scope: at position 0 the batch is converted to the networks' type and device there.</remarks>
+    public (Tensor Original, Tensor Pruned) Inputs(int b)
+    {
+        if (_original is null || _pruned is null)
+        {
+            var x = _batches[b].to(_dtype, _device);
+            return (x, x);
+        }
+
+        return (_original[b], _pruned[b]);
+    }
+
+    public void Dispose()
+    {
+        Dispose(_original);
+        Dispose(_pruned);
+        (_original, _pruned) = (null, null);
+    }
+
+    private static Tensor Forward(BuiltNetwork network, Tensor x, int from, int to)
+    {
+        for (var i = from; i < to; i++)
+        {
+            x = network.Leaves[i].forward(x);
+        }
+
+        return x;
+    }
+
+    private static void Dispose(Tensor?[]? tensors)
+    {
+        foreach (var t in tensors ?? [])
+        {
+            t?.Dispose();
+        }
+    }
+}
