@@ -1,8 +1,10 @@
 using System.Text.RegularExpressions;
+using Ldrf.TorchSharp.Models;
 using Ldrf.TorchSharp.Modules;
 using Ldrf.TorchSharp.Pruning;
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
 namespace Ldrf.TorchSharp.Tests;
@@ -43,6 +45,27 @@ public class ReadmeUsageTests
         return result;
     }
 
+    /// <summary>The getting-started example of loading PyTorch weights; the ResNet-50 test of Ldrf.TorchVision.Tests runs it.</summary>
+    internal static Sequential LoadResNet50LikeGettingStarted(string path)
+    {
+        #region getting-started-torchvision
+        // In Python: torch.save(torchvision.models.resnet50(weights="DEFAULT").state_dict(), "resnet50.pt")
+        var resnet = TorchVisionModels.ResNet50();   // torchvision's names and shapes
+        resnet.load_py(path, strict: true);         // TorchSharp.PyBridge; load_safetensors for .safetensors
+        resnet.eval();
+        #endregion
+        return resnet;
+    }
+
+    [TestCase("getting-started-resnet")]
+    [TestCase("getting-started-torchvision")]
+    public void Getting_started_shows_the_compiled_examples_verbatim(string region)
+    {
+        var snippet = Snippet(File.ReadAllText(Path.Combine(RepositoryRoot(), "tests", "Ldrf.TorchSharp.Tests", "ReadmeUsageTests.cs")), region);
+        var page = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "getting-started.md")).ReplaceLineEndings("\n");
+        Assert.That(page, Does.Contain(snippet), $"docs/getting-started.md must show the code between #region {region} and #endregion, unindented");
+    }
+
     [Test]
     public void Getting_started_resnet_example_runs()
     {
@@ -75,14 +98,15 @@ public class ReadmeUsageTests
             batches.ForEach(b => b.Dispose());
         }
 
-        var snippet = Snippet(File.ReadAllText(Path.Combine(RepositoryRoot(), "tests", "Ldrf.TorchSharp.Tests", "ReadmeUsageTests.cs")));
+        var snippet = Snippet(File.ReadAllText(Path.Combine(RepositoryRoot(), "tests", "Ldrf.TorchSharp.Tests", "ReadmeUsageTests.cs")), "readme-usage");
         var readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md")).ReplaceLineEndings("\n");
         Assert.That(readme, Does.Contain(snippet), "README.md must show the code between #region readme-usage and #endregion, unindented");
     }
 
-    private static string Snippet(string source)
+    private static string Snippet(string source, string region)
     {
-        var match = Regex.Match(source.ReplaceLineEndings("\n"), @"#region readme-usage\n(.*?)\n\s*#endregion", RegexOptions.Singleline);
+        var match = Regex.Match(source.ReplaceLineEndings("\n"), $@"#region {Regex.Escape(region)}\n(.*?)\n\s*#endregion", RegexOptions.Singleline);
+        Assert.That(match.Success, Is.True, $"#region {region} not found");
         var lines = match.Groups[1].Value.Split('\n');
         var indent = lines.Where(l => l.Trim().Length > 0).Min(l => l.Length - l.TrimStart().Length);
         return string.Join("\n", lines.Select(l => l.Length >= indent ? l[indent..] : l.TrimStart()));
