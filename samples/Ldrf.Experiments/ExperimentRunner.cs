@@ -32,13 +32,20 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         LibTorchSettings.TrySetMkldnnEnabled(false);
         var location = FashionMnistLocator.Locate(settings.DataFolder);
         using var train = FashionMnist.LoadTrain(location);
+        if (settings.CostModels.Count > 0)
+        {
+            Directory.CreateDirectory(settings.OutputFolder);
+            new CostRunner(settings, command, log).Run(train, Describe(location), cancellationToken);
+            return;
+        }
+
         using var test = FashionMnist.LoadTest(location, settings.TestImages);
         var checkpoint = settings.CheckpointPath ?? Path.Combine(
             FashionMnistLocator.FindRepositoryDataFolder()
                 ?? throw new DirectoryNotFoundException("samples/data was not found; run the harness from the repository or pass --checkpoint."),
             settings.Model.CheckpointName);
         using var model = settings.Model.Load(checkpoint);
-        var data = $"{location.Folder}{(location.IsFullSet ? "" : " (the shipped subset)")}";
+        var data = Describe(location);
         log.WriteLine($"Data: {train.Count} training and {test.Count} test images from {data}.");
         Directory.CreateDirectory(settings.OutputFolder);
 
@@ -86,6 +93,8 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
             }
         }
     }
+
+    private static string Describe(FashionMnistLocation location) => $"{location.Folder}{(location.IsFullSet ? "" : " (the shipped subset)")}";
 
     private ResultRecord RunOne(
         Sequential model, Method method, double speedup, List<Tensor> calibration, FashionMnistSet test,
@@ -199,7 +208,11 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         ResultWriter.WriteMemory(settings, Info(data, 0), records);
     }
 
-    private RunInfo Info(string data, int testImages)
+    private RunInfo Info(string data, int testImages) => Info(settings, command, data, testImages, string.Create(CultureInfo.InvariantCulture,
+        $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set); every method but the capacity-bounded row prunes to the same per-layer widths (uniform keep fraction); fine-tune: {settings.FineTuneEpochs} epoch(s) of SGD (momentum 0.9, lr {settings.FineTuneLearningRate}, cosine, batch 64) over the first {settings.FineTuneImages} training images, the same for every method; latency: median of {settings.LatencyRuns} single-image CPU forward passes"));
+
+    /// <summary>The command, date, machine and data of a run, with <paramref name="settingsText"/> describing its settings.</summary>
+    public static RunInfo Info(ExperimentSettings settings, string command, string data, int testImages, string settingsText)
     {
         var cpu = File.Exists("/proc/cpuinfo")
             ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
@@ -210,7 +223,6 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
             $"{cpu ?? "unknown CPU"}, {Environment.ProcessorCount} logical cores, {settings.Threads} torch thread(s), {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
             data,
             testImages,
-            string.Create(CultureInfo.InvariantCulture,
-                $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set); every method but the capacity-bounded row prunes to the same per-layer widths (uniform keep fraction); fine-tune: {settings.FineTuneEpochs} epoch(s) of SGD (momentum 0.9, lr {settings.FineTuneLearningRate}, cosine, batch 64) over the first {settings.FineTuneImages} training images, the same for every method; latency: median of {settings.LatencyRuns} single-image CPU forward passes"));
+            settingsText);
     }
 }

@@ -39,6 +39,18 @@ internal sealed record ExperimentSettings
     /// <summary>Calibration image counts of the memory experiment (empty: not run).</summary>
     public IReadOnlyList<int> MemoryCalibrationImages { get; init; } = [];
 
+    /// <summary>ImageNet-scale networks whose pruning cost is timed at 224 x 224 (empty: not run).</summary>
+    public IReadOnlyList<ImageNetScaleModel> CostModels { get; init; } = [];
+
+    /// <summary>A torchvision state_dict (PyTorch format or safetensors) for the one <c>--cost</c> model (null: random torchvision initialization).</summary>
+    public string? StateDictPath { get; init; }
+
+    /// <summary>Whether <c>--speedups</c> was given (the cost run otherwise prunes each model to its own target).</summary>
+    public bool SpeedupsGiven { get; init; }
+
+    /// <summary>The cost run's calibration images unless <c>--calibration</c> is given: upscaled to 224 x 224 in three channels each is 192 times the values of a 28 x 28 one.</summary>
+    public const int DefaultCostCalibrationImages = 64;
+
     public string OutputFolder { get; init; } = Path.Combine("docs", "results");
 
     /// <summary>Where docs/results.md goes (null: not written).</summary>
@@ -61,7 +73,7 @@ internal sealed record ExperimentSettings
     public const string Usage =
         "usage: Ldrf.Experiments [--model vgg|resnet] [--checkpoint PATH] [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 2000]\n" +
         "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--latency-runs 20] [--seed 1] [--threads 2]\n" +
-        "                        [--capacity-threshold 0.999] [--memory 1000,8000] [--out docs/results] [--markdown docs/results.md|none]\n" +
+        "                        [--capacity-threshold 0.999] [--memory 1000,8000] [--cost vgg16,resnet50 [--state-dict FILE]] [--out docs/results] [--markdown docs/results.md|none]\n" +
         "                        [--readme README.md|none] [--regenerate]\n" +
         "                        [--data FOLDER] [--append] [--smoke]";
 
@@ -96,7 +108,7 @@ internal sealed record ExperimentSettings
                     "--append" => s with { Append = true },
                     "--model" => s with { Model = ExperimentModel.FromId(Next()) },
                     "--checkpoint" => s with { CheckpointPath = Next() },
-                    "--speedups" => s with { Speedups = [.. Next().Split(',').Select(Number)] },
+                    "--speedups" => s with { Speedups = [.. Next().Split(',').Select(Number)], SpeedupsGiven = true },
                     "--methods" => s with { Methods = [.. Next().Split(',').Select(Ldrf.Experiments.Methods.Check)] },
                     "--calibration" => s with { CalibrationImages = Count(Next()) },
                     "--test-images" => s with { TestImages = Count(Next()) },
@@ -108,6 +120,8 @@ internal sealed record ExperimentSettings
                     "--threads" => s with { Threads = Count(Next()) },
                     "--capacity-threshold" => s with { CapacityEnergyThreshold = Number(Next()) },
                     "--memory" => s with { MemoryCalibrationImages = [.. Next().Split(',').Select(Count)] },
+                    "--cost" => s with { CostModels = [.. Next().Split(',').Select(ImageNetScaleModel.FromId)] },
+                    "--state-dict" => s with { StateDictPath = Next() },
                     "--out" => s with { OutputFolder = Next() },
                     "--markdown" => s with { MarkdownPath = Next() is var m && m == "none" ? null : m },
                     "--readme" => s with { ReadmePath = Next() is var r && r == "none" ? null : r },
@@ -130,6 +144,21 @@ internal sealed record ExperimentSettings
         if (s.MemoryCalibrationImages.Count > 0 && s.Model != ExperimentModel.Vgg)
         {
             throw new ArgumentException($"'--memory' measures the VGG only, not '--model {s.Model.Id}'.", nameof(args));
+        }
+
+        if (s.CostModels.Count > 0 && s.MemoryCalibrationImages.Count > 0)
+        {
+            throw new ArgumentException("'--cost' and '--memory' are separate runs; give one of them.", nameof(args));
+        }
+
+        if (s.StateDictPath is not null && s.CostModels.Count != 1)
+        {
+            throw new ArgumentException("'--state-dict' needs exactly one '--cost' model, the one whose weights it holds.", nameof(args));
+        }
+
+        if (s.CostModels.Count > 0 && !args.Contains("--calibration"))
+        {
+            s = s with { CalibrationImages = DefaultCostCalibrationImages };
         }
 
         return s;

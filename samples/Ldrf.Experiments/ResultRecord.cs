@@ -40,3 +40,54 @@ internal sealed record MemoryRecord(int CalibrationImages, double ResidentBefore
 
 /// <summary>How, where and on what a result file was produced (docs/results/*.meta.json).</summary>
 internal sealed record RunInfo(string Command, string Date, string Machine, string Data, int TestImages, string Settings);
+
+/// <summary>The cost of pruning one ImageNet-scale network (docs/results/imagenet-scale-cost.json). Times in seconds.</summary>
+internal sealed record CostRecord
+{
+    public required string Model { get; init; }
+
+    /// <summary>Where the weights came from: a state_dict file name, or torchvision's random initialization.</summary>
+    public required string Weights { get; init; }
+
+    public required double TargetSpeedup { get; init; }
+
+    public required double FlopsRatio { get; init; }
+
+    public required double ParametersRatio { get; init; }
+
+    public required int CalibrationImages { get; init; }
+
+    public required int Resolution { get; init; }
+
+    /// <summary>The whole <c>Prune</c> call, latency measurement excluded.</summary>
+    public required double TotalSeconds { get; init; }
+
+    public required double CalibrationSeconds { get; init; }
+
+    public required double DecompositionSeconds { get; init; }
+
+    public required double SelectionSeconds { get; init; }
+
+    public required double RecompositionSeconds { get; init; }
+
+    /// <summary>Resident memory of the process before the network was built.</summary>
+    public required double ResidentBeforeMegabytes { get; init; }
+
+    /// <summary>Peak resident memory of the process while building and pruning (Linux VmHWM, reset before).</summary>
+    public required double PeakResidentMegabytes { get; init; }
+
+    /// <summary>Median single-image CPU latency of the original and the pruned network.</summary>
+    public double? LatencyBeforeMilliseconds { get; init; }
+
+    public double? LatencyAfterMilliseconds { get; init; }
+
+    public required IReadOnlyList<CostLayerRecord> Layers { get; init; }
+
+    /// <summary>What the total spends outside the four stages: reading the network, rebuilding it, FLOPs counts.</summary>
+    public double OtherSeconds => TotalSeconds - CalibrationSeconds - DecompositionSeconds - SelectionSeconds - RecompositionSeconds;
+}
+
+/// <summary>One pruned layer of a <see cref="CostRecord"/>.</summary>
+internal sealed record CostLayerRecord(
+    string Path, int ChannelsBefore, int ChannelsAfter, double CalibrationSeconds, double DecompositionSeconds, double SelectionSeconds,
+    double RecompositionSeconds, double? RelativeEmbeddingError);

@@ -21,16 +21,7 @@ internal static class ResultWriter
     {
         var folder = settings.OutputFolder;
         var name = settings.Model.ResultsName;
-        if (settings.Append && Read<RunInfo>(folder, name + ".meta.json") is { } earlier)
-        {
-            // The records come from several runs: keep every command that produced some of them (once each, since
-            // this is written after every record).
-            info = info with
-            {
-                Command = earlier.Command.Contains(info.Command, StringComparison.Ordinal) ? earlier.Command : earlier.Command + "\n    " + info.Command,
-            };
-        }
-
+        info = WithEarlierCommands(settings, folder, name, info);
         File.WriteAllText(Path.Combine(folder, name + ".json"), JsonSerializer.Serialize(records, s_json));
         File.WriteAllText(Path.Combine(folder, name + ".meta.json"), JsonSerializer.Serialize(info, s_json));
         var title = settings.Model.Title + " on Fashion-MNIST";
@@ -47,8 +38,29 @@ internal static class ResultWriter
         WriteMarkdown(settings);
     }
 
+    public static void WriteCost(ExperimentSettings settings, RunInfo info, IReadOnlyList<CostRecord> records)
+    {
+        var folder = settings.OutputFolder;
+        info = WithEarlierCommands(settings, folder, CostRunner.ResultsName, info);
+        File.WriteAllText(Path.Combine(folder, CostRunner.ResultsName + ".json"), JsonSerializer.Serialize(records, s_json));
+        File.WriteAllText(Path.Combine(folder, CostRunner.ResultsName + ".meta.json"), JsonSerializer.Serialize(info, s_json));
+        WriteMarkdown(settings);
+    }
+
+    public static IReadOnlyList<CostRecord> ReadCost(string folder) => Read<List<CostRecord>>(folder, CostRunner.ResultsName + ".json") ?? [];
+
     public static IReadOnlyList<ResultRecord> ReadResults(string folder, ExperimentModel? model = null) =>
         JsonSerializer.Deserialize<List<ResultRecord>>(File.ReadAllText(Path.Combine(folder, (model ?? ExperimentModel.Vgg).ResultsName + ".json")), s_json) ?? [];
+
+    // With --append the records come from several runs: keep every command that produced some of them (once each,
+    // since this is written after every record).
+    private static RunInfo WithEarlierCommands(ExperimentSettings settings, string folder, string name, RunInfo info) =>
+        settings.Append && Read<RunInfo>(folder, name + ".meta.json") is { } earlier
+            ? info with
+            {
+                Command = earlier.Command.Contains(info.Command, StringComparison.Ordinal) ? earlier.Command : earlier.Command + "\n    " + info.Command,
+            }
+            : info;
 
     private static T? Read<T>(string folder, string name)
         where T : class
@@ -97,6 +109,7 @@ internal static class ResultWriter
             AppendModel(md, settings, model, relative, markdownPath);
         }
 
+        AppendCost(md, folder, relative);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(markdownPath))!);
         File.WriteAllText(markdownPath, md.ToString());
     }
@@ -150,6 +163,55 @@ internal static class ResultWriter
             md.AppendLine(c, $"![accuracy after the short fine-tune against FLOPs reduction]({relative}/{name}-fine-tuned.png)");
         }
     }
+
+    // The ImageNet-scale cost run: one summary row per network and target, then each network's layers.
+    private static void AppendCost(StringBuilder md, string folder, string relative)
+    {
+        var records = Read<List<CostRecord>>(folder, CostRunner.ResultsName + ".json");
+        var info = Read<RunInfo>(folder, CostRunner.ResultsName + ".meta.json");
+        if (records is null || info is null)
+        {
+            return;
+        }
+
+        var c = CultureInfo.InvariantCulture;
+        md.AppendLine();
+        md.AppendLine(c, $"## Pruning cost at ImageNet scale: VGG-16 and ResNet-50 at {ImageNetScaleModel.Resolution} x {ImageNetScaleModel.Resolution}");
+        md.AppendLine();
+        AppendInfo(md, info, relative + "/" + CostRunner.ResultsName + ".json");
+        md.AppendLine("What one LDRF run costs on this machine for torchvision's architectures (`TorchVisionModels`). Times are wall-clock seconds");
+        md.AppendLine("of one run on a shared machine. Calibration runs the images through the original and the pruned-so-far network and");
+        md.AppendLine("accumulates the layer statistics; decomposition, selection and recomposition are the core's, per layer; `other` is the");
+        md.AppendLine("rest of the `Prune` call (reading and folding the network, building the pruned-so-far network before each layer,");
+        md.AppendLine("FLOPs counts). The report's latency measurement is not included. Peak memory is the process's peak resident set");
+        md.AppendLine("(Linux VmHWM, reset before the network is built), with the networks' copies, the calibration cache and the statistics;");
+        md.AppendLine("in brackets the resident set when the network was about to be built (data loaded, memory of earlier runs not returned).");
+        md.AppendLine();
+        md.AppendLine("| network | target | FLOPs ratio | params ratio | calibration images | total | calibration | decomposition | selection | recomposition | other | peak memory (at start) | latency, original -> pruned |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var r in records)
+        {
+            var latency = r.LatencyBeforeMilliseconds is double b && r.LatencyAfterMilliseconds is double a ? string.Create(c, $"{b:F0} ms -> {a:F0} ms") : "-";
+            md.AppendLine(c,
+                $"| {r.Model} | {r.TargetSpeedup:0.##}x | {Ratio(r.FlopsRatio)} | {Ratio(r.ParametersRatio)} | {r.CalibrationImages} | {Seconds(r.TotalSeconds)} | {Seconds(r.CalibrationSeconds)} | {Seconds(r.DecompositionSeconds)} | {Seconds(r.SelectionSeconds)} | {Seconds(r.RecompositionSeconds)} | {Seconds(r.OtherSeconds)} | {r.PeakResidentMegabytes:F0} MB ({r.ResidentBeforeMegabytes:F0} MB) | {latency} |");
+        }
+
+        foreach (var r in records)
+        {
+            md.AppendLine();
+            md.AppendLine(c, $"### {r.Model} to {r.TargetSpeedup:0.##}x, per pruned layer");
+            md.AppendLine();
+            md.AppendLine("| layer | channels | calibration | decomposition | selection | recomposition | embedding error |");
+            md.AppendLine("|---|---|---|---|---|---|---|");
+            foreach (var l in r.Layers)
+            {
+                md.AppendLine(c,
+                    $"| `{l.Path}` | {l.ChannelsBefore} -> {l.ChannelsAfter} | {Seconds(l.CalibrationSeconds)} | {Seconds(l.DecompositionSeconds)} | {Seconds(l.SelectionSeconds)} | {Seconds(l.RecompositionSeconds)} | {(l.RelativeEmbeddingError is double e ? e.ToString("F3", c) : "-")} |");
+            }
+        }
+    }
+
+    private static string Seconds(double seconds) => seconds.ToString(seconds < 10 ? "F1" : "F0", CultureInfo.InvariantCulture) + " s";
 
     // Which layers the pruners pruned, read from the records (every method but the capacity-bounded row shares them).
     private static void AppendPrunedLayers(StringBuilder md, ExperimentModel model, IReadOnlyList<ResultRecord> records)

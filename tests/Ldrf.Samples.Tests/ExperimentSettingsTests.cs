@@ -31,4 +31,34 @@ public class ExperimentSettingsTests
             Assert.That(() => ExperimentSettings.Parse(["--model", "resnet", "--memory", "1000"]), Throws.ArgumentException.With.Message.Contains("--memory"));
         });
     }
+
+    [Test]
+    public void The_cost_run_prunes_each_network_to_its_own_target_with_64_images_unless_told_otherwise()
+    {
+        Assert.Multiple(() =>
+        {
+            var cost = ExperimentSettings.Parse(["--cost", "vgg16,resnet50"]);
+            Assert.That(cost.CostModels, Is.EqualTo(new[] { ImageNetScaleModel.Vgg16, ImageNetScaleModel.ResNet50 }));
+            Assert.That(cost.CostModels.Select(m => m.Target), Is.EqualTo(new[] { 5.0, 3.0 }), "the targets of the ResNet issue: VGG-16 5x, ResNet-50 3x");
+            Assert.That(cost.CalibrationImages, Is.EqualTo(ExperimentSettings.DefaultCostCalibrationImages));
+            Assert.That(cost.SpeedupsGiven, Is.False);
+            var told = ExperimentSettings.Parse(["--cost", "resnet50", "--calibration", "16", "--speedups", "2", "--state-dict", "resnet50.pt"]);
+            Assert.That(told.CalibrationImages, Is.EqualTo(16));
+            Assert.That(told.SpeedupsGiven, Is.True);
+            Assert.That(told.StateDictPath, Is.EqualTo("resnet50.pt"));
+            Assert.That(ExperimentSettings.Parse([]).CostModels, Is.Empty, "the default run is the Fashion-MNIST comparison");
+        });
+    }
+
+    [Test]
+    public void A_cost_run_that_cannot_be_meant_is_rejected_with_the_option_named()
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(() => ExperimentSettings.Parse(["--cost", "alexnet"]), Throws.ArgumentException.With.Message.Contains("alexnet").And.Message.Contains("resnet50"));
+            Assert.That(() => ExperimentSettings.Parse(["--cost", "vgg16,resnet50", "--state-dict", "x.pt"]), Throws.ArgumentException.With.Message.Contains("--state-dict"));
+            Assert.That(() => ExperimentSettings.Parse(["--state-dict", "x.pt"]), Throws.ArgumentException.With.Message.Contains("--state-dict"));
+            Assert.That(() => ExperimentSettings.Parse(["--cost", "vgg16", "--memory", "100"]), Throws.ArgumentException.With.Message.Contains("--memory"));
+        });
+    }
 }

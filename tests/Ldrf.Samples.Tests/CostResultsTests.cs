@@ -1,0 +1,38 @@
+using Ldrf.Experiments;
+
+namespace Ldrf.Samples.Tests;
+
+/// <summary>The cost run's section of docs/results.md is generated from its records, with the command beside it.</summary>
+public class CostResultsTests
+{
+    [Test]
+    public void The_cost_records_become_a_summary_row_and_a_per_layer_table_each()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "ldrf-cost-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var settings = ExperimentSettings.Parse(["--cost", "resnet50", "--out", folder, "--markdown", Path.Combine(folder, "results.md"), "--readme", "none"]);
+            var info = new RunInfo("the cost command", "2026-12-03 12:00 UTC", "a machine", "some data", 0, "some settings");
+            CostRecord record = new()
+            {
+                Model = "ResNet-50", Weights = "w", TargetSpeedup = 3, FlopsRatio = 3.01, ParametersRatio = 2.5, CalibrationImages = 64, Resolution = 224,
+                TotalSeconds = 100, CalibrationSeconds = 50, DecompositionSeconds = 20, SelectionSeconds = 10, RecompositionSeconds = 15,
+                ResidentBeforeMegabytes = 512, PeakResidentMegabytes = 2048, LatencyBeforeMilliseconds = 80, LatencyAfterMilliseconds = 30,
+                Layers = [new CostLayerRecord("layer1.0.conv1", 64, 30, 5, 2, 1, 1.5, 0.25)],
+            };
+
+            ResultWriter.WriteCost(settings, info, [record]);
+
+            var markdown = File.ReadAllText(Path.Combine(folder, "results.md"));
+            Assert.That(markdown, Does.Contain("    the cost command"));
+            Assert.That(markdown, Does.Contain("| ResNet-50 | 3x | 3.01x | 2.50x | 64 | 100 s | 50 s | 20 s | 10 s | 15 s | 5.0 s | 2048 MB (512 MB) | 80 ms -> 30 ms |"));
+            Assert.That(markdown, Does.Contain("| `layer1.0.conv1` | 64 -> 30 | 5.0 s | 2.0 s | 1.0 s | 1.5 s | 0.250 |"));
+            Assert.That(ResultWriter.ReadCost(folder).Single().Layers.Single().Path, Is.EqualTo("layer1.0.conv1"), "the JSON reads back");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}
