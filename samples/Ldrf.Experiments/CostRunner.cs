@@ -32,12 +32,11 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
         var batches = Batches.Leading(calibration, settings.CalibrationImages, 8);
         // --append keeps the records of other networks and targets (each network can then run in its own process).
         var records = settings.Append
-            ? ResultWriter.ReadCost(settings.OutputFolder).Where(r => !settings.CostModels.Any(m => m.Title == r.Model &&
-                (settings.SpeedupsGiven ? settings.Speedups : [m.Target]).Contains(r.TargetSpeedup))).ToList()
+            ? ResultWriter.ReadCost(settings.OutputFolder).Where(r => !settings.CostModels.Any(m => m.Title == r.Model && settings.CostTargets(m).Contains(r.TargetSpeedup))).ToList()
             : [];
         foreach (var model in settings.CostModels)
         {
-            foreach (var target in settings.SpeedupsGiven ? settings.Speedups : [model.Target])
+            foreach (var target in settings.CostTargets(model))
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 records.Add(RunOne(model, target, batches, cancellationToken));

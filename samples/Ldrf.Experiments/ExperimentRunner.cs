@@ -31,14 +31,16 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         // libtorch's oneDNN CPU convolutions sometimes returned NaN for pruned widths here (see LibTorchSettings).
         LibTorchSettings.TrySetMkldnnEnabled(false);
         var location = FashionMnistLocator.Locate(settings.DataFolder);
-        using var train = FashionMnist.LoadTrain(location);
         if (settings.CostModels.Count > 0)
         {
+            // The cost run reads only its calibration images.
+            using var calibrationSet = FashionMnist.LoadTrain(location, settings.CalibrationImages);
             Directory.CreateDirectory(settings.OutputFolder);
-            new CostRunner(settings, command, log).Run(train, Describe(location), cancellationToken);
+            new CostRunner(settings, command, log).Run(calibrationSet, Describe(location), cancellationToken);
             return;
         }
 
+        using var train = FashionMnist.LoadTrain(location);
         using var test = FashionMnist.LoadTest(location, settings.TestImages);
         var checkpoint = settings.CheckpointPath ?? Path.Combine(
             FashionMnistLocator.FindRepositoryDataFolder()

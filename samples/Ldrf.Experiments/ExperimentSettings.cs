@@ -48,6 +48,9 @@ internal sealed record ExperimentSettings
     /// <summary>Whether <c>--speedups</c> was given (the cost run otherwise prunes each model to its own target).</summary>
     public bool SpeedupsGiven { get; init; }
 
+    /// <summary>The FLOPs reductions the cost run prunes <paramref name="model"/> to: <c>--speedups</c> if given, else the model's own target.</summary>
+    public IReadOnlyList<double> CostTargets(ImageNetScaleModel model) => SpeedupsGiven ? Speedups : [model.Target];
+
     /// <summary>The cost run's calibration images unless <c>--calibration</c> is given: upscaled to 224 x 224 in three channels each is 192 times the values of a 28 x 28 one.</summary>
     public const int DefaultCostCalibrationImages = 64;
 

@@ -37,6 +37,9 @@ internal sealed class CalibrationCache : IDisposable
         _dtype = dtype;
     }
 
+    /// <summary>How many calibration batches there are.</summary>
+    public int BatchCount => _batches.Count;
+
     /// <summary>The top-level layer whose inputs are cached (0: the calibration batches).</summary>
     public int Position { get; private set; }
 

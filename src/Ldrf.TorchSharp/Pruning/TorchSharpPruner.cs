@@ -148,7 +148,7 @@ public sealed class TorchSharpPruner
                 {
                     // From the cached inputs of the unit's first layer where they fit the limit, else from where the cache is.
                     cache.TryMoveTo(unit.Block ?? unit.Producer, originalNet, prunedNet, cancellationToken);
-                    statistics = Accumulate(originalNet, prunedNet, [unit], cache, batches.Count, device, null, cancellationToken, patches)[0];
+                    statistics = Accumulate(originalNet, prunedNet, [unit], cache, device, null, cancellationToken, patches)[0];
                 }
                 finally
                 {
@@ -314,7 +314,7 @@ public sealed class TorchSharpPruner
 
             // Valid capacity r from the original network: its statistics with nothing pruned yet.
             using var inputs = new CalibrationCache(batches, 0, _ => 0, device, dtype);
-            var statistics = Accumulate(originalNet, null, units, inputs, batches.Count, device, progress, cancellationToken);
+            var statistics = Accumulate(originalNet, null, units, inputs, device, progress, cancellationToken);
             for (var j = 0; j < units.Count; j++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -391,14 +391,14 @@ public sealed class TorchSharpPruner
     /// <paramref name="inputs"/>, and accumulates each unit's statistics.
     /// </summary>
     private static ChannelStatistics[] Accumulate(
-        BuiltNetwork original, BuiltNetwork? pruned, IReadOnlyList<PrunableUnit> units, CalibrationCache inputs, int batchCount,
+        BuiltNetwork original, BuiltNetwork? pruned, IReadOnlyList<PrunableUnit> units, CalibrationCache inputs,
         Device device, IProgress<PruningProgress>? progress, CancellationToken cancellationToken,
         PatchSampler? patches = null)
     {
         var accumulators = units.Select(u => new ActivationStatistics(u.Channels, device)).ToArray();
         try
         {
-            for (var b = 0; b < batchCount; b++)
+            for (var b = 0; b < inputs.BatchCount; b++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
@@ -413,7 +413,7 @@ public sealed class TorchSharpPruner
 
                 patches?.Add(a1[0], a0[0]);
 
-                progress?.Report(new PruningProgress(PruningStage.MeasuringCapacity, null, b + 1, batchCount));
+                progress?.Report(new PruningProgress(PruningStage.MeasuringCapacity, null, b + 1, inputs.BatchCount));
             }
 
             return accumulators.Select(a => a.ToChannelStatistics(null)).ToArray();

@@ -23,19 +23,13 @@ internal static class GramError
         var o = statistics.OriginalGramView;
         var h = Rows(statistics.CrossView, kept);
         var g = Select(statistics.PrunedGramView, kept);
-
-        // tr(TᵀOT) = Σ O ∘ (T Tᵀ) and likewise for the other terms: for a wide T (m > C, the consumer's weights)
-        // the m-side products shrink to C x C instead of C x m results.
-        var wide = target.ColumnCount > target.RowCount;
-        var denominator = wide ? Trace(o, backend.MultiplyTransposed(target, target)) : Trace(backend.Multiply(o, target), target);
+        var denominator = Quadratic(backend, target, o, target);
         if (!(denominator > 0))
         {
             return 0.0;
         }
 
-        var numerator = denominator
-            - (2 * (wide ? Trace(h, backend.MultiplyTransposed(fit, target)) : Trace(backend.Multiply(h, target), fit)))
-            + (wide ? Trace(g, backend.MultiplyTransposed(fit, fit)) : Trace(backend.Multiply(g, fit), fit));
+        var numerator = denominator - (2 * Quadratic(backend, fit, h, target)) + Quadratic(backend, fit, g, fit);
         if (intercept is not null)
         {
             var sPrime = Vector<double>.Build.Dense(kept.Length, i => statistics.PrunedSumView[kept[i]]);
@@ -46,6 +40,16 @@ internal static class GramError
 
         return Math.Max(0.0, numerator / denominator);
     }
+
+    /// <summary>tr(Xᵀ M Y) for X (p x m), M (p x q), Y (q x m), in the cheaper of its two forms.</summary>
+    /// <remarks>
+    /// Both forms cost p·q·m multiplications, but Σ (M Y) ∘ X forms a p x m product and Σ M ∘ (X Yᵀ) a p x q
+    /// one, which is far smaller for wide X and Y (m above q: the consumer's weights, m up to out · H · W).
+    /// </remarks>
+    internal static double Quadratic(INumericBackend backend, Matrix<double> x, Matrix<double> m, Matrix<double> y) =>
+        x.ColumnCount > y.RowCount
+            ? Trace(m, backend.MultiplyTransposed(x, y))
+            : Trace(backend.Multiply(m, y), x);
 
     /// <summary>Σᵢⱼ a[i, j] b[i, j] = tr(aᵀ b).</summary>
     /// <remarks>Over the storage, without the pointwise product: a and b can be C x K with K in the hundreds of thousands.</remarks>

@@ -26,7 +26,7 @@ internal sealed class KeptPatches
 
     /// <summary>‖Tᵀp‖² summed over the samples: tr(TᵀGT) with G the original network's patch Gram.</summary>
     public static double Energy(ChannelStatistics patches, Matrix<double> target, INumericBackend backend) =>
-        GramError.Trace(backend.Multiply(patches.OriginalGramView, target), target);
+        GramError.Quadratic(backend, target, patches.OriginalGramView, target);
 
     /// <summary>H_S,: T: the right-hand side of the regression of the target response Tᵀp (T: F x out).</summary>
     public Matrix<double> CrossWith(Matrix<double> target, INumericBackend backend) => backend.Multiply(_cross, target);
@@ -67,7 +67,7 @@ internal sealed class KeptPatches
             return 0;
         }
 
-        var fitted = GramError.Trace(backend.Multiply(_gram, solution), solution);
+        var fitted = GramError.Quadratic(backend, solution, _gram, solution);
         var crossTerm = GramError.Trace(rhs, solution);
         return Math.Max(0, (energy - (2 * crossTerm) + fitted) / energy);
     }
