@@ -9,7 +9,6 @@ using Ldrf.Samples.Common.Data;
 using Ldrf.Samples.Common.Models;
 using Ldrf.Samples.Common.Training;
 using Ldrf.TorchSharp.Pruning;
-using Ldrf.TorchSharp.Runtime;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -46,7 +45,6 @@ logger.LogInformation("Resolved ILayerPruner {LayerPruner} ({Embedding} embeddin
 
 // 4. The shipped model and data: the trained VGG-style network and the 2,000 + 2,000 image subset.
 torch.set_num_threads(settings.Threads);
-LibTorchSettings.TrySetMkldnnEnabled(false); // the pruner does this for its own run; keep it off for evaluation too
 var dataFolder = FashionMnistLocator.FindRepositoryDataFolder()
     ?? throw new DirectoryNotFoundException("samples/data was not found; run this sample from the repository.");
 using var model = FashionMnistVgg.Load(Path.Combine(dataFolder, "fashion-mnist-vgg.bin"));
@@ -84,8 +82,7 @@ internal sealed class PruningSettings
     public int TestImages { get; set; } = 2000;
 
     /// <summary>
-    /// Images per forward pass, for calibration and accuracy. Small batches run faster here: with oneDNN off,
-    /// libtorch's CPU convolution unfolds the whole batch in memory.
+    /// Images per forward pass, for calibration and accuracy.
     /// </summary>
     public int BatchSize { get; set; } = 25;
 

@@ -4,7 +4,6 @@ using Ldrf.Samples.Common.Data;
 using Ldrf.Samples.Common.Reporting;
 using Ldrf.Samples.Common.Training;
 using Ldrf.TorchSharp.Pruning;
-using Ldrf.TorchSharp.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -28,8 +27,6 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         }
 
         torch.set_num_threads(settings.Threads);
-        // libtorch's oneDNN CPU convolutions sometimes returned NaN for pruned widths here (see LibTorchSettings).
-        LibTorchSettings.TrySetMkldnnEnabled(false);
         var location = FashionMnistLocator.Locate(settings.DataFolder);
         if (settings.CostModels.Count > 0)
         {
@@ -147,6 +144,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
                 AccuracyBefore = before,
                 AccuracyAfter = after,
                 LatencyRatio = report.LatencyBefore / report.LatencyAfter,
+                HeldOutOutputError = report.HeldOutOutputError,
                 Widths = report.Layers.Where(l => l.ChannelsAfter != l.ChannelsBefore || l.ValidCapacity is not null)
                     .ToDictionary(l => l.Path, l => l.ChannelsAfter),
                 PruneSeconds = seconds,
@@ -211,7 +209,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
     }
 
     private RunInfo Info(string data, int testImages) => Info(settings, command, data, testImages, string.Create(CultureInfo.InvariantCulture,
-        $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set); every method but the capacity-bounded row prunes to the same per-layer widths (uniform keep fraction); fine-tune: {settings.FineTuneEpochs} epoch(s) of SGD (momentum 0.9, lr {settings.FineTuneLearningRate}, cosine, batch 64) over the first {settings.FineTuneImages} training images, the same for every method; latency: median of {settings.LatencyRuns} single-image CPU forward passes"));
+        $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set); every method but the capacity-bounded row prunes to the same per-layer widths (uniform keep fraction); fine-tune: {settings.FineTuneEpochs} epoch(s) of SGD (momentum 0.9, lr {settings.FineTuneLearningRate}, cosine, batch 64) over the first {settings.FineTuneImages} training images, the same for every method; latency: median of {settings.LatencyRuns} CPU forward passes of a batch of {new NetworkPruningOptions().LatencyBatchSize} calibration images; pruning with the library's defaults otherwise (kept widths multiples of {NetworkPruningOptions.DefaultChannelMultiple} channels, one calibration image in eight held out for the output check), under libtorch's default settings"));
 
     /// <summary>The command, date, machine and data of a run, with <paramref name="settingsText"/> describing its settings.</summary>
     public static RunInfo Info(ExperimentSettings settings, string command, string data, int testImages, string settingsText)

@@ -19,8 +19,11 @@ internal sealed record ResultRecord
     /// <summary>Test accuracy after the short fine-tune of the settings.</summary>
     public double? AccuracyAfter { get; init; }
 
-    /// <summary>Measured CPU latency of the original over the pruned network (one image, median).</summary>
+    /// <summary>Measured CPU latency of the original over the pruned network (a batch of calibration images, median).</summary>
     public double? LatencyRatio { get; init; }
+
+    /// <summary>The pruner's output check: relative output error of the pruned network against the original on the held-out calibration images.</summary>
+    public double? HeldOutOutputError { get; init; }
 
     /// <summary>Kept channels per prunable layer.</summary>
     public IReadOnlyDictionary<string, int>? Widths { get; init; }
@@ -76,7 +79,7 @@ internal sealed record CostRecord
     /// <summary>Peak resident memory of the process while building and pruning (Linux VmHWM, reset before).</summary>
     public required double PeakResidentMegabytes { get; init; }
 
-    /// <summary>Median single-image CPU latency of the original and the pruned network.</summary>
+    /// <summary>Median CPU latency of the original and the pruned network on the report's latency batch.</summary>
     public double? LatencyBeforeMilliseconds { get; init; }
 
     public double? LatencyAfterMilliseconds { get; init; }

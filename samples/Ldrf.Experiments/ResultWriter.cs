@@ -135,8 +135,10 @@ internal static class ResultWriter
 
             AppendInfo(md, info, relative + "/" + name + ".json");
             md.AppendLine(c, $"Test set: {info.TestImages} images. Accuracies are top-1 on the test images; ratios are original / pruned.");
-            md.AppendLine("FLOPs and parameter ratios are exact counts; latency ratios come from single-image timings on a shared, often");
-            md.AppendLine("fully loaded machine and are only indicative (the benchmarks, not this table, are where speed is measured).");
+            md.AppendLine("FLOPs and parameter ratios are exact counts; latency ratios come from timings of a batch of calibration images on a");
+            md.AppendLine("shared, often fully loaded machine and are only indicative (the benchmarks, not this table, are where speed is measured).");
+            md.AppendLine("The output error is the pruner's own check: the relative error of the pruned network's logits against the original's");
+            md.AppendLine("on the calibration images it held out of the statistics (before fine-tuning).");
             md.AppendLine("Rows named `ldrf-…` other than `ldrf` are ablations (another recomposition or selection rule), and");
             md.AppendLine("`ldrf-capacity-bounded` uses LDRF's own capacity-bounded widths instead of the shared ones.");
             md.AppendLine();
@@ -149,12 +151,12 @@ internal static class ResultWriter
                 UpdateReadmeHeadline(settings.ReadmePath, summary.ToString(), markdownPath);
             }
 
-            md.AppendLine("| target | method | decomposition | FLOPs ratio | params ratio | accuracy before fine-tune | accuracy after fine-tune | latency ratio | pruning time | note |");
-            md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+            md.AppendLine("| target | method | decomposition | FLOPs ratio | params ratio | output error | accuracy before fine-tune | accuracy after fine-tune | latency ratio | pruning time | note |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
             foreach (var r in records.OrderBy(r => r.TargetSpeedup).ThenByDescending(r => r.AccuracyBefore ?? -1))
             {
                 md.AppendLine(c,
-                    $"| {r.TargetSpeedup:0.##}x | {r.Method} | {r.Decomposition ?? "-"} | {Ratio(r.FlopsRatio)} | {Ratio(r.ParametersRatio)} | {Percent(r.AccuracyBefore)} | {Percent(r.AccuracyAfter)} | {Ratio(r.LatencyRatio)} | {(r.PruneSeconds is double s ? s.ToString("F0", c) + " s" : "-")} | {Escape(r.Note)} |");
+                    $"| {r.TargetSpeedup:0.##}x | {r.Method} | {r.Decomposition ?? "-"} | {Ratio(r.FlopsRatio)} | {Ratio(r.ParametersRatio)} | {(r.HeldOutOutputError is double e ? e.ToString("F3", c) : "-")} | {Percent(r.AccuracyBefore)} | {Percent(r.AccuracyAfter)} | {Ratio(r.LatencyRatio)} | {(r.PruneSeconds is double s ? s.ToString("F0", c) + " s" : "-")} | {Escape(r.Note)} |");
             }
 
             md.AppendLine();

@@ -10,7 +10,6 @@ using Ldrf.Samples.Common.Data;
 using Ldrf.Samples.Common.Models;
 using Ldrf.Samples.Common.Training;
 using Ldrf.TorchSharp.Pruning;
-using Ldrf.TorchSharp.Runtime;
 using Ldrf.TorchSharp.Serialization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -22,9 +21,6 @@ if (settings is null)
 }
 
 torch.set_num_threads(settings.Threads);
-// libtorch's oneDNN CPU convolutions sometimes returned NaN for pruned layer widths here; the pruner switches
-// oneDNN off for its own run, and this sample keeps it off while it evaluates and fine-tunes the result.
-LibTorchSettings.TrySetMkldnnEnabled(false);
 torch.random.manual_seed(settings.Seed);
 var clock = Stopwatch.StartNew();
 
@@ -84,7 +80,7 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
 if (report.LatencyBefore is { } before && report.LatencyAfter is { } after)
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"   CPU latency for one image: {before.TotalMilliseconds:F2} ms -> {after.TotalMilliseconds:F2} ms ({before / after:F2}x faster)."));
+        $"   CPU latency for a batch of {report.LatencyBatchSize} images: {before.TotalMilliseconds:F2} ms -> {after.TotalMilliseconds:F2} ms ({before / after:F2}x faster)."));
 }
 
 var output = Path.GetFullPath(settings.Output ?? Path.Combine("artifacts", "pruned", $"fashion-mnist-vgg-{settings.Speedup.ToString(CultureInfo.InvariantCulture)}x.ldrf"));

@@ -11,7 +11,6 @@ using Ldrf;
 using Ldrf.Samples.Common.Data;
 using Ldrf.Samples.Common.Training;
 using Ldrf.TorchSharp.Pruning;
-using Ldrf.TorchSharp.Runtime;
 using Ldrf.TorchSharp.Serialization;
 using TorchSharp;
 using TorchSharp.PyBridge;
@@ -36,7 +35,6 @@ for (var i = 0; i < args.Length; i++)
 
 input ??= Path.Combine(AppContext.BaseDirectory, "fashion-cnn.pt");
 torch.set_num_threads(1); // faster than 2 when other work shares a 2-core machine
-LibTorchSettings.TrySetMkldnnEnabled(false); // the pruner does this for its own run; keep it off for evaluation too
 torch.random.manual_seed(1);
 
 // 2. The same CNN as fashion_cnn.py, in TorchSharp, with PyTorch's weights. strict: every key and shape must match.
@@ -49,7 +47,7 @@ Console.WriteLine($"2. Loaded the PyTorch state_dict {input} into a TorchSharp S
 var subset = FashionMnistLocator.LocateSubset();
 using var train = FashionMnist.LoadTrain(subset, limit: 300);
 using var test = FashionMnist.LoadTest(subset);
-const int batchSize = 25; // small batches: with oneDNN off, libtorch's CPU convolution unfolds a whole batch in memory
+const int batchSize = 25;
 var calibration = Batches.Leading(train.Images, train.Count / batchSize * batchSize, batchSize);
 var accuracyBefore = Evaluator.Accuracy(original, test.Images, test.Labels, batchSize);
 Console.WriteLine($"3. Test accuracy ({test.Count} shipped images) as trained in PyTorch: {Percent(accuracyBefore)}.");

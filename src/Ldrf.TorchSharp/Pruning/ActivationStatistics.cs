@@ -97,6 +97,16 @@ internal sealed class ActivationStatistics : IDisposable
         _samples += images * perImage;
     }
 
+    /// <summary>Whether every sum is finite (no activation was NaN or infinite).</summary>
+    public bool IsFinite
+    {
+        get
+        {
+            using var scope = NewDisposeScope();
+            return new[] { _prunedGram, _cross, _originalGram, _prunedSum, _originalSum }.All(t => isfinite(t).all().item<bool>());
+        }
+    }
+
     /// <summary>Copies the sums to the core's statistics object.</summary>
     public ChannelStatistics ToChannelStatistics(INumericBackend? backend)
     {

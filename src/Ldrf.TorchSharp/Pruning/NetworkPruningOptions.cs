@@ -12,8 +12,14 @@ public sealed class NetworkPruningOptions
     private IReadOnlyDictionary<string, double>? _perLayerKeepRatios;
     private int? _maxCalibrationBatches;
     private int _latencyRuns = 10;
+    private int _latencyBatchSize = 32;
     private int _patchSamplesPerImage = 10;
     private long _calibrationCacheBytes = DefaultCalibrationCacheBytes;
+    private int _channelMultiple = DefaultChannelMultiple;
+    private int? _heldOutImages;
+
+    /// <summary>The default of <see cref="ChannelMultiple"/>: 16.</summary>
+    public const int DefaultChannelMultiple = 16;
 
     /// <summary>The default of <see cref="CalibrationCacheBytes"/>: 1 GiB.</summary>
     public const long DefaultCalibrationCacheBytes = 1L << 30;
@@ -91,11 +97,59 @@ public sealed class NetworkPruningOptions
             : value;
     }
 
+    /// <summary>
+    /// Kept widths are multiples of this many channels (at least 1, default <see cref="DefaultChannelMultiple"/>),
+    /// or at most half of it, or a layer's full width; the FLOPs target is still met. CPU convolution kernels work
+    /// on blocks of 8 or 16 channels: libtorch's oneDNN kernels, which run by default, computed wrong values or NaN
+    /// for input widths above the block that are not a multiple of it on CPUs this library was measured on (see
+    /// docs/troubleshooting.md), and blocked kernels are fastest on whole blocks. 1 allows every width (and
+    /// <see cref="PerLayerKeepRatios"/> are then followed exactly); the pruned network's output check
+    /// (<see cref="PruningReport.HeldOutOutputError"/>) still guards the result.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
+    public int ChannelMultiple
+    {
+        get => _channelMultiple;
+        set => _channelMultiple = value < 1
+            ? throw new ArgumentOutOfRangeException(nameof(ChannelMultiple), value, $"'{nameof(ChannelMultiple)}' must be at least 1 (1 allows every width) but is {value}.")
+            : value;
+    }
+
+    /// <summary>
+    /// Calibration images, taken from the end of the calibration batches, that are kept out of the statistics and
+    /// used only to check the pruned network at the end: it runs on them beside the original and the report gives
+    /// the relative output error (<see cref="PruningReport.HeldOutOutputError"/>). Null (default) holds out one
+    /// image in eight, at most 64 and at least 1 when there are two or more images; 0 checks on the calibration
+    /// images themselves. Must leave at least one image for the statistics.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
+    public int? HeldOutImages
+    {
+        get => _heldOutImages;
+        set => _heldOutImages = value is int v && v < 0
+            ? throw new ArgumentOutOfRangeException(nameof(HeldOutImages), v, $"'{nameof(HeldOutImages)}' must be 0 or more (or null for the default) but is {v}.")
+            : value;
+    }
+
     /// <summary>The seed of the patch-location sampling (default 0): the same seed and inputs give the same pruned network.</summary>
     public int Seed { get; set; }
 
-    /// <summary>Whether to measure the CPU latency of both networks on one calibration image (default true).</summary>
+    /// <summary>Whether to measure the CPU latency of both networks on a batch of calibration images (default true; see <see cref="LatencyBatchSize"/>).</summary>
     public bool MeasureLatency { get; set; } = true;
+
+    /// <summary>
+    /// Images per timed forward pass (at least 1, default 32; fewer when there are fewer calibration images). A
+    /// single image makes libtorch pick other CPU kernels for small layers, and on CPUs that NNPACK does not
+    /// support it then prints "Could not initialize NNPACK! Reason: Unsupported hardware." for each of them.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
+    public int LatencyBatchSize
+    {
+        get => _latencyBatchSize;
+        set => _latencyBatchSize = value < 1
+            ? throw new ArgumentOutOfRangeException(nameof(LatencyBatchSize), value, $"'{nameof(LatencyBatchSize)}' must be at least 1 but is {value}.")
+            : value;
+    }
 
     /// <summary>Timed forward passes per network for the latency (median; at least 1, default 10), after 2 warm-up passes.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>

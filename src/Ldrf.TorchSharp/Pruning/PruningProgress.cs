@@ -9,6 +9,9 @@ public enum PruningStage
     /// <summary>Calibrating and pruning one layer.</summary>
     PruningLayer,
 
+    /// <summary>Running the pruned network beside the original on the held-out calibration images.</summary>
+    CheckingOutput,
+
     /// <summary>Timing both networks on the CPU.</summary>
     MeasuringLatency,
 

@@ -87,14 +87,36 @@ public sealed class PruningReport
     /// <summary>The layer pruners' total recomposition time.</summary>
     public TimeSpan RecompositionTime => Sum(l => l.LayerPruningTimes?.Recomposition);
 
-    /// <summary>The number of calibration images used.</summary>
+    /// <summary>The number of calibration images whose statistics drove pruning.</summary>
     public required int CalibrationImages { get; init; }
 
-    /// <summary>The median CPU latency of the original network (an exact evaluation-mode copy) on one image, or null if not measured.</summary>
+    /// <summary>
+    /// Calibration images held out of the statistics for the output check (0 when the check ran on the first
+    /// calibration images; see <see cref="NetworkPruningOptions.HeldOutImages"/>).
+    /// </summary>
+    public int HeldOutImages { get; init; }
+
+    /// <summary>
+    /// The relative output error ‖y′ − y‖ / ‖y‖ of the pruned network against the original (an exact
+    /// evaluation-mode copy) on the held-out images, both run under the process's libtorch settings. Always
+    /// finite: a pruned network with a non-finite output is an exception, not a result.
+    /// </summary>
+    public required double HeldOutOutputError { get; init; }
+
+    /// <summary>
+    /// What the one-time probe of libtorch's CPU convolutions found wrong on this CPU, with the widths it tried and
+    /// the remedy; null when it found nothing or the network is not on the CPU.
+    /// </summary>
+    public string? CpuConvolutionDefect { get; init; }
+
+    /// <summary>The median CPU latency of the original network (an exact evaluation-mode copy) on a batch of <see cref="LatencyBatchSize"/> calibration images, or null if not measured.</summary>
     public TimeSpan? LatencyBefore { get; init; }
 
-    /// <summary>The median CPU latency of the pruned network on the same image, or null if not measured.</summary>
+    /// <summary>The median CPU latency of the pruned network on the same batch, or null if not measured.</summary>
     public TimeSpan? LatencyAfter { get; init; }
+
+    /// <summary>The images per timed forward pass of <see cref="LatencyBefore"/> and <see cref="LatencyAfter"/> (0 when not measured).</summary>
+    public int LatencyBatchSize { get; init; }
 
     private TimeSpan Sum(Func<LayerReport, TimeSpan?> time) => Layers.Aggregate(TimeSpan.Zero, (total, l) => total + (time(l) ?? TimeSpan.Zero));
 
@@ -122,7 +144,13 @@ public sealed class PruningReport
         text.Append(c, $", parameters {(double)ParametersBefore / ParametersAfter:0.00}x fewer, {CalibrationImages} calibration images");
         if (LatencyBefore is TimeSpan before && LatencyAfter is TimeSpan after)
         {
-            text.Append(c, $"; CPU latency {before.TotalMilliseconds:0.000} ms -> {after.TotalMilliseconds:0.000} ms ({before / after:0.00}x)");
+            text.Append(c, $"; CPU latency for {LatencyBatchSize} image(s) {before.TotalMilliseconds:0.000} ms -> {after.TotalMilliseconds:0.000} ms ({before / after:0.00}x)");
+        }
+
+        text.AppendLine().Append(c, $"Output check on {(HeldOutImages > 0 ? $"{HeldOutImages} held-out" : "the first")} calibration images: relative error {HeldOutOutputError:0.0000} against the original");
+        if (CpuConvolutionDefect is not null)
+        {
+            text.AppendLine().Append(c, $"Note: {CpuConvolutionDefect}");
         }
 
         text.AppendLine().Append(c,

@@ -96,16 +96,18 @@ public sealed class TorchSharpPruner
         var parameter = network.parameters().FirstOrDefault();
         var device = parameter?.device ?? CPU;
         var dtype = parameter?.dtype ?? ScalarType.Float32;
-        var batches = TakeBatches(calibrationBatches, options.MaxCalibrationBatches);
+        var allBatches = TakeBatches(calibrationBatches, options.MaxCalibrationBatches);
+        var defect = device.type == DeviceType.CPU ? CpuConvolutionProbe.Defect : null;
+        if (defect is not null)
+        {
+            _logger.Log(options.ChannelMultiple % 16 == 0 ? LogLevel.Information : LogLevel.Warning, "Ldrf: {Defect}", defect);
+        }
 
-        // oneDNN convolutions returned NaN for some pruned widths on CPU (see LibTorchSettings); switch it off
-        // for this run only and restore the caller's setting at the end.
-        var restoreMkldnn = device.type == DeviceType.CPU
-            && LibTorchSettings.TryGetMkldnnEnabled(out var mkldnnWasEnabled) && mkldnnWasEnabled
-            && LibTorchSettings.TrySetMkldnnEnabled(false);
         var disposables = new List<IDisposable>();
         try
         {
+            var split = Own(disposables, CalibrationSplit.Create(allBatches, options.HeldOutImages, nameof(options)));
+            var batches = split.Statistics;
             var original = Own(disposables, ChainModel.FromNetwork(network, nameof(network)));
             var imageShape = batches[0].shape.Skip(1).ToArray();
             var complexityBefore = original.Complexity(imageShape, nameof(calibrationBatches));
@@ -148,7 +150,7 @@ public sealed class TorchSharpPruner
                 {
                     // From the cached inputs of the unit's first layer where they fit the limit, else from where the cache is.
                     cache.TryMoveTo(unit.Block ?? unit.Producer, originalNet, prunedNet, cancellationToken);
-                    statistics = Accumulate(originalNet, prunedNet, [unit], cache, device, null, cancellationToken, patches)[0];
+                    statistics = Accumulate(originalNet, prunedNet, [unit], cache, device, null, cancellationToken, patches, name, defect)[0];
                 }
                 finally
                 {
@@ -177,15 +179,29 @@ public sealed class TorchSharpPruner
             try
             {
                 var complexityAfter = working.Complexity(imageShape, nameof(calibrationBatches));
+                cancellationToken.ThrowIfCancellationRequested();
+                progress?.Report(new PruningProgress(PruningStage.CheckingOutput, null, 0, 1));
+                originalNet.Root.Dispose(); // the check runs an exact copy of the original instead
+                double heldOutError;
+                using (var exact = NetworkBuilder.Build(original.Layers, original.State, device, dtype).Root)
+                {
+                    heldOutError = OutputCheck.RelativeError(exact, pruned.Root, split.Check, split.HeldOutCount > 0, device, dtype, defect, cancellationToken);
+                }
+
+                _logger.LogInformation("Ldrf output check: relative error {Error:0.0000} against the original on {Images} held-out calibration images", heldOutError, split.HeldOutCount);
                 TimeSpan? latencyBefore = null, latencyAfter = null;
+                var latencyImages = 0;
                 if (options.MeasureLatency)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     progress?.Report(new PruningProgress(PruningStage.MeasuringLatency, null, 0, 2));
-                    (latencyBefore, latencyAfter) = MeasureLatency(original, pruned, working, batches[0], dtype, options.LatencyRuns);
+                    var timed = split.Leading(options.LatencyBatchSize);
+                    latencyImages = (int)timed.Sum(i => i.shape[0]);
+                    (latencyBefore, latencyAfter) = MeasureLatency(original, pruned, working, timed, dtype, options.LatencyRuns);
                 }
 
-                var report = Report(original, working, complexityBefore, complexityAfter, results, calibrationTimes, options, batches, latencyBefore, latencyAfter);
+                var report = Report(original, working, complexityBefore, complexityAfter, results, calibrationTimes, options, batches, latencyBefore, latencyAfter, latencyImages,
+                    new OutputCheckResult(split.HeldOutCount, heldOutError, defect));
                 progress?.Report(new PruningProgress(PruningStage.Completed, null, units.Count, units.Count));
                 return new PruningResult(pruned.Root, report);
             }
@@ -200,11 +216,6 @@ public sealed class TorchSharpPruner
             foreach (var d in disposables)
             {
                 d.Dispose();
-            }
-
-            if (restoreMkldnn)
-            {
-                LibTorchSettings.TrySetMkldnnEnabled(true);
             }
         }
     }
@@ -336,7 +347,7 @@ public sealed class TorchSharpPruner
         }
 
         var prunable = units.Select((u, j) => new PrunableLayer(names[j], u.Channels, capacities[j]));
-        var allocator = new WidthAllocator(prunable, ComputeLayers(folded.Layers, shapes, imageShape, units, names));
+        var allocator = new WidthAllocator(prunable, ComputeLayers(folded.Layers, shapes, imageShape, units, names), channelMultiple: options.ChannelMultiple);
         var allocation = options.TargetFlopsReduction is double target ? allocator.Allocate(target) : allocator.FromRatios(options.PerLayerKeepRatios!);
         _logger.LogInformation("Ldrf widths: {Widths} ({Reduction:0.00}x fewer FLOPs)",
             string.Join(", ", names.Select(n => n + "=" + allocation.KeepCounts[n].ToString(CultureInfo.InvariantCulture))), allocation.Reduction);
@@ -393,7 +404,7 @@ public sealed class TorchSharpPruner
     private static ChannelStatistics[] Accumulate(
         BuiltNetwork original, BuiltNetwork? pruned, IReadOnlyList<PrunableUnit> units, CalibrationCache inputs,
         Device device, IProgress<PruningProgress>? progress, CancellationToken cancellationToken,
-        PatchSampler? patches = null)
+        PatchSampler? patches = null, string? layer = null, string? defect = null)
     {
         var accumulators = units.Select(u => new ActivationStatistics(u.Channels, device)).ToArray();
         try
@@ -414,6 +425,13 @@ public sealed class TorchSharpPruner
                 patches?.Add(a1[0], a0[0]);
 
                 progress?.Report(new PruningProgress(PruningStage.MeasuringCapacity, null, b + 1, inputs.BatchCount));
+            }
+
+            if (pruned is not null && accumulators.Any(a => !a.IsFinite))
+            {
+                // The pruned-so-far network computed NaN or infinity where the original did not.
+                throw new InvalidOperationException(
+                    $"While pruning '{layer}': the pruned-so-far network's activations on the calibration images are not finite although the original's are. {defect ?? "The one-time probe found no libtorch convolution defect on this device."} If NetworkPruningOptions.ChannelMultiple is below 16, set it back to 16; otherwise report this with the network's layer widths. The caller's network is unchanged.");
             }
 
             return accumulators.Select(a => a.ToChannelStatistics(null)).ToArray();
@@ -494,15 +512,15 @@ public sealed class TorchSharpPruner
         _logger.LogInformation("Ldrf pruned {Layer}: {Before} -> {After} channels, r = {Capacity}, embedding error {EmbeddingError:0.0000}, output error {OutputError:0.0000}",
             result.LayerName, channels, result.KeptChannels.Length, result.ValidCapacity, result.RelativeEmbeddingError, result.RelativeOutputError);
 
-    private static (TimeSpan Before, TimeSpan After) MeasureLatency(ChainModel original, BuiltNetwork pruned, ChainModel working, Tensor batch, ScalarType dtype, int runs)
+    private static (TimeSpan Before, TimeSpan After) MeasureLatency(ChainModel original, BuiltNetwork pruned, ChainModel working, List<Tensor> images, ScalarType dtype, int runs)
     {
-        // Both on the CPU, same single image; the original is an exact evaluation-mode copy (batch norms included).
+        // Both on the CPU, same images; the original is an exact evaluation-mode copy (batch norms included).
         using var originalCpu = NetworkBuilder.Build(original.Layers, original.State, CPU, dtype).Root;
         var prunedCpu = pruned.Root.parameters().First().device.type == DeviceType.CPU ? null : working.Build(CPU, dtype).Root;
         try
         {
             using var scope = NewDisposeScope();
-            var x = batch[0..1].to(dtype, CPU);
+            var x = cat(images.Select(i => i.to(dtype, CPU)).ToList(), 0);
             return (Median(originalCpu, x, runs), Median(prunedCpu ?? pruned.Root, x, runs));
         }
         finally
@@ -541,7 +559,7 @@ public sealed class TorchSharpPruner
     private static PruningReport Report(
         ChainModel original, ChainModel pruned, ComplexityReport before, ComplexityReport after,
         Dictionary<string, LayerPruningResult> results, Dictionary<string, TimeSpan> calibrationTimes, NetworkPruningOptions options, List<Tensor> batches,
-        TimeSpan? latencyBefore, TimeSpan? latencyAfter)
+        TimeSpan? latencyBefore, TimeSpan? latencyAfter, int latencyImages, OutputCheckResult check)
     {
         var rows = new List<LayerReport>();
         var originalLeaves = LayerSpec.Leaves(original.Layers).ToList();
@@ -588,6 +606,12 @@ public sealed class TorchSharpPruner
             CalibrationImages = (int)batches.Sum(b => b.shape[0]),
             LatencyBefore = latencyBefore,
             LatencyAfter = latencyAfter,
+            LatencyBatchSize = latencyBefore is null ? 0 : latencyImages,
+            HeldOutImages = check.HeldOutImages,
+            HeldOutOutputError = check.RelativeError,
+            CpuConvolutionDefect = check.Defect,
         };
     }
+
+    private sealed record OutputCheckResult(int HeldOutImages, double RelativeError, string? Defect);
 }

@@ -3,17 +3,30 @@ using static TorchSharp.torch;
 
 namespace Ldrf.TorchSharp.Runtime;
 
-/// <summary>Process-wide switches of libtorch's CPU backend that TorchSharp 0.107 does not expose.</summary>
+/// <summary>Process-wide switches of libtorch's CPU backend that TorchSharp 0.107 does not expose, for applications.</summary>
 /// <remarks>
-/// Measured on this project's machines (TorchSharp 0.107, libtorch 2.10, Debian 12, x64): libtorch's oneDNN
-/// (MKL-DNN) CPU convolutions of pruned networks, with layer widths such as 28, 56 or 112 channels, sometimes
-/// returned NaN for finite weights and inputs; which run failed varied from process to process, and a failing
-/// convolution failed again on the same tensors. With oneDNN switched off, libtorch's other CPU kernels gave
-/// finite results in every run. <see cref="Pruning.TorchSharpPruner"/> therefore switches oneDNN off while it
-/// prunes a CPU network and restores the previous setting afterwards; an application that runs pruned networks
-/// on CPU can do the same with <see cref="TrySetMkldnnEnabled"/>. The switch is libtorch's global
-/// <c>at::Context</c> flag, reached through its C++ symbols, so it works only on Linux x64 builds of libtorch;
-/// elsewhere the methods return false and change nothing.
+/// <para>
+/// Ldrf itself never calls these: it leaves libtorch's global state as the application set it. They are here
+/// for an application that must run, on a CPU with the oneDNN defect below, a network whose convolution input
+/// widths are off oneDNN's channel block (for example a network pruned with
+/// <see cref="Pruning.NetworkPruningOptions.ChannelMultiple"/> = 1).
+/// </para>
+/// <para>
+/// Measured on this project's machines (AMD EPYC with AVX-512, TorchSharp 0.107, libtorch 2.10, default settings,
+/// nothing toggled): a float32 3x3 convolution, batch of 2 or more, against the same convolution in float64. Input
+/// widths 1 to 16 and every multiple of 16 were right (error about 1e-7 relative); every other width from 17 up
+/// (17, 20, 24, 28, 40, 47, 56, 63, 65, 72, 100, 120, 200) was wrong by 5% to 30% or NaN, varying from process to
+/// process. With <c>ONEDNN_MAX_CPU_ISA=AVX2</c> (8-channel blocks) widths 1 to 8 and multiples of 8 were right and
+/// the others wrong; 1x1 convolutions and single images took other kernels and were right. Switching oneDNN off
+/// (<see cref="TrySetMkldnnEnabled"/>(false)) makes every width right but slower, and on CPUs that NNPACK does not
+/// support libtorch then prints "Could not initialize NNPACK! Reason: Unsupported hardware." for each convolution.
+/// The full table is in docs/troubleshooting.md.
+/// </para>
+/// <para>
+/// The switch is libtorch's global <c>at::Context</c> flag, reached through its C++ symbols, so it works only on
+/// Linux x64 builds of libtorch; elsewhere the methods return false and change nothing. It affects every thread
+/// of the process: set it once at start-up, before any network runs.
+/// </para>
 /// </remarks>
 public static class LibTorchSettings
 {

@@ -5,14 +5,23 @@ namespace Ldrf.Allocation;
 
 /// <summary>
 /// Turns a global FLOPs reduction target into per-layer widths with r ≤ C′ ≤ C, or explicit per-layer
-/// keep ratios into widths.
+/// keep ratios into widths, every width a multiple of a channel multiple.
 /// </summary>
 /// <remarks>
+/// <para>
 /// <see cref="Allocate"/> keeps the same fraction α of every layer, clamped to [r, C]
-/// (C′ = clamp(⌈α C⌉, r, C)), and bisects α to the widest widths that still reach the target; it then
-/// adds single channels, narrowest layers first, while the target still holds, so the reduction
-/// lands within one channel's cost of the target. Layers already at capacity stay there, which is how
-/// the capacity bound redistributes the cut to the layers that can afford it.
+/// (C′ = clamp(⌈α C⌉, r, C), rounded up to an allowed width), and bisects α to the widest widths that still
+/// reach the target; it then widens layers by one allowed step, narrowest layers first, while the target still
+/// holds, so the reduction lands within one step's cost of the target. Layers already at capacity stay there,
+/// which is how the capacity bound redistributes the cut to the layers that can afford it.
+/// </para>
+/// <para>
+/// The allowed widths of a layer of C channels, for a channel multiple m: the multiples of m up to C, widths of
+/// at most m / 2, and C itself. CPU convolution kernels work on blocks of 8 or 16 channels; libtorch's oneDNN
+/// kernels computed wrong values or NaN for input widths above the block that are not a multiple of it on the
+/// CPUs this library was measured on (docs/troubleshooting.md), so m = 16 keeps every pruned width in the range
+/// measured correct on both AVX2 (blocks of 8) and AVX-512 (blocks of 16). m = 1 allows every width.
+/// </para>
 /// </remarks>
 public sealed class WidthAllocator
 {
@@ -20,16 +29,25 @@ public sealed class WidthAllocator
     private readonly Dictionary<string, int> _index;
     private readonly (double Cost, int InputLayer, int InputChannels, int OutputLayer, int OutputChannels)[] _compute;
     private readonly double _fixedFlops;
+    private readonly int _multiple;
 
     /// <summary>Creates an allocator.</summary>
     /// <param name="layers">The prunable layers (unique names, 1 ≤ r ≤ C).</param>
     /// <param name="computeLayers">The layers whose FLOPs depend on the widths.</param>
     /// <param name="fixedFlops">FLOPs that no pruning changes (≥ 0).</param>
+    /// <param name="channelMultiple">Kept widths are multiples of this (or at most half of it, or a layer's full width); 1 allows every width.</param>
     /// <exception cref="ArgumentException">A name is repeated or unknown, a size is out of range, or a cost is negative.</exception>
-    public WidthAllocator(IEnumerable<PrunableLayer> layers, IEnumerable<ComputeLayer> computeLayers, double fixedFlops = 0)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="channelMultiple"/> is less than 1.</exception>
+    public WidthAllocator(IEnumerable<PrunableLayer> layers, IEnumerable<ComputeLayer> computeLayers, double fixedFlops = 0, int channelMultiple = 1)
     {
         Guard.NotNull(layers, nameof(layers));
         Guard.NotNull(computeLayers, nameof(computeLayers));
+        if (channelMultiple < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(channelMultiple), channelMultiple, $"'channelMultiple' must be at least 1 (1 allows every width) but is {channelMultiple}.");
+        }
+
+        _multiple = channelMultiple;
         _layers = layers.ToArray();
         _index = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < _layers.Length; i++)
@@ -61,8 +79,11 @@ public sealed class WidthAllocator
             throw new ArgumentException("The compute layers and fixed FLOPs add up to zero FLOPs; there is nothing to reduce.", nameof(computeLayers));
         }
 
-        MaxReduction = FlopsBefore / Flops(_layers.Select(l => l.Capacity).ToArray());
+        MaxReduction = FlopsBefore / Flops(_layers.Select(l => RoundUp(l.Capacity, l.Channels)).ToArray());
     }
+
+    /// <summary>Kept widths are multiples of this (or at most half of it, or a layer's full width).</summary>
+    public int ChannelMultiple => _multiple;
 
     /// <summary>The prunable layers.</summary>
     public IReadOnlyList<PrunableLayer> Layers => _layers;
@@ -88,7 +109,7 @@ public sealed class WidthAllocator
         {
             throw new ArgumentOutOfRangeException(nameof(targetFlopsReduction), targetFlopsReduction,
                 string.Create(CultureInfo.InvariantCulture,
-                    $"A {targetFlopsReduction:0.###}x FLOPs reduction is unreachable: with every one of the {_layers.Length} prunable layers at its valid capacity the best reachable reduction is {MaxReduction:0.###}x ({FlopsBefore:0.###e0} -> {FlopsBefore / MaxReduction:0.###e0} FLOPs). Lower the target or the capacities."));
+                    $"A {targetFlopsReduction:0.###}x FLOPs reduction is unreachable: with every one of the {_layers.Length} prunable layers at its valid capacity{(_multiple > 1 ? $" (rounded up to a multiple of {_multiple} channels)" : "")} the best reachable reduction is {MaxReduction:0.###}x ({FlopsBefore:0.###e0} -> {FlopsBefore / MaxReduction:0.###e0} FLOPs). Lower the target, the capacities or the channel multiple."));
         }
 
         double lo = 0, hi = 1;
@@ -121,14 +142,15 @@ public sealed class WidthAllocator
                     continue;
                 }
 
-                widths[i]++;
+                var previous = widths[i];
+                widths[i] = RoundUp(previous + 1, _layers[i].Channels);
                 if (Flops(widths) <= budget)
                 {
                     grew = true;
                 }
                 else
                 {
-                    widths[i]--;
+                    widths[i] = previous;
                 }
             }
         }
@@ -137,8 +159,9 @@ public sealed class WidthAllocator
     }
 
     /// <summary>
-    /// Widths from explicit keep ratios: C′ = clamp(round(ratio · C), 1, C). Layers not named keep all their
-    /// channels. The ratios are honoured even below a layer's capacity, since the caller asked for them.
+    /// Widths from explicit keep ratios: C′ = clamp(round(ratio · C), 1, C), then the nearest allowed width (the
+    /// wider one on a tie; see the remarks on the channel multiple). Layers not named keep all their channels. The
+    /// ratios are honoured even below a layer's capacity, since the caller asked for them.
     /// </summary>
     /// <param name="keepRatios">The fraction of channels to keep, in (0, 1], per prunable layer name.</param>
     /// <exception cref="ArgumentException">A name is unknown (the message lists the valid names) or a ratio is out of range.</exception>
@@ -161,7 +184,7 @@ public sealed class WidthAllocator
                     string.Create(CultureInfo.InvariantCulture, $"'keepRatios'['{name}'] must be in (0, 1] but is {ratio} (layer of {_layers[i].Channels} channels)."));
             }
 
-            widths[i] = Math.Clamp((int)Math.Round(ratio * _layers[i].Channels, MidpointRounding.AwayFromZero), 1, _layers[i].Channels);
+            widths[i] = RoundNearest(Math.Clamp((int)Math.Round(ratio * _layers[i].Channels, MidpointRounding.AwayFromZero), 1, _layers[i].Channels), _layers[i].Channels);
         }
 
         return Result(widths);
@@ -195,8 +218,33 @@ public sealed class WidthAllocator
     }
 
     private int[] Widths(double alpha) => _layers
-        .Select(l => Math.Clamp((int)Math.Ceiling(alpha * l.Channels), l.Capacity, l.Channels))
+        .Select(l => RoundUp(Math.Clamp((int)Math.Ceiling(alpha * l.Channels), l.Capacity, l.Channels), l.Channels))
         .ToArray();
+
+    private bool IsAllowed(int width, int channels) => width == channels || width % _multiple == 0 || width <= _multiple / 2;
+
+    // The narrowest allowed width of at least `width` (1 ≤ width ≤ channels; `channels` itself is always allowed).
+    private int RoundUp(int width, int channels)
+    {
+        while (!IsAllowed(width, channels))
+        {
+            width++;
+        }
+
+        return width;
+    }
+
+    private int RoundNearest(int width, int channels)
+    {
+        var up = RoundUp(width, channels);
+        var down = width;
+        while (!IsAllowed(down, channels))
+        {
+            down--;
+        }
+
+        return up - width <= width - down ? up : down;
+    }
 
     private double Flops(int[] widths)
     {

@@ -1,0 +1,61 @@
+using System.Globalization;
+using static TorchSharp.torch;
+
+namespace Ldrf.TorchSharp.Runtime;
+
+/// <summary>
+/// A one-time check, per process, of libtorch's float32 CPU convolutions at a few input widths against a float64
+/// reference, run under whatever settings the process has (it changes none).
+/// </summary>
+/// <remarks>
+/// libtorch's oneDNN convolution kernels work on blocks of 8 (AVX2) or 16 (AVX-512) input channels. On the CPUs
+/// this library was measured on, they returned wrong values or NaN for input widths above the block that are not
+/// a multiple of it (docs/troubleshooting.md), depending on the CPU and varying from process to process. The
+/// probe convolves a small random batch (its own generator; the global one is left alone) at widths that are and
+/// are not multiples of 16 and reports which were wrong. The reference is an im2col product in float64, so no
+/// float64 convolution (which makes libtorch try NNPACK and print a warning on CPUs it does not support) runs.
+/// </remarks>
+internal static class CpuConvolutionProbe
+{
+    // Widths off the 16-channel block (20 is also off the 8-channel block) and two on it, as a control.
+    private static readonly int[] Widths = [16, 20, 24, 32, 40];
+
+    private static readonly Lazy<string?> Finding = new(Run, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>
+    /// A description of the defect if the probe found one on this CPU (which widths were wrong and which were
+    /// right), or null when every probed width was computed correctly.
+    /// </summary>
+    public static string? Defect => Finding.Value;
+
+    private static string? Run()
+    {
+        var wrong = new List<int>();
+        var right = new List<int>();
+        using var generator = new Generator(20261203);
+        foreach (var width in Widths)
+        {
+            (Check(width, generator) ? right : wrong).Add(width);
+        }
+
+        return wrong.Count == 0
+            ? null
+            : string.Create(CultureInfo.InvariantCulture,
+                $"libtorch's float32 CPU convolution computed wrong values or NaN on this CPU for input widths {string.Join(", ", wrong)} (right for {(right.Count == 0 ? "none of the probed widths" : string.Join(", ", right))}): its oneDNN kernels fail for input widths that are not a multiple of their channel block. Pruned widths that are multiples of 16 (NetworkPruningOptions.ChannelMultiple, default 16) avoid it; see docs/troubleshooting.md.");
+    }
+
+    // True when a 3x3 convolution from `width` channels agrees with the float64 reference.
+    private static bool Check(int width, Generator generator)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        const int outputs = 16, size = 14, batch = 2;
+        var x = randn([batch, width, size, size], generator: generator);
+        var weight = randn([outputs, width, 3, 3], generator: generator);
+        var y = nn.functional.conv2d(x, weight, padding: [1, 1]).to(ScalarType.Float64).reshape(batch, outputs, -1);
+        var columns = nn.functional.unfold(x.to(ScalarType.Float64), 3, padding: 1);
+        var reference = weight.to(ScalarType.Float64).reshape(outputs, -1).matmul(columns);
+        var error = (y - reference).norm().item<double>() / reference.norm().item<double>();
+        return error < 1e-4;
+    }
+}
