@@ -30,9 +30,9 @@ public class TrainingTests
         {
             Assert.That(result.Steps, Is.EqualTo(40));
             Assert.That(result.EpochLosses, Has.Count.EqualTo(4));
-            Assert.That(result.EpochLosses[^1], Is.LessThan(result.EpochLosses[0] * 0.8));
-            Assert.That(after.Loss, Is.LessThan(before.Loss * 0.7));
-            Assert.That(after.Accuracy, Is.GreaterThan(before.Accuracy + 0.2));
+            Assert.That(result.EpochLosses[^1], IsFinite.LessThan(result.EpochLosses[0] * 0.8));
+            Assert.That(after.Loss, IsFinite.LessThan(before.Loss * 0.7));
+            Assert.That(after.Accuracy, IsFinite.GreaterThan(before.Accuracy + 0.2));
             Assert.That(reports.Select(r => r.Epoch).Distinct(), Is.EqualTo(new[] { 1, 2, 3, 4 }));
             Assert.That(reports[^1].Step, Is.EqualTo(40));
         });
@@ -52,7 +52,7 @@ public class TrainingTests
 
         var first = Run();
         Assert.That(first, Has.Count.EqualTo(4));
-        Assert.That(Run(), Is.EqualTo(first).Within(1e-5));
+        Assert.That(Run(), IsFinite.EqualTo(first, 1e-5));
     }
 
     [Test]
@@ -66,7 +66,7 @@ public class TrainingTests
             Epochs = 3, BatchSize = 32, Optimizer = OptimizerKind.Adam, LearningRate = 3e-3, Schedule = LearningRateSchedule.Cosine, Seed = 5,
         };
         var result = new Trainer(options).Train(model, data.Images, data.Labels);
-        Assert.That(result.EpochLosses[^1], Is.LessThan(result.EpochLosses[0] * 0.8));
+        Assert.That(result.EpochLosses[^1], IsFinite.LessThan(result.EpochLosses[0] * 0.8));
     }
 
     [Test]
@@ -75,10 +75,10 @@ public class TrainingTests
         var options = new TrainerOptions { LearningRate = 0.1, WarmupFraction = 0.2 };
         Assert.Multiple(() =>
         {
-            Assert.That(Trainer.LearningRateAt(0, 100, options), Is.EqualTo(0.01).Within(1e-12));
-            Assert.That(Trainer.LearningRateAt(20, 100, options), Is.EqualTo(0.1).Within(1e-12));
-            Assert.That(Trainer.LearningRateAt(60, 100, options), Is.EqualTo(0.05).Within(1e-12));
-            Assert.That(Trainer.LearningRateAt(99, 100, options), Is.LessThan(0.001));
+            Assert.That(Trainer.LearningRateAt(0, 100, options), IsFinite.EqualTo(0.01, 1e-12));
+            Assert.That(Trainer.LearningRateAt(20, 100, options), IsFinite.EqualTo(0.1, 1e-12));
+            Assert.That(Trainer.LearningRateAt(60, 100, options), IsFinite.EqualTo(0.05, 1e-12));
+            Assert.That(Trainer.LearningRateAt(99, 100, options), IsFinite.LessThan(0.001));
         });
         options.Schedule = LearningRateSchedule.Constant;
         Assert.That(Trainer.LearningRateAt(99, 100, options), Is.EqualTo(0.1));
@@ -96,7 +96,7 @@ public class TrainingTests
         {
             Assert.That(model.training, Is.True);
             Assert.That(result.Count, Is.EqualTo(50));
-            Assert.That(result.Accuracy, Is.InRange(0.0, 1.0));
+            Assert.That(result.Accuracy, IsFinite.InRange(0.0, 1.0));
             Assert.That(model.parameters().Zip(before).All(p => p.First.eq(p.Second).all().item<bool>()), Is.True);
         });
     }

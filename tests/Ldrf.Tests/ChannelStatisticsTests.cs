@@ -17,11 +17,11 @@ public class ChannelStatisticsTests
         Assert.Multiple(() =>
         {
             Assert.That(stats.SampleCount, Is.EqualTo(40));
-            Assert.That(TestData.RelativeError(stats.PrunedGram, pruned.TransposeAndMultiply(pruned)), Is.LessThan(1e-14));
-            Assert.That(TestData.RelativeError(stats.Cross, pruned.TransposeAndMultiply(original)), Is.LessThan(1e-14));
-            Assert.That(TestData.RelativeError(stats.OriginalGram, original.TransposeAndMultiply(original)), Is.LessThan(1e-14));
-            Assert.That((stats.PrunedSum - (pruned * ones)).L2Norm(), Is.LessThan(1e-12));
-            Assert.That((stats.OriginalSum - (original * ones)).L2Norm(), Is.LessThan(1e-12));
+            Assert.That(TestData.RelativeError(stats.PrunedGram, pruned.TransposeAndMultiply(pruned)), IsFinite.LessThan(1e-14));
+            Assert.That(TestData.RelativeError(stats.Cross, pruned.TransposeAndMultiply(original)), IsFinite.LessThan(1e-14));
+            Assert.That(TestData.RelativeError(stats.OriginalGram, original.TransposeAndMultiply(original)), IsFinite.LessThan(1e-14));
+            Assert.That((stats.PrunedSum - (pruned * ones)).L2Norm(), IsFinite.LessThan(1e-12));
+            Assert.That((stats.OriginalSum - (original * ones)).L2Norm(), IsFinite.LessThan(1e-12));
         });
     }
 
@@ -63,9 +63,9 @@ public class ChannelStatisticsTests
         Assert.Multiple(() =>
         {
             Assert.That(left.SampleCount, Is.EqualTo(200));
-            Assert.That(TestData.RelativeError(left.PrunedGram, onePass.PrunedGram), Is.LessThan(1e-14));
-            Assert.That(TestData.RelativeError(left.Cross, onePass.Cross), Is.LessThan(1e-14));
-            Assert.That(TestData.RelativeError(left.OriginalGram, onePass.OriginalGram), Is.LessThan(1e-14));
+            Assert.That(TestData.RelativeError(left.PrunedGram, onePass.PrunedGram), IsFinite.LessThan(1e-14));
+            Assert.That(TestData.RelativeError(left.Cross, onePass.Cross), IsFinite.LessThan(1e-14));
+            Assert.That(TestData.RelativeError(left.OriginalGram, onePass.OriginalGram), IsFinite.LessThan(1e-14));
         });
     }
 

@@ -55,10 +55,10 @@ public class LayerPrunerTests
         TestContext.Out.WriteLine($"propagation {propagated:G4}, none {isolated:G4}, no recomposition {droppedPropagated:G4} / {droppedIsolated:G4}");
         Assert.Multiple(() =>
         {
-            Assert.That(propagated, Is.LessThan(isolated));
-            Assert.That(isolated, Is.LessThan(droppedIsolated));
-            Assert.That(propagated, Is.LessThan(droppedPropagated));
-            Assert.That(propagated, Is.LessThan(0.5 * Math.Min(droppedPropagated, droppedIsolated)));
+            Assert.That(propagated, IsFinite.LessThan(isolated));
+            Assert.That(isolated, IsFinite.LessThan(droppedIsolated));
+            Assert.That(propagated, IsFinite.LessThan(droppedPropagated));
+            Assert.That(propagated, IsFinite.LessThan(0.5 * Math.Min(droppedPropagated, droppedIsolated)));
         });
     }
 
@@ -78,7 +78,7 @@ public class LayerPrunerTests
         }
 
         var expected = TestData.SquaredNorm(response - fit) / TestData.SquaredNorm(response);
-        Assert.That(result.RelativeOutputError, Is.EqualTo(expected).Within(1e-9));
+        Assert.That(result.RelativeOutputError, IsFinite.EqualTo(expected, 1e-9));
     }
 
     [Test]
@@ -180,9 +180,9 @@ public class LayerPrunerTests
         Assert.Multiple(() =>
         {
             Assert.That(result.KeptChannels, Has.Length.EqualTo(expectedKept));
-            Assert.That(TestData.RelativeError(rebuilt, response), Is.LessThan(1e-10));
-            Assert.That(result.RelativeOutputError, Is.LessThan(1e-12));
-            Assert.That(result.RelativeEmbeddingError, Is.LessThan(1e-12));
+            Assert.That(TestData.RelativeError(rebuilt, response), IsFinite.LessThan(1e-10));
+            Assert.That(result.RelativeOutputError, IsFinite.LessThan(1e-12));
+            Assert.That(result.RelativeEmbeddingError, IsFinite.LessThan(1e-12));
         });
     }
 

@@ -37,9 +37,9 @@ public class RecompositionTests
         {
             Assert.That(result.Lambda, Is.EqualTo(lambda));
             Assert.That(result.KeptChannels, Is.EqualTo(Kept));
-            Assert.That(TestData.RelativeError(result.EmbeddingMap, normal), Is.LessThan(1e-10));
-            Assert.That(TestData.RelativeError(result.EmbeddingMap, qr), Is.LessThan(1e-10));
-            Assert.That(TestData.RelativeError(result.ConsumerWeights, result.EmbeddingMap * embedding.Reader), Is.LessThan(1e-14));
+            Assert.That(TestData.RelativeError(result.EmbeddingMap, normal), IsFinite.LessThan(1e-10));
+            Assert.That(TestData.RelativeError(result.EmbeddingMap, qr), IsFinite.LessThan(1e-10));
+            Assert.That(TestData.RelativeError(result.ConsumerWeights, result.EmbeddingMap * embedding.Reader), IsFinite.LessThan(1e-14));
         });
     }
 
@@ -54,11 +54,11 @@ public class RecompositionTests
         foreach (var scale in new[] { 1e-2, 1e-4, 1e-6, 1e-9 })
         {
             var error = TestData.RelativeError(new RidgeRecomposer(Backend, scale).Recompose(embedding, stats, Kept).EmbeddingMap, leastSquares);
-            Assert.That(error, Is.LessThan(previous), $"scale {scale}");
+            Assert.That(error, IsFinite.LessThan(previous), $"scale {scale}");
             previous = error;
         }
 
-        Assert.That(previous, Is.LessThan(1e-8));
+        Assert.That(previous, IsFinite.LessThan(1e-8));
     }
 
     [Test]
@@ -68,7 +68,7 @@ public class RecompositionTests
         var result = new RidgeRecomposer(Backend).Recompose(Embedding(4), TestData.Stats(pruned, _original), Kept);
         var survivors = TestData.Rows(pruned, Kept);
         var expected = RidgeRecomposer.DefaultRidgeScale * survivors.TransposeAndMultiply(survivors).Trace() / Kept.Length;
-        Assert.That(result.Lambda, Is.EqualTo(expected).Within(1e-12).Percent);
+        Assert.That(result.Lambda, IsFinite.EqualToWithinPercent(expected, 1e-12));
     }
 
     [TestCase(false)]
@@ -95,8 +95,8 @@ public class RecompositionTests
         Assert.Multiple(() =>
         {
             Assert.That(result.BiasCorrection is null, Is.EqualTo(!intercept));
-            Assert.That(explicitError, Is.GreaterThan(1e-3), "the test needs a real error");
-            Assert.That(result.RelativeEmbeddingError, Is.EqualTo(explicitError).Within(1e-9));
+            Assert.That(explicitError, IsFinite.GreaterThan(1e-3), "the test needs a real error");
+            Assert.That(result.RelativeEmbeddingError, IsFinite.EqualTo(explicitError, 1e-9));
         });
     }
 
@@ -112,8 +112,8 @@ public class RecompositionTests
         var c = solution.Row(Kept.Length);
         Assert.Multiple(() =>
         {
-            Assert.That(TestData.RelativeError(result.EmbeddingMap, q), Is.LessThan(1e-9));
-            Assert.That((result.BiasCorrection! - embedding.Reader.TransposeThisAndMultiply(c)).L2Norm(), Is.LessThan(1e-9 * c.L2Norm() * embedding.Reader.FrobeniusNorm()));
+            Assert.That(TestData.RelativeError(result.EmbeddingMap, q), IsFinite.LessThan(1e-9));
+            Assert.That((result.BiasCorrection! - embedding.Reader.TransposeThisAndMultiply(c)).L2Norm(), IsFinite.LessThan(1e-9 * c.L2Norm() * embedding.Reader.FrobeniusNorm()));
         });
     }
 
@@ -136,9 +136,9 @@ public class RecompositionTests
         Assert.Multiple(() =>
         {
             Assert.That(a.KeptChannels, Is.EqualTo(b.KeptChannels));
-            Assert.That(TestData.RelativeError(a.ConsumerWeights, b.ConsumerWeights), Is.LessThan(1e-9));
-            Assert.That(TestData.RelativeError(a.ConsumerWeights, explicitLs), Is.LessThan(1e-8));
-            Assert.That(a.RelativeOutputError, Is.EqualTo(b.RelativeOutputError).Within(1e-9));
+            Assert.That(TestData.RelativeError(a.ConsumerWeights, b.ConsumerWeights), IsFinite.LessThan(1e-9));
+            Assert.That(TestData.RelativeError(a.ConsumerWeights, explicitLs), IsFinite.LessThan(1e-8));
+            Assert.That(a.RelativeOutputError, IsFinite.EqualTo(b.RelativeOutputError, 1e-9));
         });
     }
 }

@@ -34,7 +34,7 @@ public class WidthAllocatorTests
         {
             Assert.That(allocator.FlopsBefore, Is.EqualTo((10 * 3 * 4) + (2 * 4 * 6) + (5 * 6 * 7) + 11));
             Assert.That(allocator.Flops(new Dictionary<string, int> { ["a"] = 2, ["b"] = 3 }), Is.EqualTo((10 * 3 * 2) + (2 * 2 * 3) + (5 * 3 * 7) + 11));
-            Assert.That(allocator.MaxReduction, Is.EqualTo(allocator.FlopsBefore / ((10 * 3 * 1) + (2 * 1 * 2) + (5 * 2 * 7) + 11)));
+            Assert.That(allocator.MaxReduction, IsFinite.EqualTo(allocator.FlopsBefore / ((10 * 3 * 1) + (2 * 1 * 2) + (5 * 2 * 7) + 11)));
         });
     }
 
@@ -47,8 +47,8 @@ public class WidthAllocatorTests
         var allocation = allocator.Allocate(target);
         Assert.Multiple(() =>
         {
-            Assert.That(allocation.Reduction, Is.GreaterThanOrEqualTo(target * (1 - 1e-12)));
-            Assert.That(allocation.Reduction, Is.LessThan(target * 1.01));
+            Assert.That(allocation.Reduction, IsFinite.AtLeast(target * (1 - 1e-12)));
+            Assert.That(allocation.Reduction, IsFinite.LessThan(target * 1.01));
             Assert.That(allocation.FlopsBefore, Is.EqualTo(allocator.FlopsBefore));
             Assert.That(allocation.FlopsAfter, Is.EqualTo(allocator.Flops(allocation.KeepCounts)));
             foreach (var layer in allocator.Layers)
@@ -68,7 +68,7 @@ public class WidthAllocatorTests
         {
             Assert.That(allocation.KeepCounts["tight"], Is.EqualTo(90));
             Assert.That(allocation.KeepCounts["loose"], Is.EqualTo(35));
-            Assert.That(allocation.Reduction, Is.EqualTo(200.0 / 125).Within(1e-12));
+            Assert.That(allocation.Reduction, IsFinite.EqualTo(200.0 / 125, 1e-12));
         });
     }
 
@@ -88,7 +88,7 @@ public class WidthAllocatorTests
             Assert.That(allocation.KeepCounts["conv0"], Is.EqualTo(32));
             Assert.That(allocation.KeepCounts["conv7"], Is.EqualTo(51));
             Assert.That(allocation.KeepCounts["conv3"], Is.EqualTo(128));
-            Assert.That(allocation.Reduction, Is.GreaterThan(1));
+            Assert.That(allocation.Reduction, IsFinite.GreaterThan(1));
         });
     }
 
@@ -100,7 +100,7 @@ public class WidthAllocatorTests
         Assert.Multiple(() =>
         {
             Assert.That(ex!.ParamName, Is.EqualTo("targetFlopsReduction"));
-            Assert.That(allocator.MaxReduction, Is.LessThan(5));
+            Assert.That(allocator.MaxReduction, IsFinite.LessThan(5));
             Assert.That(ex.Message, Does.Contain(allocator.MaxReduction.ToString("0.###", CultureInfo.InvariantCulture) + "x"));
             Assert.That(ex.Message, Does.Contain("5x"));
         });

@@ -25,13 +25,13 @@ public class PatchBaselineTests
             Assert.That(problem.PatchWeights, Is.EqualTo(data.PatchWeights), "W_p[c·P + j, o] = M[c, o·P + j]");
             Assert.That(PatchProblem.FromPatchWeights(problem.PatchWeights, Positions), Is.EqualTo(data.ConsumerWeights));
             Assert.That(problem.Positions, Is.EqualTo(Positions));
-            Assert.That(problem.OutputEnergy, Is.EqualTo(scale).Within(1e-10 * scale));
+            Assert.That(problem.OutputEnergy, IsFinite.EqualTo(scale, 1e-10 * scale));
             for (var c = 0; c < channels; c++)
             {
-                Assert.That(problem.ContributionCross[c], Is.EqualTo(Dot(x[c], y)).Within(1e-10 * scale), $"b[{c}]");
+                Assert.That(problem.ContributionCross[c], IsFinite.EqualTo(Dot(x[c], y), 1e-10 * scale), $"b[{c}]");
                 for (var d = 0; d < channels; d++)
                 {
-                    Assert.That(problem.ContributionGram[c, d], Is.EqualTo(Dot(x[c], x[d])).Within(1e-10 * scale), $"K[{c}, {d}]");
+                    Assert.That(problem.ContributionGram[c, d], IsFinite.EqualTo(Dot(x[c], x[d]), 1e-10 * scale), $"K[{c}, {d}]");
                 }
             }
         });
@@ -66,8 +66,8 @@ public class PatchBaselineTests
         Assert.Multiple(() =>
         {
             Assert.That(result.KeptChannels, Is.EqualTo(set.ToArray()));
-            Assert.That(TestData.RelativeError(result.ConsumerWeights, expectedWeights), Is.LessThan(1e-8));
-            Assert.That(result.RelativeOutputError, Is.EqualTo(expectedError).Within(1e-8));
+            Assert.That(TestData.RelativeError(result.ConsumerWeights, expectedWeights), IsFinite.LessThan(1e-8));
+            Assert.That(result.RelativeOutputError, IsFinite.EqualTo(expectedError, 1e-8));
             Assert.That(result.Lambda, Is.Zero);
         });
     }
@@ -99,9 +99,9 @@ public class PatchBaselineTests
         var expectedError = TestData.SquaredNorm(y - fit) / TestData.SquaredNorm(y);
         Assert.Multiple(() =>
         {
-            Assert.That(TestData.RelativeError(result.ConsumerWeights, expected), Is.LessThan(1e-8));
-            Assert.That(result.RelativeOutputError, Is.EqualTo(expectedError).Within(1e-8));
-            Assert.That(result.RelativeEmbeddingError, Is.EqualTo(result.RelativeOutputError));
+            Assert.That(TestData.RelativeError(result.ConsumerWeights, expected), IsFinite.LessThan(1e-8));
+            Assert.That(result.RelativeOutputError, IsFinite.EqualTo(expectedError, 1e-8));
+            Assert.That(result.RelativeEmbeddingError, IsFinite.EqualTo(result.RelativeOutputError));
         });
 
         // ThiNet with filter rebuilding shares the same solve.
@@ -110,7 +110,7 @@ public class PatchBaselineTests
         var xt = TestData.Rows(data.PrunedPatches, thiNetFeatures);
         var thiNetSolution = xt.TransposeAndMultiply(xt).Solve(xt.TransposeAndMultiply(y));
         var thiNetExpected = Matrix<double>.Build.Dense(3, data.ConsumerWeights.ColumnCount, (i, k) => thiNetSolution[(i * Positions) + (k % Positions), k / Positions]);
-        Assert.That(TestData.RelativeError(thiNet.ConsumerWeights, thiNetExpected), Is.LessThan(1e-8));
+        Assert.That(TestData.RelativeError(thiNet.ConsumerWeights, thiNetExpected), IsFinite.LessThan(1e-8));
     }
 
     [Test]
@@ -125,8 +125,8 @@ public class PatchBaselineTests
         var solution = (g + (lambda * Matrix<double>.Build.DenseIdentity(features.Length))).Solve(xs.TransposeAndMultiply(data.Output));
         Assert.Multiple(() =>
         {
-            Assert.That(result.Lambda, Is.EqualTo(lambda).Within(1e-12 * lambda));
-            Assert.That(TestData.RelativeError(PatchProblem.ToPatchWeights(result.ConsumerWeights, Positions), solution), Is.LessThan(1e-8));
+            Assert.That(result.Lambda, IsFinite.EqualTo(lambda, 1e-12 * lambda));
+            Assert.That(TestData.RelativeError(PatchProblem.ToPatchWeights(result.ConsumerWeights, Positions), solution), IsFinite.LessThan(1e-8));
         });
     }
 
@@ -172,11 +172,11 @@ public class PatchBaselineTests
             {
                 if (beta[c] == 0)
                 {
-                    Assert.That(Math.Abs(residual[c]), Is.LessThanOrEqualTo(alpha * (1 + 1e-6)), $"zero coefficient {c}");
+                    Assert.That(Math.Abs(residual[c]), IsFinite.AtMost(alpha * (1 + 1e-6)), $"zero coefficient {c}");
                 }
                 else
                 {
-                    Assert.That(residual[c], Is.EqualTo(alpha * Math.Sign(beta[c])).Within(1e-6 * alpha), $"non-zero coefficient {c}");
+                    Assert.That(residual[c], IsFinite.EqualTo(alpha * Math.Sign(beta[c]), 1e-6 * alpha), $"non-zero coefficient {c}");
                 }
             }
         });
@@ -194,7 +194,7 @@ public class PatchBaselineTests
         {
             Assert.That(result.KeptChannels, Is.EqualTo(signal));
             Assert.That(thiNet.KeptChannels, Is.EqualTo(signal));
-            Assert.That(result.RelativeOutputError, Is.LessThan(0.05));
+            Assert.That(result.RelativeOutputError, IsFinite.LessThan(0.05));
         });
     }
 
@@ -215,8 +215,8 @@ public class PatchBaselineTests
         TestContext.Out.WriteLine($"ThiNet {thiNet.RelativeOutputError:G4}, CP {cp.RelativeOutputError:G4}, CP's channels sliced {sliced:G4}");
         Assert.Multiple(() =>
         {
-            Assert.That(cp.RelativeOutputError, Is.LessThan(sliced));
-            Assert.That(cp.RelativeOutputError, Is.LessThanOrEqualTo(thiNet.RelativeOutputError * (1 + 1e-9)).Or.LessThan(0.5));
+            Assert.That(cp.RelativeOutputError, IsFinite.LessThan(sliced));
+            Assert.That(cp.RelativeOutputError, IsFinite.Satisfying(Is.LessThanOrEqualTo(thiNet.RelativeOutputError * (1 + 1e-9)).Or.LessThan(0.5), thiNet.RelativeOutputError));
             Assert.That(request.ConsumerWeights, Is.EqualTo(m));
             Assert.That(stats.PrunedGram, Is.EqualTo(patchGram));
             Assert.That(new ChannelPruningLayerPruner().Prune(request).ConsumerWeights, Is.EqualTo(cp.ConsumerWeights), "reproducible");
@@ -233,9 +233,9 @@ public class PatchBaselineTests
         Assert.Multiple(() =>
         {
             Assert.That(cp.KeptChannels, Is.EqualTo(new[] { 0, 1, 2, 3, 4 }));
-            Assert.That(TestData.RelativeError(cp.ConsumerWeights, data.ConsumerWeights), Is.LessThan(1e-6));
-            Assert.That(thiNet.RelativeOutputError, Is.LessThan(1e-12));
-            Assert.That(TestData.RelativeError(thiNet.ConsumerWeights, data.ConsumerWeights), Is.LessThan(1e-8));
+            Assert.That(TestData.RelativeError(cp.ConsumerWeights, data.ConsumerWeights), IsFinite.LessThan(1e-6));
+            Assert.That(thiNet.RelativeOutputError, IsFinite.LessThan(1e-12));
+            Assert.That(TestData.RelativeError(thiNet.ConsumerWeights, data.ConsumerWeights), IsFinite.LessThan(1e-8));
         });
     }
 

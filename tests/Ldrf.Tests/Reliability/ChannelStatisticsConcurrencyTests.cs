@@ -88,9 +88,9 @@ public class ChannelStatisticsConcurrencyTests
         });
         var sequential = Sequential(batches);
         Assert.That(shared.SampleCount, Is.EqualTo(sequential.SampleCount));
-        Assert.That(TestData.RelativeError(shared.PrunedGram, sequential.PrunedGram), Is.LessThan(1e-13));
-        Assert.That(TestData.RelativeError(shared.Cross, sequential.Cross), Is.LessThan(1e-13));
-        Assert.That(TestData.RelativeError(shared.OriginalGram, sequential.OriginalGram), Is.LessThan(1e-13));
+        Assert.That(TestData.RelativeError(shared.PrunedGram, sequential.PrunedGram), IsFinite.LessThan(1e-13));
+        Assert.That(TestData.RelativeError(shared.Cross, sequential.Cross), IsFinite.LessThan(1e-13));
+        Assert.That(TestData.RelativeError(shared.OriginalGram, sequential.OriginalGram), IsFinite.LessThan(1e-13));
     }
 
     [Test]
