@@ -9,8 +9,9 @@ public class PatchBaselineTests
 {
     private static readonly string[] Prunable = ["features.0", "features.3", "features.7", "classifier.0"];
 
+    // Every width allowed: the test network's layers (8 to 20 channels) are narrower than the default channel multiple.
     private static NetworkPruningOptions Uniform(double target) =>
-        new() { TargetFlopsReduction = target, UseCapacityBounds = false, MeasureLatency = false };
+        new() { TargetFlopsReduction = target, UseCapacityBounds = false, MeasureLatency = false, ChannelMultiple = 1 };
 
     [Test]
     public void Channel_pruning_keeping_every_channel_refits_each_consumer_to_the_original_output()

@@ -142,6 +142,28 @@ internal static class TestNetworks
     }
 
     /// <summary>
+    /// ‖y₃₂ − y₆₄‖ / ‖y₆₄‖: how far <paramref name="network"/>'s float32 output on <paramref name="x"/>, computed under
+    /// the process's libtorch settings, is from the same network's output in float64, which no float32 kernel
+    /// (oneDNN's included) computes. The network is converted to float64 and back, which is exact.
+    /// </summary>
+    public static double Float64RelativeError(nn.Module<Tensor, Tensor> network, Tensor x)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var y32 = network.forward(x).to(ScalarType.Float64);
+        network.to(ScalarType.Float64);
+        try
+        {
+            var y64 = network.forward(x.to(ScalarType.Float64));
+            return (y32 - y64).norm().item<double>() / y64.norm().item<double>();
+        }
+        finally
+        {
+            network.to(ScalarType.Float32);
+        }
+    }
+
+    /// <summary>
     /// ‖actual − expected‖ / ‖expected − mean over the batch‖: the error relative to how much the outputs vary
     /// between inputs, so that a large common offset cannot make a poor network look close.
     /// </summary>

@@ -129,6 +129,12 @@ public class TorchVisionModelsTests
             // the bounds (0.1, 0.5) leave room for other machines and libtorch builds and stay far below 1.
             Assert.That(error, IsFinite.LessThan(maxError));
 
+            // Under libtorch's default settings (oneDNN on) the pruned float32 network computes its own float64 output:
+            // float32 round-off is about 1e-6 relative here; the oneDNN defect gave errors of 0.2 or NaN.
+            var float64Error = TestNetworks.Float64RelativeError(result.Network, x);
+            TestContext.Out.WriteLine($"float32 (libtorch defaults) against float64: {float64Error:E2}");
+            Assert.That(float64Error, IsFinite.LessThan(1e-4));
+
             var after = network.state_dict();
             foreach (var (name, tensor) in source.state_dict())
             {

@@ -26,8 +26,10 @@ public sealed class NetworkPruningOptions
 
     /// <summary>
     /// A global FLOPs reduction, original / pruned (for example 5 for 5x, at least 1). Widths are allocated
-    /// per layer under each layer's valid capacity (see <see cref="UseCapacityBounds"/>); the achieved
-    /// reduction is at least the target and lands within one channel's cost of it. Default null.
+    /// per layer under each layer's valid capacity (see <see cref="UseCapacityBounds"/>) in multiples of
+    /// <see cref="ChannelMultiple"/>; the achieved reduction is at least the target and lands within one width
+    /// step's cost of it, or, where that step overshoots by more than 5%, as close to it as the allowed widths
+    /// permit. Default null.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Below 1 or not finite.</exception>
     public double? TargetFlopsReduction

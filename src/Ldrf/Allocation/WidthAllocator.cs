@@ -12,7 +12,9 @@ namespace Ldrf.Allocation;
 /// <see cref="Allocate"/> keeps the same fraction α of every layer, clamped to [r, C]
 /// (C′ = clamp(⌈α C⌉, r, C), rounded up to an allowed width), and bisects α to the widest widths that still
 /// reach the target; it then widens layers by one allowed step, narrowest layers first, while the target still
-/// holds, so the reduction lands within one step's cost of the target. Layers already at capacity stay there,
+/// holds, so the reduction lands within one step's cost of the target. Where that step is coarse and the
+/// reduction overshoots the target by more than 5%, one more step on the layer that lands closest to the target
+/// is taken if it is closer, even though it falls short of the target. Layers already at capacity stay there,
 /// which is how the capacity bound redistributes the cut to the layers that can afford it.
 /// </para>
 /// <para>
@@ -30,6 +32,9 @@ public sealed class WidthAllocator
     private readonly (double Cost, int InputLayer, int InputChannels, int OutputLayer, int OutputChannels)[] _compute;
     private readonly double _fixedFlops;
     private readonly int _multiple;
+
+    // How far above the target a reduction may land before a width one step wider (below the target) is considered.
+    private const double MaxOvershoot = 1.05;
 
     /// <summary>Creates an allocator.</summary>
     /// <param name="layers">The prunable layers (unique names, 1 ≤ r ≤ C).</param>
@@ -94,7 +99,7 @@ public sealed class WidthAllocator
     /// <summary>The largest reachable reduction: every layer at its valid capacity.</summary>
     public double MaxReduction { get; }
 
-    /// <summary>Widths that reduce FLOPs by at least <paramref name="targetFlopsReduction"/> (for example 5 for 5x).</summary>
+    /// <summary>Widths that reduce FLOPs by <paramref name="targetFlopsReduction"/> (for example 5 for 5x): at least the target, or as close to it as the allowed widths permit when that overshoots by more than 5%.</summary>
     /// <param name="targetFlopsReduction">FlopsBefore / FlopsAfter to reach, ≥ 1.</param>
     /// <exception cref="ArgumentOutOfRangeException">The target is below 1, not finite, or above <see cref="MaxReduction"/> (the message gives it).</exception>
     public WidthAllocation Allocate(double targetFlopsReduction)
@@ -155,7 +160,7 @@ public sealed class WidthAllocator
             }
         }
 
-        return Result(widths);
+        return Result(Closest(widths, targetFlopsReduction));
     }
 
     /// <summary>
@@ -215,6 +220,36 @@ public sealed class WidthAllocator
         }
 
         return Flops(widths);
+    }
+
+    // With coarse allowed widths, the widest widths that reach the target can overshoot it by a whole step; then
+    // one more step on one layer (falling short of the target instead) is taken if it lands closer.
+    private int[] Closest(int[] widths, double target)
+    {
+        if (FlopsBefore / Flops(widths) <= target * MaxOvershoot)
+        {
+            return widths;
+        }
+
+        var best = widths;
+        var bestDistance = Math.Abs(Math.Log(FlopsBefore / Flops(widths) / target));
+        for (var i = 0; i < _layers.Length; i++)
+        {
+            if (widths[i] >= _layers[i].Channels)
+            {
+                continue;
+            }
+
+            var candidate = (int[])widths.Clone();
+            candidate[i] = RoundUp(widths[i] + 1, _layers[i].Channels);
+            var distance = Math.Abs(Math.Log(FlopsBefore / Flops(candidate) / target));
+            if (distance < bestDistance)
+            {
+                (best, bestDistance) = (candidate, distance);
+            }
+        }
+
+        return best;
     }
 
     private int[] Widths(double alpha) => _layers

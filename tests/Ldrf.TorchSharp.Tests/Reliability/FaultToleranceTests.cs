@@ -18,7 +18,7 @@ public class FaultToleranceTests
     private static readonly LdrfOptions Ldrf = new() { EnergyThreshold = 0.8 };
 
     private static NetworkPruningOptions AllStages() =>
-        new() { TargetFlopsReduction = 1.5, UseCapacityBounds = true, MeasureLatency = true, LatencyRuns = 1 };
+        new() { TargetFlopsReduction = 1.5, UseCapacityBounds = true, MeasureLatency = true, LatencyRuns = 1, ChannelMultiple = 1 };
 
     private sealed record Run(Type Thrown, long Leaked);
 

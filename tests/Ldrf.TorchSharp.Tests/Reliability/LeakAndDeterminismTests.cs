@@ -15,7 +15,9 @@ public class LeakAndDeterminismTests
     private static readonly LdrfOptions Ldrf = new() { EnergyThreshold = 0.8 };
 
     private static NetworkPruningOptions Target() =>
-        new() { TargetFlopsReduction = 1.5, UseCapacityBounds = true, MeasureLatency = false };
+        // Every width allowed (the test network's layers are narrower than the default channel multiple); one whole
+        // batch held out, so the same tensors are alive whatever the batch count.
+        new() { TargetFlopsReduction = 1.5, UseCapacityBounds = true, MeasureLatency = false, ChannelMultiple = 1, HeldOutImages = 8 };
 
     [Test]
     public void Pruning_twenty_times_returns_the_live_tensor_count_to_its_start()
