@@ -27,6 +27,13 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         }
 
         torch.set_num_threads(settings.Threads);
+        if (settings.ConvolutionWidths)
+        {
+            Directory.CreateDirectory(settings.OutputFolder);
+            new ConvolutionWidthRunner(settings, command, log).Run();
+            return;
+        }
+
         var location = FashionMnistLocator.Locate(settings.DataFolder);
         if (settings.CostModels.Count > 0)
         {

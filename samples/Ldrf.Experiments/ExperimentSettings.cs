@@ -42,6 +42,9 @@ internal sealed record ExperimentSettings
     /// <summary>ImageNet-scale networks whose pruning cost is timed at 224 x 224 (empty: not run).</summary>
     public IReadOnlyList<ImageNetScaleModel> CostModels { get; init; } = [];
 
+    /// <summary>Measure libtorch's float32 CPU convolution against float64 width by width instead of pruning.</summary>
+    public bool ConvolutionWidths { get; init; }
+
     /// <summary>A torchvision state_dict (PyTorch format or safetensors) for the one <c>--cost</c> model (null: random torchvision initialization).</summary>
     public string? StateDictPath { get; init; }
 
@@ -76,7 +79,7 @@ internal sealed record ExperimentSettings
     public const string Usage =
         "usage: Ldrf.Experiments [--model vgg|resnet] [--checkpoint PATH] [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 2000]\n" +
         "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--latency-runs 20] [--seed 1] [--threads 2]\n" +
-        "                        [--capacity-threshold 0.999] [--memory 1000,8000] [--cost vgg16,resnet50 [--state-dict FILE]] [--out docs/results] [--markdown docs/results.md|none]\n" +
+        "                        [--capacity-threshold 0.999] [--memory 1000,8000] [--cost vgg16,resnet50 [--state-dict FILE]] [--convolution-widths] [--out docs/results] [--markdown docs/results.md|none]\n" +
         "                        [--readme README.md|none] [--regenerate]\n" +
         "                        [--data FOLDER] [--append] [--smoke]";
 
@@ -123,6 +126,7 @@ internal sealed record ExperimentSettings
                     "--threads" => s with { Threads = Count(Next()) },
                     "--capacity-threshold" => s with { CapacityEnergyThreshold = Number(Next()) },
                     "--memory" => s with { MemoryCalibrationImages = [.. Next().Split(',').Select(Count)] },
+                    "--convolution-widths" => s with { ConvolutionWidths = true },
                     "--cost" => s with { CostModels = [.. Next().Split(',').Select(ImageNetScaleModel.FromId)] },
                     "--state-dict" => s with { StateDictPath = Next() },
                     "--out" => s with { OutputFolder = Next() },

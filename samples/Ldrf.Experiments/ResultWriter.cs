@@ -47,6 +47,17 @@ internal static class ResultWriter
         WriteMarkdown(settings);
     }
 
+    public static void WriteConvolutionWidths(ExperimentSettings settings, RunInfo info, IReadOnlyList<ConvolutionWidthRecord> records)
+    {
+        var folder = settings.OutputFolder;
+        var name = ConvolutionWidthRunner.ResultsName;
+        info = WithEarlierCommands(settings, folder, name, info);
+        var kept = settings.Append ? (Read<List<ConvolutionWidthRecord>>(folder, name + ".json") ?? []).Where(r => records.All(n => n.Isa != r.Isa)) : [];
+        File.WriteAllText(Path.Combine(folder, name + ".json"), JsonSerializer.Serialize(kept.Concat(records).ToList(), s_json));
+        File.WriteAllText(Path.Combine(folder, name + ".meta.json"), JsonSerializer.Serialize(info, s_json));
+        WriteMarkdown(settings);
+    }
+
     public static IReadOnlyList<CostRecord> ReadCost(string folder) => Read<List<CostRecord>>(folder, CostRunner.ResultsName + ".json") ?? [];
 
     public static IReadOnlyList<ResultRecord> ReadResults(string folder, ExperimentModel? model = null) =>
@@ -110,6 +121,7 @@ internal static class ResultWriter
         }
 
         AppendCost(md, folder, relative);
+        AppendConvolutionWidths(md, folder, relative);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(markdownPath))!);
         File.WriteAllText(markdownPath, md.ToString());
     }
@@ -210,6 +222,39 @@ internal static class ResultWriter
                 md.AppendLine(c,
                     $"| `{l.Path}` | {l.ChannelsBefore} -> {l.ChannelsAfter} | {Seconds(l.CalibrationSeconds)} | {Seconds(l.DecompositionSeconds)} | {Seconds(l.SelectionSeconds)} | {Seconds(l.RecompositionSeconds)} | {(l.RelativeEmbeddingError is double e ? e.ToString("F3", c) : "-")} |");
             }
+        }
+    }
+
+    // libtorch's float32 CPU convolution by input width: one column per ONEDNN_MAX_CPU_ISA the harness ran with.
+    private static void AppendConvolutionWidths(StringBuilder md, string folder, string relative)
+    {
+        var name = ConvolutionWidthRunner.ResultsName;
+        var records = Read<List<ConvolutionWidthRecord>>(folder, name + ".json");
+        var info = Read<RunInfo>(folder, name + ".meta.json");
+        if (records is null || info is null)
+        {
+            return;
+        }
+
+        var c = CultureInfo.InvariantCulture;
+        var isas = records.Select(r => r.Isa).Distinct().ToList();
+        md.AppendLine();
+        md.AppendLine("## libtorch's CPU convolutions by input width");
+        md.AppendLine();
+        AppendInfo(md, info, relative + "/" + name + ".json");
+        md.AppendLine("Whether libtorch computes a float32 convolution right depends, on some CPUs, on its input width: its oneDNN kernels work");
+        md.AppendLine("on blocks of 16 (AVX-512) or 8 (AVX2) channels. Each cell is the worst relative error over the runs (about 1e-7 is float32");
+        md.AppendLine("round-off), NaN when a run returned NaN. This is why `NetworkPruningOptions.ChannelMultiple` defaults to 16, and what the");
+        md.AppendLine("pruner's one-time CPU probe checks (docs/troubleshooting.md).");
+        md.AppendLine();
+        md.AppendLine("| input width | " + string.Join(" | ", isas.Select(i => i == "default" ? "default ISA" : "ONEDNN_MAX_CPU_ISA=" + i)) + " |");
+        md.AppendLine("|---|" + string.Concat(isas.Select(_ => "---|")));
+        foreach (var width in records.Select(r => r.InputWidth).Distinct().Order())
+        {
+            var cells = isas.Select(i => records.FirstOrDefault(r => r.Isa == i && r.InputWidth == width) is { } r
+                ? r.NaNRuns > 0 ? string.Create(c, $"NaN ({r.NaNRuns} of {r.Runs})") : string.Create(c, $"{r.WorstRelativeError:0.0e0}{(r.WorstRelativeError > 1e-4 ? " **wrong**" : "")}")
+                : "-");
+            md.AppendLine(c, $"| {width} | {string.Join(" | ", cells)} |");
         }
     }
 

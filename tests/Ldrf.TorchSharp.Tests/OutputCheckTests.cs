@@ -47,6 +47,7 @@ public class OutputCheckTests
     }
 
     [Test]
+    [Category("BadInput")]
     public void A_pruned_network_with_a_non_finite_output_is_an_exception_that_says_what_to_do()
     {
         using var original = nn.Linear(4, 3);

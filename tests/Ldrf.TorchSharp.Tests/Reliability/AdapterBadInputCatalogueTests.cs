@@ -327,6 +327,19 @@ public class AdapterBadInputCatalogueTests
     {
         Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { MaxCalibrationBatches = 0 }, "'MaxCalibrationBatches'", "at least 1", "0");
         Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { LatencyRuns = -3 }, "'LatencyRuns'", "-3");
+        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { LatencyBatchSize = 0 }, "'LatencyBatchSize'", "0");
+        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { ChannelMultiple = 0 }, "'ChannelMultiple'", "at least 1", "0");
+        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { HeldOutImages = -1 }, "'HeldOutImages'", "-1");
+    }
+
+    [Test]
+    public void A47_holding_out_every_calibration_image_names_the_option_and_the_image_count()
+    {
+        using var network = TestNetworks.SmallVgg();
+        var batches = TestNetworks.Batches(2, 4);
+        var options = new NetworkPruningOptions { TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false, HeldOutImages = 8 };
+        var e = Expect.Throws<ArgumentOutOfRangeException>(() => new TorchSharpPruner().Prune(network, batches, options), "'options.HeldOutImages'", "8", "only 8 calibration images");
+        Assert.That(e.ParamName, Is.EqualTo("options"));
     }
 
     // ---- Disposed networks --------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ public class FaultToleranceTests
         network.eval();
         Assert.That(Expect.Output(network, x), Is.EqualTo(outputBefore), "the network still computes the same outputs");
         LibTorchSettings.TryGetMkldnnEnabled(out var mkldnnAfter);
-        Assert.That(mkldnnAfter, Is.EqualTo(mkldnnBefore), "the oneDNN switch is restored");
+        Assert.That(mkldnnAfter, Is.EqualTo(mkldnnBefore), "the oneDNN switch is as the caller left it");
         Assert.That(leaked, Is.Zero, "every tensor the failed run created is disposed (none is left to the finalizer)");
         foreach (var b in batches)
         {
