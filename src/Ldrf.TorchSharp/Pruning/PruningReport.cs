@@ -109,6 +109,12 @@ public sealed class PruningReport
     /// </summary>
     public string? CpuConvolutionDefect { get; init; }
 
+    /// <summary>
+    /// What the run found questionable but not wrong enough to stop, also logged as warnings: calibration batches of
+    /// another floating type than the network's, or fewer calibration samples than a layer has channels.
+    /// </summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <summary>The median CPU latency of the original network (an exact evaluation-mode copy) on a batch of <see cref="LatencyBatchSize"/> calibration images, or null if not measured.</summary>
     public TimeSpan? LatencyBefore { get; init; }
 
@@ -151,6 +157,11 @@ public sealed class PruningReport
         if (CpuConvolutionDefect is not null)
         {
             text.AppendLine().Append(c, $"Note: {CpuConvolutionDefect}");
+        }
+
+        foreach (var warning in Warnings)
+        {
+            text.AppendLine().Append(c, $"Warning: {warning}");
         }
 
         text.AppendLine().Append(c,

@@ -75,8 +75,17 @@ public sealed class TorchSharpPruner
     /// <param name="cancellationToken">Stops the run between calibration batches.</param>
     /// <returns>The pruned network and the report.</returns>
     /// <exception cref="ArgumentNullException">An argument or a calibration batch is null.</exception>
-    /// <exception cref="ArgumentException">An unsupported module (the message names its path), a calibration batch of the wrong shape, disposed, without data (meta device) or with a NaN or infinity (the message names its index and position), all-zero or no calibration batches, no target or two targets, an unknown layer in the ratios, or an unreachable FLOPs target.</exception>
+    /// <exception cref="ArgumentException">A network on the meta device, an unsupported module (the message names its path), a calibration batch of the wrong shape, disposed, without data (meta device) or with a NaN or infinity (the message names its index and position), all-zero or no calibration batches, no target or two targets, an unknown layer in the ratios, or an unreachable FLOPs target.</exception>
+    /// <exception cref="InvalidOperationException">The pruned-so-far or the pruned network computed NaN or infinity where the original did not (the message says where and what to do; see <see cref="PruningReport.CpuConvolutionDefect"/>), or a layer pruner returned a malformed result.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; the caller's network is untouched.</exception>
+    /// <remarks>
+    /// Thread safety: <see cref="Prune"/> may be called from several threads at once, on the same or different
+    /// networks and with the same or different pruners. It only reads the network and the calibration batches,
+    /// keeps all of its state in the call, and changes no process-wide setting of libtorch (the one shared thing,
+    /// the CPU convolution probe, runs once per process under a lock). Do not change <paramref name="options"/>,
+    /// the network or the batches while a call that uses them runs. A target of exactly 1 prunes nothing and
+    /// returns the network as it is, with its batch norms folded.
+    /// </remarks>
     public PruningResult Prune(
         nn.Module<Tensor, Tensor> network,
         IEnumerable<Tensor> calibrationBatches,
@@ -96,7 +105,20 @@ public sealed class TorchSharpPruner
         var parameter = network.parameters().FirstOrDefault();
         var device = parameter?.device ?? CPU;
         var dtype = parameter?.dtype ?? ScalarType.Float32;
+        if (network.named_parameters().FirstOrDefault(p => p.parameter.device.type == DeviceType.META) is { name: not null } meta)
+        {
+            throw new ArgumentException(
+                $"'{nameof(network)}' has its parameter '{meta.name}' on the '{meta.parameter.device}' device, which holds no values; load or initialize the weights on the CPU or a GPU before pruning.",
+                nameof(network));
+        }
+
         var allBatches = TakeBatches(calibrationBatches, options.MaxCalibrationBatches);
+        var warnings = new List<string>();
+        foreach (var type in allBatches.Select(b => b.dtype).Distinct().Where(t => t != dtype))
+        {
+            Warn(warnings, $"Calibration batches of type {type} are converted to the network's {dtype}; pass {dtype} batches to calibrate on exactly what the network sees.");
+        }
+
         var defect = device.type == DeviceType.CPU ? CpuConvolutionProbe.Defect : null;
         if (defect is not null)
         {
@@ -131,7 +153,9 @@ public sealed class TorchSharpPruner
                 position => CacheBytes(ShapeInference.Input(shapes, position, imageShape), images, dtype), device, dtype));
             var results = new Dictionary<string, LayerPruningResult>(StringComparer.Ordinal);
             var calibrationTimes = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
-            for (var j = 0; j < units.Count; j++)
+            // A target of 1 prunes nothing: the network comes back as it is (batch norms folded), weights unrefitted.
+            var noOp = options.TargetFlopsReduction is 1.0;
+            for (var j = 0; j < units.Count && !noOp; j++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var unit = units[j];
@@ -158,6 +182,13 @@ public sealed class TorchSharpPruner
                 }
 
                 calibrationTimes[name] = calibration.Elapsed;
+                if (statistics.SampleCount < unit.Channels)
+                {
+                    // Fewer samples than channels leave the Grams rank-deficient: the solve then rests on its ridge term.
+                    var perImage = Math.Max(1, statistics.SampleCount / images);
+                    Warn(warnings, string.Create(CultureInfo.InvariantCulture,
+                        $"Layer '{name}': {statistics.SampleCount} calibration samples ({images} images x {perImage} positions) for {unit.Channels} channels, so its statistics cannot tell every channel apart; pass at least {(unit.Channels + perImage - 1) / perImage} calibration images."));
+                }
 
                 var request = new LayerPruningRequest(name,
                     PrunableUnit.ConsumerMatrix(working.State[unit.ConsumerSpec(folded.Layers).Path + ".weight"], unit.Channels),
@@ -201,7 +232,7 @@ public sealed class TorchSharpPruner
                 }
 
                 var report = Report(original, working, complexityBefore, complexityAfter, results, calibrationTimes, options, batches, latencyBefore, latencyAfter, latencyImages,
-                    new OutputCheckResult(split.HeldOutCount, heldOutError, defect));
+                    new OutputCheckResult(split.HeldOutCount, heldOutError, defect), warnings);
                 progress?.Report(new PruningProgress(PruningStage.Completed, null, units.Count, units.Count));
                 return new PruningResult(pruned.Root, report);
             }
@@ -218,6 +249,12 @@ public sealed class TorchSharpPruner
                 d.Dispose();
             }
         }
+    }
+
+    private void Warn(List<string> warnings, string warning)
+    {
+        warnings.Add(warning);
+        _logger.LogWarning("Ldrf: {Warning}", warning);
     }
 
     private static T Own<T>(List<IDisposable> disposables, T value)
@@ -559,7 +596,7 @@ public sealed class TorchSharpPruner
     private static PruningReport Report(
         ChainModel original, ChainModel pruned, ComplexityReport before, ComplexityReport after,
         Dictionary<string, LayerPruningResult> results, Dictionary<string, TimeSpan> calibrationTimes, NetworkPruningOptions options, List<Tensor> batches,
-        TimeSpan? latencyBefore, TimeSpan? latencyAfter, int latencyImages, OutputCheckResult check)
+        TimeSpan? latencyBefore, TimeSpan? latencyAfter, int latencyImages, OutputCheckResult check, IReadOnlyList<string> warnings)
     {
         var rows = new List<LayerReport>();
         var originalLeaves = LayerSpec.Leaves(original.Layers).ToList();
@@ -610,6 +647,7 @@ public sealed class TorchSharpPruner
             HeldOutImages = check.HeldOutImages,
             HeldOutOutputError = check.RelativeError,
             CpuConvolutionDefect = check.Defect,
+            Warnings = warnings,
         };
     }
 

@@ -333,6 +333,50 @@ public class AdapterBadInputCatalogueTests
     }
 
     [Test]
+    public void A49_a_network_on_the_meta_device_names_the_argument_and_a_parameter()
+    {
+        using var network = TestNetworks.SmallVgg();
+        network.to(new Device("meta"));
+        var batches = TestNetworks.Batches(2, 4);
+        var e = Expect.Throws<ArgumentException>(() => new TorchSharpPruner().Prune(network, batches, Uniform), "'network'", "'features.0.weight'", "meta");
+        Assert.That(e.ParamName, Is.EqualTo("network"));
+    }
+
+    [Test]
+    public void A50_a_target_of_1_returns_the_network_as_it_is()
+    {
+        using var network = TestNetworks.SmallVgg(redundant: true);
+        var batches = TestNetworks.Batches(3, 8);
+        var options = new NetworkPruningOptions { TargetFlopsReduction = 1, MeasureLatency = false };
+        using var result = new TorchSharpPruner().Prune(network, batches, options);
+        Assert.That(result.Report.Layers.All(l => l.ChannelsAfter == l.ChannelsBefore && l.RelativeOutputError is null), Is.True, result.Report.ToString());
+        using var x = TestNetworks.Batches(1, 16, seed: 99)[0];
+        using var expected = network.forward(x);
+        using var actual = result.Network.forward(x);
+        Assert.That(TestNetworks.RelativeError(actual, expected), IsFinite.LessThan(1e-6), "only the batch norms are folded");
+        Assert.That(result.Report.HeldOutOutputError, IsFinite.LessThan(1e-6));
+    }
+
+    [Test]
+    public void A51_fewer_calibration_samples_than_channels_is_a_warning_with_the_images_needed()
+    {
+        using var network = TestNetworks.SmallVgg();
+        var batches = TestNetworks.Batches(1, 2);
+        using var result = new TorchSharpPruner().Prune(network, batches, Uniform);
+        Assert.That(result.Report.Warnings, Has.Some.Contains("'classifier.0'").And.Contains("1 calibration samples").And.Contains("for 20 channels").And.Contains("at least 20 calibration images"));
+        Assert.That(result.Report.ToString(), Does.Contain("Warning: Layer 'classifier.0'"));
+    }
+
+    [Test]
+    public void A52_calibration_batches_of_another_type_than_the_network_are_a_warning()
+    {
+        using var network = TestNetworks.SmallVgg();
+        var batches = TestNetworks.Batches(3, 8).Select(b => b.to(ScalarType.Float64)).ToList();
+        using var result = new TorchSharpPruner().Prune(network, batches, Uniform);
+        Assert.That(result.Report.Warnings, Has.Some.Contains("Float64").And.Contains("Float32"));
+    }
+
+    [Test]
     public void A47_holding_out_every_calibration_image_names_the_option_and_the_image_count()
     {
         using var network = TestNetworks.SmallVgg();
