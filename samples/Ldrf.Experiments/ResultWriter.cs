@@ -242,18 +242,22 @@ internal static class ResultWriter
         md.AppendLine("## libtorch's CPU convolutions by input width");
         md.AppendLine();
         AppendInfo(md, info, relative + "/" + name + ".json");
-        md.AppendLine("Whether libtorch computes a float32 convolution right depends, on some CPUs, on its input width: its oneDNN kernels work");
-        md.AppendLine("on blocks of 16 (AVX-512) or 8 (AVX2) channels. Each cell is the worst relative error over the runs (about 1e-7 is float32");
-        md.AppendLine("round-off), NaN when a run returned NaN. This is why `NetworkPruningOptions.ChannelMultiple` defaults to 16, and what the");
-        md.AppendLine("pruner's one-time CPU probe checks (docs/troubleshooting.md).");
+        md.AppendLine("Whether libtorch computes a float32 convolution right depends, on some CPUs, on its widths: its oneDNN kernels work on");
+        md.AppendLine("blocks of 16 (AVX-512) or 8 (AVX2) channels. For each width C: the forward pass of a convolution with C input channels,");
+        md.AppendLine("and the input gradient (training) of a convolution with C output channels. Each cell is the worst relative error over");
+        md.AppendLine("the runs (about 1e-7 is float32 round-off), NaN when a run returned NaN. This is why `NetworkPruningOptions.ChannelMultiple`");
+        md.AppendLine("defaults to 16, and what the pruner's one-time CPU probe checks (docs/troubleshooting.md).");
         md.AppendLine();
-        md.AppendLine("| input width | " + string.Join(" | ", isas.Select(i => i == "default" ? "default ISA" : "ONEDNN_MAX_CPU_ISA=" + i)) + " |");
-        md.AppendLine("|---|" + string.Concat(isas.Select(_ => "---|")));
+        md.AppendLine("| width C | " + string.Join(" | ", isas.Select(i => i == "default" ? "default ISA" : "ONEDNN_MAX_CPU_ISA=" + i).SelectMany(i => new[] { $"forward, {i}", $"input gradient, {i}" })) + " |");
+        md.AppendLine("|---|" + string.Concat(isas.Select(_ => "---|---|")));
+        static string Cell(double? error, int nan, int runs) => nan > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"NaN ({nan} of {runs})")
+            : error is double e ? string.Create(CultureInfo.InvariantCulture, $"{e:0.0e0}{(e > 1e-4 ? " **wrong**" : "")}") : "-";
         foreach (var width in records.Select(r => r.InputWidth).Distinct().Order())
         {
-            var cells = isas.Select(i => records.FirstOrDefault(r => r.Isa == i && r.InputWidth == width) is { } r
-                ? r.NaNRuns > 0 ? string.Create(c, $"NaN ({r.NaNRuns} of {r.Runs})") : string.Create(c, $"{r.WorstRelativeError:0.0e0}{(r.WorstRelativeError > 1e-4 ? " **wrong**" : "")}")
-                : "-");
+            var cells = isas.SelectMany(i => records.FirstOrDefault(r => r.Isa == i && r.InputWidth == width) is { } r
+                ? new[] { Cell(r.WorstRelativeError, r.NaNRuns, r.Runs), Cell(r.GradientWorstRelativeError, r.GradientNaNRuns, r.Runs) }
+                : ["-", "-"]);
             md.AppendLine(c, $"| {width} | {string.Join(" | ", cells)} |");
         }
     }

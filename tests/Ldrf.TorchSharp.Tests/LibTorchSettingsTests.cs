@@ -41,7 +41,7 @@ public class LibTorchSettingsTests
         try
         {
             LibTorchSettings.TrySetMkldnnEnabled(enabledBefore);
-            var options = new NetworkPruningOptions { TargetFlopsReduction = 2, UseCapacityBounds = false, MeasureLatency = false };
+            var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 2, UseCapacityBounds = false, MeasureLatency = false };
             using var result = new TorchSharpPruner(new LdrfOptions(), null).Prune(network, batches, options);
             Assert.That(LibTorchSettings.TryGetMkldnnEnabled(out var after) && after == enabledBefore, Is.True);
         }

@@ -8,7 +8,7 @@ namespace Ldrf.TorchSharp.Tests;
 public class OutputCheckTests
 {
     private static NetworkPruningOptions Uniform(int? heldOut = null) =>
-        new() { TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false, HeldOutImages = heldOut };
+        new() { ChannelMultiple = 1, TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false, HeldOutImages = heldOut };
 
     [Test]
     public void The_report_gives_a_finite_output_error_on_one_image_in_eight_held_out()

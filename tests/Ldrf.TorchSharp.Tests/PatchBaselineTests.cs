@@ -17,7 +17,7 @@ public class PatchBaselineTests
     public void Channel_pruning_keeping_every_channel_refits_each_consumer_to_the_original_output()
     {
         using var network = TestNetworks.SmallVgg();
-        var options = new NetworkPruningOptions { PerLayerKeepRatios = Prunable.ToDictionary(p => p, _ => 1.0), MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, PerLayerKeepRatios = Prunable.ToDictionary(p => p, _ => 1.0), MeasureLatency = false };
         var pruner = new TorchSharpPruner(BaselinePruners.Create(BaselineKind.ChannelPruning, new BaselineOptions { RidgeScale = 1e-9 }));
 
         // 12 x 16 = 192 images: more samples than the 144 features of the classifier's flattened input.
@@ -78,7 +78,7 @@ public class PatchBaselineTests
     public void Capacity_bounds_with_a_patch_baseline_are_refused_by_name()
     {
         using var network = TestNetworks.SmallVgg();
-        var options = new NetworkPruningOptions { TargetFlopsReduction = 2, MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 2, MeasureLatency = false };
         var pruner = new TorchSharpPruner(BaselinePruners.Create(BaselineKind.ThiNet));
         var e = Assert.Throws<ArgumentException>(() => pruner.Prune(network, TestNetworks.Batches(1, 8), options));
         Assert.That(e!.Message, Does.Contain("UseCapacityBounds").And.Contain("ThiNet"));

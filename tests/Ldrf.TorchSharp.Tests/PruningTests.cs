@@ -12,7 +12,7 @@ namespace Ldrf.TorchSharp.Tests;
 public class PruningTests
 {
     private static NetworkPruningOptions Uniform(double target) =>
-        new() { TargetFlopsReduction = target, UseCapacityBounds = false, MeasureLatency = false };
+        new() { ChannelMultiple = 1, TargetFlopsReduction = target, UseCapacityBounds = false, MeasureLatency = false };
 
     [Test]
     public void Pruning_2x_keeps_the_output_close_on_held_out_inputs_and_hits_the_flops_target()
@@ -86,7 +86,7 @@ public class PruningTests
     {
         using var network = TestNetworks.SmallVgg();
         var ratios = new[] { "features.0", "features.3", "features.7", "classifier.0" }.ToDictionary(p => p, _ => 1.0);
-        var options = new NetworkPruningOptions { PerLayerKeepRatios = ratios, MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, PerLayerKeepRatios = ratios, MeasureLatency = false };
         using var result = new TorchSharpPruner(new LdrfOptions { EnergyThreshold = 1.0, RidgeScale = 1e-9 }).Prune(network, TestNetworks.Batches(4, 16), options);
         using var x = TestNetworks.Batches(1, 32, seed: 99)[0];
         using var expected = network.forward(x);
@@ -118,6 +118,7 @@ public class PruningTests
         using var network = TestNetworks.SmallVgg();
         var options = new NetworkPruningOptions
         {
+            ChannelMultiple = 1,
             PerLayerKeepRatios = new Dictionary<string, double> { ["features.3"] = 0.5, ["classifier.0"] = 0.25 },
             MeasureLatency = false,
         };
@@ -152,7 +153,7 @@ public class PruningTests
     public void An_unreachable_target_reports_the_best_reachable_reduction()
     {
         using var network = TestNetworks.SmallVgg();
-        var options = new NetworkPruningOptions { TargetFlopsReduction = 50, MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 50, MeasureLatency = false };
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new TorchSharpPruner().Prune(network, TestNetworks.Batches(2), options));
         Assert.That(ex!.Message, Does.Contain("unreachable").And.Contain("best reachable"));
     }
@@ -163,7 +164,7 @@ public class PruningTests
         using var network = TestNetworks.SmallVgg();
         var reports = new List<PruningProgress>();
         var logger = new ListLogger();
-        var options = new NetworkPruningOptions { TargetFlopsReduction = 1.5, UseCapacityBounds = false, LatencyRuns = 2 };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 1.5, UseCapacityBounds = false, LatencyRuns = 2 };
         using var result = new TorchSharpPruner(logger: logger).Prune(network, TestNetworks.Batches(2), options, new SyncProgress(reports.Add));
         Assert.That(reports.Where(r => r.Stage == PruningStage.PruningLayer && r.LayerPath is not null).Select(r => r.LayerPath),
             Is.EqualTo(new[] { "features.0", "features.3", "features.7", "classifier.0" }));

@@ -34,9 +34,9 @@ public class ReadmeUsageTests
         #region getting-started-resnet
         // torchvision's block layouts and names: ResidualBlock.Basic (ResNet-18/34), ResidualBlock.Bottleneck (ResNet-50+)
         var network = nn.Sequential(
-            ("conv1", nn.Conv2d(3, 16, 3, padding: 1, bias: false)), ("bn1", nn.BatchNorm2d(16)), ("relu", nn.ReLU()),
-            ("layer1", nn.Sequential(("0", ResidualBlock.Basic(16, 16)), ("1", ResidualBlock.Basic(16, 32, stride: 2)))),
-            ("avgpool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(32, 10)));
+            ("conv1", nn.Conv2d(3, 32, 3, padding: 1, bias: false)), ("bn1", nn.BatchNorm2d(32)), ("relu", nn.ReLU()),
+            ("layer1", nn.Sequential(("0", ResidualBlock.Basic(32, 32)), ("1", ResidualBlock.Basic(32, 64, stride: 2)))),
+            ("avgpool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(64, 10)));
         // ... train it or load its weights, then prune the blocks' inner channels:
         var result = new TorchSharpPruner().Prune(network, calibrationBatches,
             new NetworkPruningOptions { TargetFlopsReduction = 2.0, UseCapacityBounds = false });
@@ -86,7 +86,7 @@ public class ReadmeUsageTests
     [Test]
     public void Readme_usage_example_runs_and_is_shown_verbatim_in_the_readme()
     {
-        using var network = TestNetworks.SmallVgg();
+        using var network = TestNetworks.WideVgg();
         var batches = TestNetworks.Batches(2);
         try
         {

@@ -17,7 +17,7 @@ public class ResidualNetworkTests
     private static readonly string[] Inner = ["layer1.0.conv1", "layer1.1.conv1", "layer1.1.conv2"];
 
     private static NetworkPruningOptions Target(double target) =>
-        new() { TargetFlopsReduction = target, UseCapacityBounds = false, MeasureLatency = false };
+        new() { ChannelMultiple = 1, TargetFlopsReduction = target, UseCapacityBounds = false, MeasureLatency = false };
 
     [Test]
     public void Pruning_2x_changes_only_the_inner_channels_and_keeps_the_output_close()
@@ -79,7 +79,7 @@ public class ResidualNetworkTests
     public void Keeping_every_channel_reproduces_the_network()
     {
         using var network = TestNetworks.SmallResNet();
-        var options = new NetworkPruningOptions { PerLayerKeepRatios = Inner.ToDictionary(p => p, _ => 1.0), MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, PerLayerKeepRatios = Inner.ToDictionary(p => p, _ => 1.0), MeasureLatency = false };
         using var result = new TorchSharpPruner(new LdrfOptions { EnergyThreshold = 1.0, RidgeScale = 1e-9 }).Prune(network, TestNetworks.Batches(4, 16), options);
         using var x = TestNetworks.Batches(1, 32, seed: 99)[0];
         using var expected = network.forward(x);

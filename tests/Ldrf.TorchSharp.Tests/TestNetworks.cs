@@ -5,8 +5,32 @@ using static TorchSharp.torch;
 namespace Ldrf.TorchSharp.Tests;
 
 /// <summary>Small seeded CNNs and data for the adapter's tests.</summary>
+/// <remarks>
+/// <see cref="SmallVgg"/> and <see cref="SmallResNet"/> are narrower than the default channel multiple (16), so tests
+/// that prune them set <c>ChannelMultiple = 1</c> (every width allowed; their convolutions' input widths stay at or
+/// below 16, which libtorch computes right). <see cref="WideVgg"/> has widths that the default prunes.
+/// </remarks>
 internal static class TestNetworks
 {
+    /// <summary>
+    /// A VGG-style chain on 3 x 12 x 12 inputs with widths the default channel multiple can prune: features =
+    /// [conv 3→64, ReLU, conv 64→96, ReLU, maxpool 2, conv 96→128, ReLU, avgpool 2], Flatten, classifier = [Linear
+    /// 128·3·3→64, ReLU, Linear 64→5]; redundant channels as in <see cref="SmallVgg"/>.
+    /// </summary>
+    public static Sequential WideVgg(long seed = 1)
+    {
+        torch.random.manual_seed(seed);
+        var features = nn.Sequential(
+            ("0", nn.Conv2d(3, 64, 3, padding: 1)), ("1", nn.ReLU()),
+            ("2", nn.Conv2d(64, 96, 3, padding: 1)), ("3", nn.ReLU()), ("4", nn.MaxPool2d(2)),
+            ("5", nn.Conv2d(96, 128, 3, padding: 1)), ("6", nn.ReLU()), ("7", nn.AvgPool2d(2)));
+        var classifier = nn.Sequential(("0", nn.Linear(128 * 3 * 3, 64)), ("1", nn.ReLU()), ("2", nn.Linear(64, 5)));
+        var network = nn.Sequential(("features", features), ("flatten", nn.Flatten()), ("classifier", classifier));
+        Initialize(network, redundant: true, outputs: 5);
+        network.eval();
+        return network;
+    }
+
     /// <summary>
     /// A VGG-style chain on 3 x 12 x 12 inputs: features = [conv 3→8, BN, ReLU, conv 8→12, BN, ReLU, maxpool 2,
     /// conv 12→16, ReLU, avgpool 2], then Flatten, classifier = [Linear 16·3·3→20, ReLU, Dropout, Linear 20→5].

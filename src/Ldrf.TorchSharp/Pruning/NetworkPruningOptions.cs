@@ -101,10 +101,11 @@ public sealed class NetworkPruningOptions
 
     /// <summary>
     /// Kept widths are multiples of this many channels (at least 1, default <see cref="DefaultChannelMultiple"/>),
-    /// or at most half of it, or a layer's full width; the FLOPs target is still met. CPU convolution kernels work
-    /// on blocks of 8 or 16 channels: libtorch's oneDNN kernels, which run by default, computed wrong values or NaN
-    /// for input widths above the block that are not a multiple of it on CPUs this library was measured on (see
-    /// docs/troubleshooting.md), and blocked kernels are fastest on whole blocks. 1 allows every width (and
+    /// or a layer's full width (a layer narrower than it is not pruned); the FLOPs target is still met. CPU
+    /// convolution kernels work on blocks of 8 or 16 channels: on CPUs this library was measured on, libtorch's
+    /// oneDNN kernels, which run by default, computed wrong values or NaN for input widths above the block that are
+    /// not a multiple of it, and, when training, for input gradients of layers whose output width is not a multiple
+    /// of it (see docs/troubleshooting.md); blocked kernels are also fastest on whole blocks. 1 allows every width (and
     /// <see cref="PerLayerKeepRatios"/> are then followed exactly); the pruned network's output check
     /// (<see cref="PruningReport.HeldOutOutputError"/>) still guards the result.
     /// </summary>

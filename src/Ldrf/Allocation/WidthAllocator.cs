@@ -13,16 +13,17 @@ namespace Ldrf.Allocation;
 /// (C′ = clamp(⌈α C⌉, r, C), rounded up to an allowed width), and bisects α to the widest widths that still
 /// reach the target; it then widens layers by one allowed step, narrowest layers first, while the target still
 /// holds, so the reduction lands within one step's cost of the target. Where that step is coarse and the
-/// reduction overshoots the target by more than 5%, one more step on the layer that lands closest to the target
-/// is taken if it is closer, even though it falls short of the target. Layers already at capacity stay there,
+/// reduction overshoots the target by more than 5%, moves (a layer one allowed width wider or narrower, or one
+/// wider and another narrower) are then taken while one brings the reduction closer to the target, even below it. Layers already at capacity stay there,
 /// which is how the capacity bound redistributes the cut to the layers that can afford it.
 /// </para>
 /// <para>
-/// The allowed widths of a layer of C channels, for a channel multiple m: the multiples of m up to C, widths of
-/// at most m / 2, and C itself. CPU convolution kernels work on blocks of 8 or 16 channels; libtorch's oneDNN
-/// kernels computed wrong values or NaN for input widths above the block that are not a multiple of it on the
-/// CPUs this library was measured on (docs/troubleshooting.md), so m = 16 keeps every pruned width in the range
-/// measured correct on both AVX2 (blocks of 8) and AVX-512 (blocks of 16). m = 1 allows every width.
+/// The allowed widths of a layer of C channels, for a channel multiple m: the multiples of m up to C, and C
+/// itself (so a layer narrower than m is not pruned). CPU convolution kernels work on blocks of 8 or 16 channels;
+/// on the CPUs this library was measured on, libtorch's oneDNN kernels computed wrong values or NaN for forward
+/// passes whose input width is above the block and not a multiple of it, and for input gradients (training)
+/// whose layer's output width is not a multiple of it, however small (docs/troubleshooting.md). m = 16 keeps
+/// every pruned width right for both, on AVX2 (blocks of 8) and AVX-512 (blocks of 16). m = 1 allows every width.
 /// </para>
 /// </remarks>
 public sealed class WidthAllocator
@@ -40,7 +41,7 @@ public sealed class WidthAllocator
     /// <param name="layers">The prunable layers (unique names, 1 ≤ r ≤ C).</param>
     /// <param name="computeLayers">The layers whose FLOPs depend on the widths.</param>
     /// <param name="fixedFlops">FLOPs that no pruning changes (≥ 0).</param>
-    /// <param name="channelMultiple">Kept widths are multiples of this (or at most half of it, or a layer's full width); 1 allows every width.</param>
+    /// <param name="channelMultiple">Kept widths are multiples of this, or a layer's full width; 1 allows every width.</param>
     /// <exception cref="ArgumentException">A name is repeated or unknown, a size is out of range, or a cost is negative.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="channelMultiple"/> is less than 1.</exception>
     public WidthAllocator(IEnumerable<PrunableLayer> layers, IEnumerable<ComputeLayer> computeLayers, double fixedFlops = 0, int channelMultiple = 1)
@@ -87,7 +88,7 @@ public sealed class WidthAllocator
         MaxReduction = FlopsBefore / Flops(_layers.Select(l => RoundUp(l.Capacity, l.Channels)).ToArray());
     }
 
-    /// <summary>Kept widths are multiples of this (or at most half of it, or a layer's full width).</summary>
+    /// <summary>Kept widths are multiples of this, or a layer's full width.</summary>
     public int ChannelMultiple => _multiple;
 
     /// <summary>The prunable layers.</summary>
@@ -222,63 +223,79 @@ public sealed class WidthAllocator
         return Flops(widths);
     }
 
-    // With coarse allowed widths, the widest widths that reach the target can overshoot it by a whole step; then
-    // one more step on one layer (falling short of the target instead) is taken if it lands closer.
+    // With coarse allowed widths, the widest widths that reach the target can overshoot it by a whole step. Then
+    // moves (one layer one allowed width wider or narrower, or one wider and another narrower; never below a
+    // layer's capacity) are taken while one brings the reduction closer to the target, even below it.
     private int[] Closest(int[] widths, double target)
     {
+        double Distance(int[] w) => Math.Abs(Math.Log(FlopsBefore / Flops(w) / target));
         if (FlopsBefore / Flops(widths) <= target * MaxOvershoot)
         {
             return widths;
         }
 
-        var best = widths;
-        var bestDistance = Math.Abs(Math.Log(FlopsBefore / Flops(widths) / target));
-        for (var i = 0; i < _layers.Length; i++)
+        var best = (int[])widths.Clone();
+        var bestDistance = Distance(best);
+        for (var improved = true; improved;)
         {
-            if (widths[i] >= _layers[i].Channels)
+            improved = false;
+            var up = best.Select((w, i) => w < _layers[i].Channels ? RoundUp(w + 1, _layers[i].Channels) : w).ToArray();
+            var down = best.Select((w, i) => Narrower(w, RoundUp(_layers[i].Capacity, _layers[i].Channels))).ToArray();
+            var moves = new List<(int Layer, int Width)[]>();
+            for (var i = 0; i < _layers.Length; i++)
             {
-                continue;
+                moves.Add([(i, up[i])]);
+                moves.Add([(i, down[i])]);
+                for (var j = 0; j < _layers.Length; j++)
+                {
+                    if (j != i)
+                    {
+                        moves.Add([(i, up[i]), (j, down[j])]);
+                    }
+                }
             }
 
-            var candidate = (int[])widths.Clone();
-            candidate[i] = RoundUp(widths[i] + 1, _layers[i].Channels);
-            var distance = Math.Abs(Math.Log(FlopsBefore / Flops(candidate) / target));
-            if (distance < bestDistance)
+            foreach (var move in moves.Where(m => m.All(s => s.Width != best[s.Layer])))
             {
-                (best, bestDistance) = (candidate, distance);
+                var candidate = (int[])best.Clone();
+                foreach (var (layer, width) in move)
+                {
+                    candidate[layer] = width;
+                }
+
+                var distance = Distance(candidate);
+                if (distance < bestDistance - 1e-12)
+                {
+                    (best, bestDistance, improved) = (candidate, distance, true);
+                    break;
+                }
             }
         }
 
         return best;
     }
 
+    // The next allowed width below `width`, or `width` itself when none is at or above `floor`.
+    private int Narrower(int width, int floor)
+    {
+        var down = width % _multiple == 0 ? width - _multiple : width / _multiple * _multiple;
+        return down >= Math.Max(floor, 1) ? down : width;
+    }
+
     private int[] Widths(double alpha) => _layers
         .Select(l => RoundUp(Math.Clamp((int)Math.Ceiling(alpha * l.Channels), l.Capacity, l.Channels), l.Channels))
         .ToArray();
 
-    private bool IsAllowed(int width, int channels) => width == channels || width % _multiple == 0 || width <= _multiple / 2;
+    // The narrowest allowed width of at least `width` (1 ≤ width ≤ channels): a multiple of the channel multiple,
+    // or `channels` itself, which is always allowed.
+    private int RoundUp(int width, int channels) => Math.Min(channels, (width + _multiple - 1) / _multiple * _multiple);
 
-    // The narrowest allowed width of at least `width` (1 ≤ width ≤ channels; `channels` itself is always allowed).
-    private int RoundUp(int width, int channels)
-    {
-        while (!IsAllowed(width, channels))
-        {
-            width++;
-        }
-
-        return width;
-    }
-
+    // The allowed width nearest to `width` (the wider one on a tie).
     private int RoundNearest(int width, int channels)
     {
         var up = RoundUp(width, channels);
-        var down = width;
-        while (!IsAllowed(down, channels))
-        {
-            down--;
-        }
-
-        return up - width <= width - down ? up : down;
+        var down = width / _multiple * _multiple;
+        return down == 0 || up - width <= width - down ? up : down;
     }
 
     private double Flops(int[] widths)

@@ -15,7 +15,7 @@ namespace Ldrf.TorchSharp.Tests.Reliability;
 [Category("BadInput")]
 public class AdapterBadInputCatalogueTests
 {
-    private static readonly NetworkPruningOptions Uniform = new() { TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false };
+    private static readonly NetworkPruningOptions Uniform = new() { ChannelMultiple = 1, TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false };
 
     private string _folder = string.Empty;
 
@@ -269,7 +269,7 @@ public class AdapterBadInputCatalogueTests
     public void A27_an_unreachable_target_gives_the_best_reachable_reduction()
     {
         using var network = TestNetworks.SmallVgg();
-        var options = new NetworkPruningOptions { TargetFlopsReduction = 50, MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 50, MeasureLatency = false };
         var ex = Expect.Throws<ArgumentOutOfRangeException>(() => Prune(network, TestNetworks.Batches(2), options), "50x", "unreachable", "best reachable reduction is");
         Assert.That(ex.Message, Does.Match(@"best reachable reduction is \d+(\.\d+)?x"));
         Assert.That(ex.ActualValue, Is.EqualTo(50.0));
@@ -279,7 +279,7 @@ public class AdapterBadInputCatalogueTests
     public void A28_a_ratio_for_an_unknown_layer_names_it_and_lists_the_prunable_layers()
     {
         using var network = TestNetworks.SmallVgg();
-        var options = new NetworkPruningOptions { PerLayerKeepRatios = new Dictionary<string, double> { ["features.5"] = 0.5 }, MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, PerLayerKeepRatios = new Dictionary<string, double> { ["features.5"] = 0.5 }, MeasureLatency = false };
         Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1), options),
             "'features.5'", "features.0, features.3, features.7, classifier.0");
     }
@@ -288,7 +288,7 @@ public class AdapterBadInputCatalogueTests
     public void A29_a_ratio_for_the_classifier_output_is_refused()
     {
         using var network = TestNetworks.SmallVgg();
-        var options = new NetworkPruningOptions { PerLayerKeepRatios = new Dictionary<string, double> { ["classifier.3"] = 0.5 }, MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, PerLayerKeepRatios = new Dictionary<string, double> { ["classifier.3"] = 0.5 }, MeasureLatency = false };
         Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1), options), "'classifier.3'", "prunable layers are");
     }
 
@@ -298,7 +298,7 @@ public class AdapterBadInputCatalogueTests
     public void A30_a_ratio_outside_0_1_names_the_layer_and_value(double ratio, string shown)
     {
         using var network = TestNetworks.SmallVgg();
-        var options = new NetworkPruningOptions { PerLayerKeepRatios = new Dictionary<string, double> { ["features.3"] = ratio }, MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, PerLayerKeepRatios = new Dictionary<string, double> { ["features.3"] = ratio }, MeasureLatency = false };
         Expect.Throws<ArgumentOutOfRangeException>(() => Prune(network, TestNetworks.Batches(1), options), "'features.3'", "(0, 1]", shown, "12 channels");
     }
 
@@ -308,7 +308,7 @@ public class AdapterBadInputCatalogueTests
         using var network = TestNetworks.SmallVgg();
         var none = Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1), new NetworkPruningOptions()), "TargetFlopsReduction", "PerLayerKeepRatios");
         Assert.That(none.ParamName, Is.EqualTo("options"));
-        var both = new NetworkPruningOptions { TargetFlopsReduction = 2, PerLayerKeepRatios = new Dictionary<string, double> { ["features.0"] = 0.5 } };
+        var both = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 2, PerLayerKeepRatios = new Dictionary<string, double> { ["features.0"] = 0.5 } };
         Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1), both), "exactly one", "TargetFlopsReduction", "PerLayerKeepRatios");
     }
 
@@ -317,7 +317,7 @@ public class AdapterBadInputCatalogueTests
     [TestCase(double.PositiveInfinity, "∞")]
     public void A32_a_flops_target_below_1_or_not_finite_is_refused_by_the_option(double target, string shown)
     {
-        var ex = Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { TargetFlopsReduction = target }, "'TargetFlopsReduction'", "at least 1");
+        var ex = Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = target }, "'TargetFlopsReduction'", "at least 1");
         Assert.That(ex.ParamName, Is.EqualTo("TargetFlopsReduction"));
         Assert.That(ex.Message, Does.Contain(shown).Or.Contain("Infinity"));
     }
@@ -325,11 +325,11 @@ public class AdapterBadInputCatalogueTests
     [Test]
     public void A33_calibration_and_latency_counts_below_1_are_refused_by_the_option()
     {
-        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { MaxCalibrationBatches = 0 }, "'MaxCalibrationBatches'", "at least 1", "0");
-        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { LatencyRuns = -3 }, "'LatencyRuns'", "-3");
-        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { LatencyBatchSize = 0 }, "'LatencyBatchSize'", "0");
+        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { ChannelMultiple = 1, MaxCalibrationBatches = 0 }, "'MaxCalibrationBatches'", "at least 1", "0");
+        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { ChannelMultiple = 1, LatencyRuns = -3 }, "'LatencyRuns'", "-3");
+        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { ChannelMultiple = 1, LatencyBatchSize = 0 }, "'LatencyBatchSize'", "0");
         Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { ChannelMultiple = 0 }, "'ChannelMultiple'", "at least 1", "0");
-        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { HeldOutImages = -1 }, "'HeldOutImages'", "-1");
+        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { ChannelMultiple = 1, HeldOutImages = -1 }, "'HeldOutImages'", "-1");
     }
 
     [Test]
@@ -347,7 +347,7 @@ public class AdapterBadInputCatalogueTests
     {
         using var network = TestNetworks.SmallVgg(redundant: true);
         var batches = TestNetworks.Batches(3, 8);
-        var options = new NetworkPruningOptions { TargetFlopsReduction = 1, MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 1, MeasureLatency = false };
         using var result = new TorchSharpPruner().Prune(network, batches, options);
         Assert.That(result.Report.Layers.All(l => l.ChannelsAfter == l.ChannelsBefore && l.RelativeOutputError is null), Is.True, result.Report.ToString());
         using var x = TestNetworks.Batches(1, 16, seed: 99)[0];
@@ -381,7 +381,7 @@ public class AdapterBadInputCatalogueTests
     {
         using var network = TestNetworks.SmallVgg();
         var batches = TestNetworks.Batches(2, 4);
-        var options = new NetworkPruningOptions { TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false, HeldOutImages = 8 };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false, HeldOutImages = 8 };
         var e = Expect.Throws<ArgumentOutOfRangeException>(() => new TorchSharpPruner().Prune(network, batches, options), "'options.HeldOutImages'", "8", "only 8 calibration images");
         Assert.That(e.ParamName, Is.EqualTo("options"));
     }

@@ -7,7 +7,7 @@ namespace Ldrf.TorchSharp.Tests.Reliability;
 [Category("BadInput")]
 public class BadInputTests
 {
-    private static readonly NetworkPruningOptions Options = new() { TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false };
+    private static readonly NetworkPruningOptions Options = new() { ChannelMultiple = 1, TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false };
 
     private static TorchSharpPruner Pruner => new();
 
@@ -84,13 +84,13 @@ public class BadInputTests
         using var network = TestNetworks.SmallVgg();
         var none = Assert.Throws<ArgumentException>(() => Pruner.Prune(network, TestNetworks.Batches(1), new NetworkPruningOptions()));
         Assert.That(none!.ParamName, Is.EqualTo("options"));
-        var both = new NetworkPruningOptions { TargetFlopsReduction = 2, PerLayerKeepRatios = new Dictionary<string, double> { ["features.0"] = 0.5 } };
+        var both = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 2, PerLayerKeepRatios = new Dictionary<string, double> { ["features.0"] = 0.5 } };
         Assert.Throws<ArgumentException>(() => Pruner.Prune(network, TestNetworks.Batches(1), both));
-        var unknown = new NetworkPruningOptions { PerLayerKeepRatios = new Dictionary<string, double> { ["features.1"] = 0.5 }, MeasureLatency = false };
+        var unknown = new NetworkPruningOptions { ChannelMultiple = 1, PerLayerKeepRatios = new Dictionary<string, double> { ["features.1"] = 0.5 }, MeasureLatency = false };
         var ex = Assert.Throws<ArgumentException>(() => Pruner.Prune(network, TestNetworks.Batches(1), unknown));
         Assert.That(ex!.Message, Does.Contain("features.1").And.Contain("features.3"), "names the unknown layer and lists the prunable ones");
-        Assert.Throws<ArgumentOutOfRangeException>(() => new NetworkPruningOptions { TargetFlopsReduction = 0.5 });
-        Assert.Throws<ArgumentOutOfRangeException>(() => new NetworkPruningOptions { MaxCalibrationBatches = 0 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 0.5 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => new NetworkPruningOptions { ChannelMultiple = 1, MaxCalibrationBatches = 0 });
     }
 
     [Test]

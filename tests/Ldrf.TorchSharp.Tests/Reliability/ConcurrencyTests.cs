@@ -7,7 +7,7 @@ namespace Ldrf.TorchSharp.Tests.Reliability;
 [Category("Reliability")]
 public class ConcurrencyTests
 {
-    private static readonly NetworkPruningOptions Options = new() { TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false };
+    private static readonly NetworkPruningOptions Options = new() { ChannelMultiple = 1, TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false };
 
     [Test]
     public void Overlapping_calls_on_the_same_and_different_networks_match_serial_calls_bit_for_bit()

@@ -64,7 +64,7 @@ public class LeakAndDeterminismTests
         var batches = TestNetworks.Batches(2);
         using var x = TestNetworks.Batches(1, 4, seed: 5)[0];
         var pruner = new TorchSharpPruner();
-        var options = new NetworkPruningOptions { TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false };
         pruner.Prune(network, batches, options).Dispose();
         var start = Expect.LiveTensors();
         for (var i = 0; i < 5; i++)
@@ -87,7 +87,7 @@ public class LeakAndDeterminismTests
         using var network = TestNetworks.SmallVgg();
         var batches = TestNetworks.Batches(1);
         var start = Expect.LiveTensors();
-        var result = new TorchSharpPruner().Prune(network, batches, new NetworkPruningOptions { TargetFlopsReduction = 1.2, UseCapacityBounds = false, MeasureLatency = false });
+        var result = new TorchSharpPruner().Prune(network, batches, new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 1.2, UseCapacityBounds = false, MeasureLatency = false });
         Assert.That(Expect.LiveTensors() - start, Is.GreaterThanOrEqualTo(result.Network.parameters().Count()));
         result.Dispose();
         Assert.That(Expect.LiveTensors() - start, Is.Zero);
@@ -147,7 +147,7 @@ public class LeakAndDeterminismTests
     public void Random_selection_with_the_same_seed_gives_bit_identical_weights_and_another_seed_differs()
     {
         static TorchSharpPruner Seeded(int seed) => new(new LdrfOptions { Selection = SelectionKind.Random, Seed = seed });
-        var options = new NetworkPruningOptions { TargetFlopsReduction = 2, UseCapacityBounds = false, MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 2, UseCapacityBounds = false, MeasureLatency = false };
         var first = PrunedBits(() => Seeded(3), options);
         var second = PrunedBits(() => Seeded(3), options);
         Expect.SameBits(second, first, "the same seed");
@@ -160,7 +160,7 @@ public class LeakAndDeterminismTests
     public void Baselines_with_the_same_seed_give_bit_identical_weights(BaselineKind kind)
     {
         TorchSharpPruner Create() => new(BaselinePruners.Create(kind, new BaselineOptions { Seed = 9 }, new TorchNumericBackend()));
-        var options = new NetworkPruningOptions { TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false };
         Expect.SameBits(PrunedBits(Create, options), PrunedBits(Create, options), $"{kind}, second run");
     }
 }
