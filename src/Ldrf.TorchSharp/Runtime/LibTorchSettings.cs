@@ -13,14 +13,14 @@ namespace Ldrf.TorchSharp.Runtime;
 /// </para>
 /// <para>
 /// Measured on this project's machines (AMD EPYC with AVX-512, TorchSharp 0.107, libtorch 2.10, default settings,
-/// nothing toggled): a float32 3x3 convolution, batch of 2 or more, against the same convolution in float64. Input
-/// widths 1 to 16 and every multiple of 16 were right (error about 1e-7 relative); every other width from 17 up
-/// (17, 20, 24, 28, 40, 47, 56, 63, 65, 72, 100, 120, 200) was wrong by 5% to 30% or NaN, varying from process to
-/// process. With <c>ONEDNN_MAX_CPU_ISA=AVX2</c> (8-channel blocks) widths 1 to 8 and multiples of 8 were right and
-/// the others wrong; 1x1 convolutions and single images took other kernels and were right. Switching oneDNN off
-/// (<see cref="TrySetMkldnnEnabled"/>(false)) makes every width right but slower, and on CPUs that NNPACK does not
-/// support libtorch then prints "Could not initialize NNPACK! Reason: Unsupported hardware." for each convolution.
-/// The full table is in docs/troubleshooting.md.
+/// nothing toggled), a float32 3x3 convolution, batch of 2 or more, against the same convolution in float64: the
+/// forward pass was right for input widths 1 to 16 and every multiple of 16, and wrong by 5% to 40% or NaN for
+/// every other input width from 17 up, varying from process to process; the input gradient (training) was right
+/// only for output widths that are multiples of 16. With <c>ONEDNN_MAX_CPU_ISA=AVX2</c> the block is 8 channels
+/// instead. Switching oneDNN off (<see cref="TrySetMkldnnEnabled"/>(false)) makes every width right but slower,
+/// and on CPUs that NNPACK does not support libtorch then prints "Could not initialize NNPACK! Reason:
+/// Unsupported hardware." for each convolution.
+/// The table is in docs/results.md (the harness's <c>--convolution-widths</c>); docs/troubleshooting.md says what to do.
 /// </para>
 /// <para>
 /// The switch is libtorch's global <c>at::Context</c> flag, reached through its C++ symbols, so it works only on
