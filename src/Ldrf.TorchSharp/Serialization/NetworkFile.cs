@@ -54,14 +54,23 @@ public static class NetworkFile
 
     /// <summary>Saves <paramref name="network"/>'s architecture and weights to one file.</summary>
     /// <param name="network">A Sequential (possibly nested) of the supported layers, on any device.</param>
-    /// <param name="path">The file to write (overwritten).</param>
+    /// <param name="path">The file to write (overwritten). It is written under a temporary name beside it and then moved into place.</param>
     /// <exception cref="ArgumentException">A module is unsupported (the message names its path), the network is disposed, or <paramref name="path"/> is empty.</exception>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist; the message names <paramref name="path"/>.</exception>
+    /// <exception cref="IOException">The file cannot be written or moved into place; the message names <paramref name="path"/> and no temporary file is left.</exception>
+    /// <exception cref="UnauthorizedAccessException">Writing <paramref name="path"/> is not permitted; the message names it and no temporary file is left.</exception>
     public static void SaveLdrf(this nn.Module<Tensor, Tensor> network, string path)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var layers = NetworkReader.Read(network, nameof(network));
         var dtype = network.parameters().FirstOrDefault()?.dtype ?? ScalarType.Float32;
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (folder is not null && !Directory.Exists(folder))
+        {
+            throw new DirectoryNotFoundException($"Cannot save the Ldrf network file '{path}': its folder '{folder}' does not exist.");
+        }
+
         using var weights = new MemoryStream();
         network.save(weights);
         var weightBytes = weights.ToArray(); // Module.save closes the stream; ToArray still works.
@@ -80,12 +89,29 @@ public static class NetworkFile
 
         // Write then rename, so a crash never leaves a half-written file under the real name.
         var temp = path + ".tmp";
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        try
         {
-            file.Write(content.GetBuffer(), 0, (int)content.Length);
-        }
+            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write))
+            {
+                file.Write(content.GetBuffer(), 0, (int)content.Length);
+            }
 
-        File.Move(temp, path, overwrite: true);
+            File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The caller knows the path, not the temporary name the failure may mention.
+            var message = $"Cannot save the Ldrf network file '{path}': {ex.Message}";
+            throw ex is UnauthorizedAccessException ? new UnauthorizedAccessException(message, ex) : new IOException(message, ex);
+        }
+        finally
+        {
+            // After a successful move there is nothing left to delete; Exists never throws, so this cannot hide the failure.
+            if (File.Exists(temp))
+            {
+                File.Delete(temp);
+            }
+        }
     }
 
     /// <summary>Loads a network saved by <see cref="SaveLdrf"/>, in evaluation mode.</summary>

@@ -536,4 +536,26 @@ public class AdapterBadInputCatalogueTests
         var path = Write("version1.ldrf", stream.ToArray());
         Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "format version is 1", "no longer reads", "save the network again");
     }
+
+    [Test]
+    public void A50_saving_into_a_missing_folder_names_the_path_and_leaves_nothing()
+    {
+        using var network = TestNetworks.SmallVgg();
+        var missing = Path.Combine(_folder, "missing");
+        var path = Path.Combine(missing, "net.ldrf");
+        var ex = Expect.Throws<DirectoryNotFoundException>(() => network.SaveLdrf(path), $"'{path}'", "does not exist");
+        Assert.That(ex.Message, Does.Not.Contain(".tmp"));
+        Assert.That(Directory.Exists(missing), Is.False);
+    }
+
+    [Test]
+    public void A51_a_save_that_cannot_be_moved_into_place_names_the_path_and_removes_the_temporary_file()
+    {
+        using var network = TestNetworks.SmallVgg();
+        var path = Path.Combine(_folder, "taken.ldrf");
+        Directory.CreateDirectory(Path.Combine(path, "content"));
+        Expect.Throws<IOException>(() => network.SaveLdrf(path), $"Cannot save the Ldrf network file '{path}'");
+        Assert.That(Directory.GetFileSystemEntries(_folder), Is.EqualTo(new[] { path }), "no temporary file is left");
+        Assert.That(Directory.Exists(Path.Combine(path, "content")), Is.True, "the folder in the way is untouched");
+    }
 }
