@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Ldrf.Statistics;
 using MathNet.Numerics.LinearAlgebra;
 
@@ -142,6 +143,88 @@ public class ChannelStatisticsTests
     }
 
     [Test]
+    public void Ten_thousand_channels_round_trip_exactly_through_a_file()
+    {
+        // 3 C x C matrices of 10,000² doubles: a 2.4 GB body, past int sizes and past what a MemoryStream holds.
+        const int channels = 10_000;
+        var stats = new ChannelStatistics(channels);
+        var random = new Random(21);
+        foreach (var values in Storage(stats))
+        {
+            // Random bits with bit 62 clear: every sign, mantissa and exponent below 0x400 (subnormals too), all finite.
+            var bits = MemoryMarshal.Cast<double, long>(values.AsSpan());
+            random.NextBytes(MemoryMarshal.AsBytes(bits));
+            for (var i = 0; i < bits.Length; i++)
+            {
+                bits[i] &= ~(1L << 62);
+            }
+        }
+
+        var folder = Directory.CreateTempSubdirectory("ldrf-stats-").FullName;
+        try
+        {
+            var path = Path.Combine(folder, "large.stats");
+            using (var file = File.Create(path))
+            {
+                stats.WriteTo(file);
+            }
+
+            Assert.That(new FileInfo(path).Length, Is.EqualTo(24 + (8L * ((3L * channels * channels) + (2 * channels))) + 8));
+            ChannelStatistics read;
+            using (var file = File.OpenRead(path))
+            {
+                read = ChannelStatistics.ReadFrom(file);
+            }
+
+            Assert.That(read.Channels, Is.EqualTo(channels));
+            Assert.That(read.SampleCount, Is.Zero);
+            foreach (var (actual, expected) in Storage(read).Zip(Storage(stats)))
+            {
+                Assert.That(MemoryMarshal.AsBytes(actual.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(expected.AsSpan())), Is.True, "bit for bit");
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Test]
+    public void A_header_that_claims_more_data_than_the_stream_holds_is_refused_with_both_sizes()
+    {
+        var bytes = Serialized();
+        BitConverter.TryWriteBytes(bytes.AsSpan(12, 4), 6);
+
+        // 6 channels need 8(3·36 + 2·6) + 8 = 968 bytes after the header; the 5-channel record has 688.
+        var seekable = Assert.Throws<InvalidDataException>(() => ChannelStatistics.ReadFrom(new MemoryStream(bytes)))!;
+        var forwardOnly = Assert.Throws<InvalidDataException>(() => ChannelStatistics.ReadFrom(new ForwardOnlyStream(bytes)))!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(seekable.Message, Does.Contain("truncated").And.Contain("6 channels").And.Contain("968 bytes").And.Contain("only 688"));
+            Assert.That(forwardOnly.Message, Does.Contain("truncated").And.Contain("6 channels").And.Contain("968 bytes").And.Contain("only 688"));
+        });
+
+        // The largest channel count the format allows (46,340: 51 GB of matrices) is refused from the stream's
+        // length before anything is allocated.
+        BitConverter.TryWriteBytes(bytes.AsSpan(12, 4), 46_340);
+        Assert.That(() => ChannelStatistics.ReadFrom(new MemoryStream(bytes)),
+            Throws.InstanceOf<InvalidDataException>().With.Message.Contains("truncated").And.Message.Contains("46340 channels"));
+    }
+
+    [Test]
+    public void The_channel_bound_is_the_same_for_the_constructor_and_the_reader()
+    {
+        var bytes = Serialized();
+        BitConverter.TryWriteBytes(bytes.AsSpan(12, 4), 46_341);
+        Assert.Multiple(() =>
+        {
+            Assert.That(() => new ChannelStatistics(46_341), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("at most 46340"));
+            Assert.That(() => ChannelStatistics.ReadFrom(new MemoryStream(bytes)),
+                Throws.InstanceOf<InvalidDataException>().With.Message.Contains("header is corrupt").And.Message.Contains("46341 channels"));
+        });
+    }
+
+    [Test]
     public void Properties_return_copies()
     {
         var stats = TestData.Stats(TestData.Activations(3, 10, seed: 1), TestData.Activations(3, 10, seed: 1));
@@ -158,6 +241,12 @@ public class ChannelStatisticsTests
         return stream.ToArray();
     }
 
+    private static double[][] Storage(ChannelStatistics stats) =>
+    [
+        stats.PrunedGramView.AsColumnMajorArray(), stats.CrossView.AsColumnMajorArray(), stats.OriginalGramView.AsColumnMajorArray(),
+        stats.PrunedSumView.AsArray(), stats.OriginalSumView.AsArray(),
+    ];
+
     private static void AssertIdentical(ChannelStatistics actual, ChannelStatistics expected)
     {
         Assert.Multiple(() =>
@@ -170,5 +259,33 @@ public class ChannelStatisticsTests
             Assert.That(actual.PrunedSum, Is.EqualTo(expected.PrunedSum));
             Assert.That(actual.OriginalSum, Is.EqualTo(expected.OriginalSum));
         });
+    }
+
+    /// <summary>A stream that cannot seek, as a pipe or a network stream: the reader cannot check its length first.</summary>
+    private sealed class ForwardOnlyStream(byte[] bytes) : Stream
+    {
+        private readonly MemoryStream _inner = new(bytes);
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => _inner.Read(buffer, offset, count);
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override void Flush()
+        {
+        }
     }
 }

@@ -1,5 +1,9 @@
+using System.Text;
+using System.Text.Json;
+using Ldrf.TorchSharp.Architecture;
 using Ldrf.TorchSharp.Pruning;
 using Ldrf.TorchSharp.Serialization;
+using Ldrf.TorchSharp.Tests.Reliability;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
@@ -94,6 +98,64 @@ public class SerializationTests
         Assert.That(Assert.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(other))!.Message, Does.Contain(other));
         Assert.Throws<FileNotFoundException>(() => NetworkFile.LoadLdrf(Path.Combine(_folder, "missing.ldrf")));
     }
+
+    [Test, Category("BadInput")]
+    public void Every_flipped_byte_is_refused_or_loads_the_same_network()
+    {
+        using var network = TestNetworks.SmallVgg();
+        var path = Path.Combine(_folder, "net.ldrf");
+        network.SaveLdrf(path);
+        var bytes = File.ReadAllBytes(path);
+        var expectedBits = Expect.Bits(network);
+        var expectedArchitecture = Architecture(network);
+
+        // Every byte of the fixed header and the description, every 97th byte of the weights, every byte of the hash.
+        var weightsStart = 24 + BitConverter.ToInt32(bytes, 12);
+        var positions = Enumerable.Range(0, bytes.Length)
+            .Where(i => i < weightsStart || i >= bytes.Length - 32 || (i - weightsStart) % 97 == 0)
+            .ToList();
+        var flippedPath = Path.Combine(_folder, "flipped.ldrf");
+        var refused = 0;
+        foreach (var i in positions)
+        {
+            var mask = (byte)(1 << (i % 8));
+            bytes[i] ^= mask;
+            File.WriteAllBytes(flippedPath, bytes);
+            bytes[i] ^= mask;
+            try
+            {
+                using var loaded = NetworkFile.LoadLdrf(flippedPath);
+                Expect.SameBits(Expect.Bits(loaded), expectedBits, $"byte {i} flipped and loaded");
+                Assert.That(Architecture(loaded), Is.EqualTo(expectedArchitecture), $"byte {i} flipped and loaded");
+            }
+            catch (InvalidDataException ex)
+            {
+                Assert.That(ex.Message, Does.Contain($"'{flippedPath}'"), $"byte {i}");
+                refused++;
+            }
+        }
+
+        TestContext.Progress.WriteLine($"{refused} of {positions.Count} flipped bytes refused ({bytes.Length}-byte file).");
+    }
+
+    [Test, Category("BadInput")]
+    public void Architecture_edits_that_loaded_silently_in_version_1_are_refused()
+    {
+        using var network = TestNetworks.SmallVgg();
+        var path = Path.Combine(_folder, "net.ldrf");
+        network.SaveLdrf(path);
+        var text = Encoding.Latin1.GetString(File.ReadAllBytes(path));
+        foreach (var (from, to) in new[] { ("\"padding\":[1,1]", "\"padding\":[2,2]"), ("\"eps\":1E-05", "\"eps\":1E-03") })
+        {
+            Assert.That(text, Does.Contain(from), "the edit applies to this network");
+            var edited = Path.Combine(_folder, "edited.ldrf");
+            File.WriteAllBytes(edited, Encoding.Latin1.GetBytes(text.Replace(from, to, StringComparison.Ordinal)));
+            Assert.That(() => NetworkFile.LoadLdrf(edited),
+                Throws.InstanceOf<InvalidDataException>().With.Message.Contains($"'{edited}'").And.Message.Contains("SHA-256"), to);
+        }
+    }
+
+    private static string Architecture(nn.Module network) => JsonSerializer.Serialize(NetworkReader.Read(network, "network"));
 
     [Test]
     public void The_state_exports_in_pytorch_format_and_loads_back()

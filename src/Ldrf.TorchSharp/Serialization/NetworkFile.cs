@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -16,12 +17,19 @@ namespace Ldrf.TorchSharp.Serialization;
 /// </summary>
 /// <remarks>
 /// <para>
-/// File layout (version 1, little-endian): the 8 ASCII bytes <c>LDRFNET1</c>; an int32 format version; an
-/// int32 length and that many bytes of UTF-8 JSON (format version, parameter type, the layer chain with every
-/// hyperparameter, the length and SHA-256 of the weights); an int64 length and the weights as written by
-/// TorchSharp's <c>Module.save</c> (state_dict names are the Sequential paths). Loading checks the magic, the
-/// version, every length and the hash, so a truncated or corrupt file fails with an
-/// <see cref="InvalidDataException"/> that names the file.
+/// File layout (format version 2, little-endian): the 8-byte signature <c>LDRFNET1</c> (unchanged since
+/// version 1); an int32 format version; an int32 length J and an int64 length W; J bytes of UTF-8 JSON (the
+/// parameter type and the layer chain with every hyperparameter); W bytes of weights as written by
+/// TorchSharp's <c>Module.save</c> (state_dict names are the Sequential paths); and the SHA-256 of every byte
+/// before it. Loading checks the signature, the version, that the file is exactly as long as its lengths say
+/// (no byte missing, none appended) and the SHA-256 before it reads anything else, so a truncated, extended
+/// or corrupt file, a changed architecture included, fails with an <see cref="InvalidDataException"/> that
+/// names the file. The hash guards against corruption and accidental edits; it is not a signature, so
+/// whoever can change the file can also recompute it.
+/// </para>
+/// <para>
+/// Version 1 files (the weights hashed, the architecture not) are refused with a message naming the file and
+/// the version: save the network again from the code that built it.
 /// </para>
 /// <para>
 /// Any network the pruner accepts can be saved, pruned or not (batch norms included).
@@ -30,9 +38,12 @@ namespace Ldrf.TorchSharp.Serialization;
 public static class NetworkFile
 {
     /// <summary>The current format version.</summary>
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
 
-    private static readonly byte[] Magic = "LDRFNET1"u8.ToArray();
+    private static readonly byte[] Signature = "LDRFNET1"u8.ToArray();
+
+    // Signature, version, JSON length, weight length.
+    private const int HeaderBytes = 8 + 4 + 4 + 8;
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -43,35 +54,64 @@ public static class NetworkFile
 
     /// <summary>Saves <paramref name="network"/>'s architecture and weights to one file.</summary>
     /// <param name="network">A Sequential (possibly nested) of the supported layers, on any device.</param>
-    /// <param name="path">The file to write (overwritten).</param>
+    /// <param name="path">The file to write (overwritten). It is written under a temporary name beside it and then moved into place.</param>
     /// <exception cref="ArgumentException">A module is unsupported (the message names its path), the network is disposed, or <paramref name="path"/> is empty.</exception>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist; the message names <paramref name="path"/>.</exception>
+    /// <exception cref="IOException">The file cannot be written or moved into place; the message names <paramref name="path"/> and no temporary file is left.</exception>
+    /// <exception cref="UnauthorizedAccessException">Writing <paramref name="path"/> is not permitted; the message names it and no temporary file is left.</exception>
     public static void SaveLdrf(this nn.Module<Tensor, Tensor> network, string path)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var layers = NetworkReader.Read(network, nameof(network));
         var dtype = network.parameters().FirstOrDefault()?.dtype ?? ScalarType.Float32;
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (folder is not null && !Directory.Exists(folder))
+        {
+            throw new DirectoryNotFoundException($"Cannot save the Ldrf network file '{path}': its folder '{folder}' does not exist.");
+        }
 
         using var weights = new MemoryStream();
         network.save(weights);
-        var weightBytes = weights.ToArray();
-        var header = new FileHeader(FormatVersion, dtype.ToString(), layers, weightBytes.LongLength, Convert.ToHexString(SHA256.HashData(weightBytes)));
-        var json = JsonSerializer.SerializeToUtf8Bytes(header, Json);
-
-        var temp = path + ".tmp";
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write))
-        using (var writer = new BinaryWriter(file))
+        var weightBytes = weights.ToArray(); // Module.save closes the stream; ToArray still works.
+        var json = JsonSerializer.SerializeToUtf8Bytes(new FileHeader(dtype.ToString(), layers), Json);
+        using var content = new MemoryStream();
+        using (var writer = new BinaryWriter(content, Encoding.UTF8, leaveOpen: true))
         {
-            writer.Write(Magic);
+            writer.Write(Signature);
             writer.Write(FormatVersion);
             writer.Write(json.Length);
-            writer.Write(json);
             writer.Write(weightBytes.LongLength);
+            writer.Write(json);
             writer.Write(weightBytes);
+            writer.Write(SHA256.HashData(content.GetBuffer().AsSpan(0, (int)content.Length)));
         }
 
         // Write then rename, so a crash never leaves a half-written file under the real name.
-        File.Move(temp, path, overwrite: true);
+        var temp = path + ".tmp";
+        try
+        {
+            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write))
+            {
+                file.Write(content.GetBuffer(), 0, (int)content.Length);
+            }
+
+            File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The caller knows the path, not the temporary name the failure may mention.
+            var message = $"Cannot save the Ldrf network file '{path}': {ex.Message}";
+            throw ex is UnauthorizedAccessException ? new UnauthorizedAccessException(message, ex) : new IOException(message, ex);
+        }
+        finally
+        {
+            // After a successful move there is nothing left to delete; Exists never throws, so this cannot hide the failure.
+            if (File.Exists(temp))
+            {
+                File.Delete(temp);
+            }
+        }
     }
 
     /// <summary>Loads a network saved by <see cref="SaveLdrf"/>, in evaluation mode.</summary>
@@ -79,7 +119,10 @@ public static class NetworkFile
     /// <param name="device">Where to put the network (default: CPU).</param>
     /// <returns>A new Sequential with the saved paths, hyperparameters and weights.</returns>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The file is not an Ldrf network file, is of a newer version, is truncated or is corrupt (including negative or mismatched lengths); the message names the file.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The file is not an Ldrf network file, is of another format version (version 1 included), is truncated,
+    /// has bytes appended, or is corrupt anywhere (SHA-256 mismatch); the message names the file and what is wrong.
+    /// </exception>
     public static Sequential LoadLdrf(string path, Device? device = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -88,70 +131,19 @@ public static class NetworkFile
             throw new FileNotFoundException($"Ldrf network file '{path}' does not exist.", path);
         }
 
-        FileHeader header;
-        byte[] weightBytes;
-        try
+        var length = new FileInfo(path).Length;
+        if (length > Array.MaxLength)
         {
-            using var file = new FileStream(path, FileMode.Open, FileAccess.Read);
-            using var reader = new BinaryReader(file);
-            var magic = reader.ReadBytes(Magic.Length);
-            if (!magic.AsSpan().SequenceEqual(Magic))
-            {
-                throw Invalid(path, "it does not start with the Ldrf network signature");
-            }
-
-            var version = reader.ReadInt32();
-            if (version < 1 || version > FormatVersion)
-            {
-                throw Invalid(path, $"its format version is {version}, but this library reads versions 1 to {FormatVersion}");
-            }
-
-            var jsonLength = reader.ReadInt32();
-            if (jsonLength <= 0 || jsonLength > file.Length - file.Position)
-            {
-                throw Invalid(path, $"it is truncated or corrupt: the header claims {jsonLength} bytes of description but {file.Length - file.Position} remain");
-            }
-
-            header = JsonSerializer.Deserialize<FileHeader>(reader.ReadBytes(jsonLength), Json)
-                ?? throw Invalid(path, "its description is empty");
-            if (header.Layers is null || header.Layers.Count == 0)
-            {
-                throw Invalid(path, "its description lists no layers");
-            }
-
-            var weightLength = reader.ReadInt64();
-            if (weightLength < 0 || weightLength != header.WeightsLength || weightLength > file.Length - file.Position)
-            {
-                throw Invalid(path, $"it is truncated or corrupt: {header.WeightsLength} bytes of weights expected, {file.Length - file.Position} remain");
-            }
-
-            weightBytes = reader.ReadBytes((int)weightLength);
-        }
-        catch (EndOfStreamException ex)
-        {
-            throw Invalid(path, "it is truncated", ex);
-        }
-        catch (JsonException ex)
-        {
-            throw Invalid(path, "its architecture description is not valid JSON: " + ex.Message, ex);
+            throw Invalid(path, $"it is {length} bytes, more than this library reads into memory ({Array.MaxLength} bytes)");
         }
 
-        if (!string.Equals(Convert.ToHexString(SHA256.HashData(weightBytes)), header.WeightsSha256, StringComparison.OrdinalIgnoreCase))
-        {
-            throw Invalid(path, "its weights are corrupt (SHA-256 mismatch)");
-        }
-
-        if (!Enum.TryParse<ScalarType>(header.Dtype, out var dtype))
-        {
-            throw Invalid(path, $"its parameter type '{header.Dtype}' is unknown");
-        }
-
+        var (dtype, layers, weights) = Verified(path, File.ReadAllBytes(path));
         Sequential? network = null;
         try
         {
-            network = NetworkBuilder.Build(header.Layers, null, CPU, dtype).Root;
-            using var weights = new MemoryStream(weightBytes, writable: false);
-            network.load(weights, strict: true);
+            network = NetworkBuilder.Build(layers, null, CPU, dtype).Root;
+            using var stream = new MemoryStream(weights.Array!, weights.Offset, weights.Count, writable: false);
+            network.load(stream, strict: true);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -182,8 +174,83 @@ public static class NetworkFile
         network.save_py(path);
     }
 
+    // Checks the signature, the version, the exact length and the SHA-256 before reading anything the hash covers,
+    // then parses the description; returns the parameter type, the layers and the weights.
+    private static (ScalarType Dtype, List<LayerSpec> Layers, ArraySegment<byte> Weights) Verified(string path, byte[] bytes)
+    {
+        var signature = bytes.AsSpan(0, Math.Min(bytes.Length, Signature.Length));
+        if (!signature.SequenceEqual(Signature.AsSpan(0, signature.Length)))
+        {
+            throw Invalid(path, "it does not start with the Ldrf network signature");
+        }
+
+        if (bytes.Length < HeaderBytes + SHA256.HashSizeInBytes)
+        {
+            throw Invalid(path, $"it is truncated: {bytes.Length} bytes, fewer than the {HeaderBytes + SHA256.HashSizeInBytes} of an empty file");
+        }
+
+        var version = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
+        if (version == 1)
+        {
+            throw Invalid(path, "its format version is 1, which this library no longer reads (version 1 did not check its architecture, " +
+                $"so a corrupt file could load as another network); this library reads version {FormatVersion}: save the network again from the code that built it");
+        }
+
+        if (version != FormatVersion)
+        {
+            throw Invalid(path, $"its format version is {version}, but this library reads version {FormatVersion}");
+        }
+
+        var jsonLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
+        var weightLength = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(16));
+        if (jsonLength <= 0 || weightLength < 0 || weightLength > bytes.Length)
+        {
+            throw Invalid(path, $"it is truncated or corrupt: its header gives {jsonLength} bytes of description and {weightLength} bytes of weights");
+        }
+
+        var expected = HeaderBytes + (long)jsonLength + weightLength + SHA256.HashSizeInBytes;
+        if (expected > bytes.Length)
+        {
+            throw Invalid(path, $"it is truncated or corrupt: its header describes {expected} bytes but the file has {bytes.Length}");
+        }
+
+        if (expected < bytes.Length)
+        {
+            throw Invalid(path, $"it has {bytes.Length - expected} bytes after the {expected} its header describes (appended data or a corrupt header)");
+        }
+
+        var content = bytes.AsSpan(0, bytes.Length - SHA256.HashSizeInBytes);
+        if (!SHA256.HashData(content).AsSpan().SequenceEqual(bytes.AsSpan(content.Length)))
+        {
+            throw Invalid(path, "it is corrupt: its SHA-256 does not match its contents");
+        }
+
+        FileHeader header;
+        try
+        {
+            header = JsonSerializer.Deserialize<FileHeader>(bytes.AsSpan(HeaderBytes, jsonLength), Json)
+                ?? throw Invalid(path, "its description is empty");
+        }
+        catch (JsonException ex)
+        {
+            throw Invalid(path, "its architecture description is not valid JSON: " + ex.Message, ex);
+        }
+
+        if (header.Layers is null || header.Layers.Count == 0)
+        {
+            throw Invalid(path, "its description lists no layers");
+        }
+
+        if (!Enum.TryParse<ScalarType>(header.Dtype, out var dtype))
+        {
+            throw Invalid(path, $"its parameter type '{header.Dtype}' is unknown");
+        }
+
+        return (dtype, header.Layers, new ArraySegment<byte>(bytes, HeaderBytes + jsonLength, (int)weightLength));
+    }
+
     private static InvalidDataException Invalid(string path, string reason, Exception? inner = null) =>
         new($"'{path}' is not a valid Ldrf network file: {reason}.", inner);
 
-    private sealed record FileHeader(int Version, string Dtype, List<LayerSpec> Layers, long WeightsLength, string WeightsSha256);
+    private sealed record FileHeader(string Dtype, List<LayerSpec> Layers);
 }

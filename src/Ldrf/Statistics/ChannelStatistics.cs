@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using Ldrf.Numerics;
 using MathNet.Numerics.LinearAlgebra;
@@ -31,7 +33,8 @@ namespace Ldrf.Statistics;
 /// outside the lock and added under it, so concurrent <see cref="Accumulate"/> calls are safe; the order
 /// of the additions then depends on scheduling, so bit-for-bit reproducibility needs one writer (or one
 /// instance per thread, merged in a fixed order). The matrices returned by the properties are copies
-/// taken under the lock. A pruner reads the sums in place, so do not accumulate into an instance while
+/// taken under the lock; <see cref="WriteTo"/> writes under the lock without a copy, so additions wait for
+/// it. A pruner reads the sums in place, so do not accumulate into an instance while
 /// it is being pruned with.
 /// </para>
 /// </remarks>
@@ -39,6 +42,11 @@ public sealed class ChannelStatistics
 {
     private const string Magic = "LDRFSTAT";
     private const int FormatVersion = 1;
+    private const int HeaderBytes = 8 + 4 + 4 + 8;
+
+    // The largest C whose C x C matrix fits one .NET array (MathNet keeps a dense matrix in one); the
+    // constructor and the reader share the bound.
+    private static readonly int MaxChannels = (int)Math.Sqrt(Array.MaxLength);
 
     private readonly Matrix<double> _prunedGram;
     private readonly Matrix<double> _cross;
@@ -50,14 +58,15 @@ public sealed class ChannelStatistics
     private long _sampleCount;
 
     /// <summary>Creates empty statistics for a layer with <paramref name="channels"/> channels.</summary>
-    /// <param name="channels">The number of channels C (at least 1).</param>
+    /// <param name="channels">The number of channels C (1 to 46,340, the most whose C x C matrix fits one array).</param>
     /// <param name="backend">Computes the per-batch products; defaults to <see cref="MathNetNumericBackend"/>.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="channels"/> is less than 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="channels"/> is less than 1 or more than 46,340.</exception>
     public ChannelStatistics(int channels, INumericBackend? backend = null)
     {
-        if (channels < 1)
+        if (channels < 1 || channels > MaxChannels)
         {
-            throw new ArgumentOutOfRangeException(nameof(channels), channels, $"'channels' must be at least 1 but is {channels}.");
+            throw new ArgumentOutOfRangeException(nameof(channels), channels,
+                $"'channels' must be at least 1 and at most {MaxChannels} (a C x C matrix must fit one array) but is {channels}.");
         }
 
         Channels = channels;
@@ -222,7 +231,8 @@ public sealed class ChannelStatistics
     /// Writes the statistics in a binary format: the ASCII magic <c>LDRFSTAT</c>, a format version (int32),
     /// C (int32), N (int64), then PrunedGram, Cross, OriginalGram (row-major), PrunedSum, OriginalSum as
     /// little-endian IEEE doubles, and a 64-bit FNV-1a checksum of everything before it. Doubles are
-    /// written bit for bit, so a round trip is exact.
+    /// written bit for bit, so a round trip is exact. The data goes out a block at a time, so any channel
+    /// count the constructor accepts can be written (the body is 8(3C² + 2C) bytes: 2.4 GB for 10,000 channels).
     /// </summary>
     /// <param name="stream">A writable stream; left open.</param>
     public void WriteTo(Stream stream)
@@ -233,37 +243,40 @@ public sealed class ChannelStatistics
             throw new ArgumentException("'stream' is not writable.", nameof(stream));
         }
 
-        var snapshot = Clone();
-        using var buffer = new MemoryStream();
-        using (var writer = new BinaryWriter(buffer, Encoding.ASCII, leaveOpen: true))
-        {
-            writer.Write(Encoding.ASCII.GetBytes(Magic));
-            writer.Write(FormatVersion);
-            writer.Write(Channels);
-            writer.Write(snapshot._sampleCount);
-            WriteMatrix(writer, snapshot._prunedGram);
-            WriteMatrix(writer, snapshot._cross);
-            WriteMatrix(writer, snapshot._originalGram);
-            WriteVector(writer, snapshot._prunedSum);
-            WriteVector(writer, snapshot._originalSum);
-        }
+        RequireLittleEndian();
 
-        var payload = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
-        stream.Write(payload);
-        Span<byte> checksum = stackalloc byte[8];
-        BitConverter.TryWriteBytes(checksum, Fnv1a(payload));
-        if (!BitConverter.IsLittleEndian)
+        // Written under the lock rather than from a copy: the statistics can be gigabytes.
+        lock (_gate)
         {
-            checksum.Reverse();
-        }
+            var header = new byte[HeaderBytes];
+            Encoding.ASCII.GetBytes(Magic, header);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(8), FormatVersion);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(12), Channels);
+            BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(16), _sampleCount);
+            stream.Write(header);
 
-        stream.Write(checksum);
+            var body = new Body(Channels, Fnv1a(header));
+            foreach (var (values, rows) in Parts())
+            {
+                body.Write(stream, values, rows);
+            }
+
+            Span<byte> checksum = stackalloc byte[sizeof(ulong)];
+            BinaryPrimitives.WriteUInt64LittleEndian(checksum, body.Hash);
+            stream.Write(checksum);
+        }
     }
 
     /// <summary>Reads statistics written by <see cref="WriteTo"/>, validating the header, sizes, checksum and values.</summary>
-    /// <param name="stream">A readable stream positioned at the start of the record; left open.</param>
+    /// <param name="stream">
+    /// A readable stream positioned at the start of the record; left open. When it can seek, a header that
+    /// claims more data than the stream holds is refused before anything is allocated.
+    /// </param>
     /// <param name="backend">The backend the returned instance uses for further accumulation.</param>
-    /// <exception cref="InvalidDataException">The stream is truncated, corrupt, of another format, or of an unsupported version.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The stream is truncated, corrupt, of another format, of an unsupported version, or claims more channels
+    /// than a C x C matrix can hold (46,340); the message names the file when the stream is a <see cref="FileStream"/>.
+    /// </exception>
     public static ChannelStatistics ReadFrom(Stream stream, INumericBackend? backend = null)
     {
         Guard.NotNull(stream, nameof(stream));
@@ -272,53 +285,63 @@ public sealed class ChannelStatistics
             throw new ArgumentException("'stream' is not readable.", nameof(stream));
         }
 
-        var header = ReadExactly(stream, 8 + 4 + 4 + 8, "the header");
+        RequireLittleEndian();
+        var source = stream is FileStream file ? $"'{file.Name}'" : "the stream";
+        var header = new byte[HeaderBytes];
+        ReadExactly(stream, header, source, "the header", 0, HeaderBytes);
         if (Encoding.ASCII.GetString(header, 0, 8) != Magic)
         {
-            throw new InvalidDataException("The stream does not hold LDRF channel statistics (the 'LDRFSTAT' magic is missing).");
+            throw Invalid(source, "the 'LDRFSTAT' magic is missing, so it does not hold LDRF channel statistics");
         }
 
-        var version = BitConverter.ToInt32(header, 8);
-        var channels = BitConverter.ToInt32(header, 12);
-        var samples = BitConverter.ToInt64(header, 16);
+        var version = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(8));
+        var channels = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(12));
+        var samples = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16));
         if (version != FormatVersion)
         {
-            throw new InvalidDataException($"Channel statistics format version {version} is not supported; this library reads version {FormatVersion}.");
+            throw Invalid(source, string.Create(CultureInfo.InvariantCulture, $"format version {version} is not supported; this library reads version {FormatVersion}"));
         }
 
-        // Bound C so that a corrupt header cannot request an absurd allocation.
-        if (channels < 1 || channels > 65536 || samples < 0)
+        // Refuse what the constructor cannot hold; the length check below refuses a claim the stream cannot back.
+        if (channels < 1 || channels > MaxChannels || samples < 0)
         {
-            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
-                $"The channel statistics header is corrupt: {channels} channels, {samples} samples."));
+            throw Invalid(source, string.Create(CultureInfo.InvariantCulture,
+                $"the header is corrupt: {channels} channels (1 to {MaxChannels} can be held), {samples} samples"));
         }
 
-        var bodyBytes = checked(((3L * channels * channels) + (2L * channels)) * sizeof(double));
-        var body = ReadExactly(stream, (int)bodyBytes, string.Create(CultureInfo.InvariantCulture, $"the data of {channels} channels ({bodyBytes} bytes)"));
-        var checksumBytes = ReadExactly(stream, 8, "the checksum");
-        var expected = BitConverter.ToUInt64(checksumBytes, 0);
-        var hash = Fnv1a(header);
-        hash = Fnv1a(body, hash);
-        if (hash != expected)
+        var dataBytes = BodyBytes(channels) + sizeof(ulong);
+        var what = string.Create(CultureInfo.InvariantCulture, $"the data of {channels} channels and its checksum");
+        if (stream.CanSeek && stream.Length - stream.Position < dataBytes)
         {
-            throw new InvalidDataException("The channel statistics are corrupt: the checksum does not match the data.");
+            throw Truncated(source, what, dataBytes, stream.Length - stream.Position);
         }
 
         var stats = new ChannelStatistics(channels, backend);
-        var offset = 0;
-        ReadMatrix(body, ref offset, stats._prunedGram);
-        ReadMatrix(body, ref offset, stats._cross);
-        ReadMatrix(body, ref offset, stats._originalGram);
-        ReadVector(body, ref offset, stats._prunedSum);
-        ReadVector(body, ref offset, stats._originalSum);
-        stats._sampleCount = samples;
-        var values = stats._prunedGram.Enumerate().Concat(stats._cross.Enumerate()).Concat(stats._originalGram.Enumerate())
-            .Concat(stats._prunedSum.Enumerate()).Concat(stats._originalSum.Enumerate());
-        if (values.Any(v => !double.IsFinite(v)))
+        var body = new Body(channels, Fnv1a(header));
+        foreach (var (values, rows) in stats.Parts())
         {
-            throw new InvalidDataException("The channel statistics hold NaN or infinite values.");
+            body.Read(stream, values, rows, source, what, dataBytes);
         }
 
+        var checksum = new byte[sizeof(ulong)];
+        ReadExactly(stream, checksum, source, what, dataBytes - sizeof(ulong), dataBytes);
+        if (body.Hash != BinaryPrimitives.ReadUInt64LittleEndian(checksum))
+        {
+            throw Invalid(source, "the checksum does not match the data, so they are corrupt");
+        }
+
+        foreach (var (values, _) in stats.Parts())
+        {
+            foreach (var v in values)
+            {
+                if (!double.IsFinite(v))
+                {
+                    throw Invalid(source, "they hold NaN or infinite values");
+                }
+            }
+        }
+
+        stats._sampleCount = samples;
         return stats;
     }
 
@@ -377,66 +400,41 @@ public sealed class ChannelStatistics
         Guard.Finite(v, name);
     }
 
-    private static byte[] ReadExactly(Stream stream, int count, string what)
+    // The body in file order, as column-major storage with its row count: the three C x C matrices, then the
+    // two sums (a vector is a 1 x C matrix in this view).
+    private (double[] Values, int Rows)[] Parts() =>
+    [
+        (_prunedGram.AsColumnMajorArray(), Channels),
+        (_cross.AsColumnMajorArray(), Channels),
+        (_originalGram.AsColumnMajorArray(), Channels),
+        (_prunedSum.AsArray(), 1),
+        (_originalSum.AsArray(), 1),
+    ];
+
+    private static long BodyBytes(int channels) => ((3L * channels * channels) + (2L * channels)) * sizeof(double);
+
+    private static void RequireLittleEndian()
     {
-        var bytes = new byte[count];
-        var read = 0;
-        while (read < count)
-        {
-            var n = stream.Read(bytes, read, count - read);
-            if (n == 0)
-            {
-                throw new InvalidDataException($"The channel statistics stream is truncated: {what} needs {count} bytes but only {read} were left.");
-            }
-
-            read += n;
-        }
-
+        // The body is copied between doubles and bytes as they are in memory.
         if (!BitConverter.IsLittleEndian)
         {
-            throw new PlatformNotSupportedException("Reading channel statistics requires a little-endian platform.");
-        }
-
-        return bytes;
-    }
-
-    private static void WriteMatrix(BinaryWriter writer, Matrix<double> m)
-    {
-        for (var i = 0; i < m.RowCount; i++)
-        {
-            for (var j = 0; j < m.ColumnCount; j++)
-            {
-                writer.Write(m.At(i, j));
-            }
+            throw new PlatformNotSupportedException("Reading or writing channel statistics requires a little-endian platform.");
         }
     }
 
-    private static void WriteVector(BinaryWriter writer, Vector<double> v)
-    {
-        for (var i = 0; i < v.Count; i++)
-        {
-            writer.Write(v[i]);
-        }
-    }
+    private static InvalidDataException Invalid(string source, string reason) =>
+        new($"The channel statistics in {source} are not valid: {reason}.");
 
-    private static void ReadMatrix(byte[] body, ref int offset, Matrix<double> target)
-    {
-        for (var i = 0; i < target.RowCount; i++)
-        {
-            for (var j = 0; j < target.ColumnCount; j++)
-            {
-                target.At(i, j, BitConverter.ToDouble(body, offset));
-                offset += sizeof(double);
-            }
-        }
-    }
+    private static InvalidDataException Truncated(string source, string what, long needed, long left) =>
+        Invalid(source, string.Create(CultureInfo.InvariantCulture, $"{source} is truncated: {needed} bytes are needed for {what} but only {left} are left"));
 
-    private static void ReadVector(byte[] body, ref int offset, Vector<double> target)
+    // Fills `bytes` from the stream; `done` of `needed` bytes of `what` were read before, for the message.
+    private static void ReadExactly(Stream stream, Span<byte> bytes, string source, string what, long done, long needed)
     {
-        for (var i = 0; i < target.Count; i++)
+        var read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+        if (read < bytes.Length)
         {
-            target[i] = BitConverter.ToDouble(body, offset);
-            offset += sizeof(double);
+            throw Truncated(source, what, needed, done + read);
         }
     }
 
@@ -448,5 +446,64 @@ public sealed class ChannelStatistics
         }
 
         return hash;
+    }
+
+    /// <summary>
+    /// Moves the body between the statistics and a stream through one bounded buffer, a block of rows at a
+    /// time, hashing as it goes: the body is 8(3C² + 2C) bytes, more than one array or MemoryStream holds.
+    /// </summary>
+    private sealed class Body(int columns, ulong hash)
+    {
+        private const int BufferDoubles = 1 << 17;
+
+        private readonly double[] _buffer = new double[BufferDoubles];
+        private long _done;
+
+        public ulong Hash { get; private set; } = hash;
+
+        public void Write(Stream stream, double[] values, int rows)
+        {
+            for (var first = 0; first < rows; first += BlockRows)
+            {
+                var block = Block(rows, first);
+                var count = block.Length / columns;
+                for (var j = 0; j < columns; j++)
+                {
+                    for (var r = 0; r < count; r++)
+                    {
+                        block[(r * columns) + j] = values[(j * rows) + first + r];
+                    }
+                }
+
+                var bytes = MemoryMarshal.AsBytes(block);
+                Hash = Fnv1a(bytes, Hash);
+                stream.Write(bytes);
+            }
+        }
+
+        public void Read(Stream stream, double[] values, int rows, string source, string what, long needed)
+        {
+            for (var first = 0; first < rows; first += BlockRows)
+            {
+                var block = Block(rows, first);
+                var bytes = MemoryMarshal.AsBytes(block);
+                ReadExactly(stream, bytes, source, what, _done, needed);
+                _done += bytes.Length;
+                Hash = Fnv1a(bytes, Hash);
+                var count = block.Length / columns;
+                for (var j = 0; j < columns; j++)
+                {
+                    for (var r = 0; r < count; r++)
+                    {
+                        values[(j * rows) + first + r] = block[(r * columns) + j];
+                    }
+                }
+            }
+        }
+
+        // Whole rows per block, so that each column of the column-major storage is read a few entries at a time.
+        private int BlockRows => BufferDoubles / columns;
+
+        private Span<double> Block(int rows, int first) => _buffer.AsSpan(0, Math.Min(BlockRows, rows - first) * columns);
     }
 }

@@ -56,6 +56,8 @@ public class CoreBadInputCatalogueTests
     {
         var ex = Throws<ArgumentOutOfRangeException>(() => _ = new ChannelStatistics(0), "'channels'", "at least 1", "0");
         Assert.That(ex.ParamName, Is.EqualTo("channels"));
+        var tooMany = Throws<ArgumentOutOfRangeException>(() => _ = new ChannelStatistics(46_341), "'channels'", "at most 46340", "46341");
+        Assert.That(tooMany.ParamName, Is.EqualTo("channels"));
     }
 
     [Test]
@@ -143,6 +145,24 @@ public class CoreBadInputCatalogueTests
         var bytes = Serialized(Stats());
         BitConverter.TryWriteBytes(bytes.AsSpan(12, 4), int.MaxValue);
         Throws<InvalidDataException>(() => ChannelStatistics.ReadFrom(new MemoryStream(bytes)), "header is corrupt", "2147483647 channels");
+    }
+
+    [Test]
+    public void C27_statistics_whose_header_claims_more_than_the_file_holds_name_the_file_and_both_sizes()
+    {
+        var bytes = Serialized(Stats());
+        BitConverter.TryWriteBytes(bytes.AsSpan(12, 4), 9_460);
+        var path = Path.Combine(Path.GetTempPath(), $"ldrf-c27-{Guid.NewGuid():N}.stats");
+        File.WriteAllBytes(path, bytes);
+        try
+        {
+            using var file = File.OpenRead(path);
+            Throws<InvalidDataException>(() => ChannelStatistics.ReadFrom(file), $"'{path}'", "truncated", "9460 channels", "2147949768 bytes", "only 688");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     // ---- Layer pruning requests ---------------------------------------------------------------------------

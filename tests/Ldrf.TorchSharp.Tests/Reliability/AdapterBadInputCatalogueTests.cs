@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using Ldrf.TorchSharp.Complexity;
 using Ldrf.TorchSharp.Pruning;
@@ -333,7 +334,7 @@ public class AdapterBadInputCatalogueTests
     }
 
     [Test]
-    public void A49_a_network_on_the_meta_device_names_the_argument_and_a_parameter()
+    public void A53_a_network_on_the_meta_device_names_the_argument_and_a_parameter()
     {
         using var network = TestNetworks.SmallVgg();
         network.to(new Device("meta"));
@@ -343,7 +344,7 @@ public class AdapterBadInputCatalogueTests
     }
 
     [Test]
-    public void A50_a_target_of_1_returns_the_network_as_it_is()
+    public void A54_a_target_of_1_returns_the_network_as_it_is()
     {
         using var network = TestNetworks.SmallVgg(redundant: true);
         var batches = TestNetworks.Batches(3, 8);
@@ -358,7 +359,7 @@ public class AdapterBadInputCatalogueTests
     }
 
     [Test]
-    public void A51_fewer_calibration_samples_than_channels_is_a_warning_with_the_images_needed()
+    public void A55_fewer_calibration_samples_than_channels_is_a_warning_with_the_images_needed()
     {
         using var network = TestNetworks.SmallVgg();
         var batches = TestNetworks.Batches(1, 2);
@@ -368,7 +369,7 @@ public class AdapterBadInputCatalogueTests
     }
 
     [Test]
-    public void A52_calibration_batches_of_another_type_than_the_network_are_a_warning()
+    public void A56_calibration_batches_of_another_type_than_the_network_are_a_warning()
     {
         using var network = TestNetworks.SmallVgg();
         var batches = TestNetworks.Batches(3, 8).Select(b => b.to(ScalarType.Float64)).ToList();
@@ -377,7 +378,7 @@ public class AdapterBadInputCatalogueTests
     }
 
     [Test]
-    public void A47_holding_out_every_calibration_image_names_the_option_and_the_image_count()
+    public void A52_holding_out_every_calibration_image_names_the_option_and_the_image_count()
     {
         using var network = TestNetworks.SmallVgg();
         var batches = TestNetworks.Batches(2, 4);
@@ -434,13 +435,14 @@ public class AdapterBadInputCatalogueTests
         return path;
     }
 
-    // Layout: "LDRFNET1", int32 version, int32 JSON length, JSON, int64 weight length, weights.
+    // Layout (version 2): "LDRFNET1", int32 version, int32 JSON length, int64 weight length, JSON, weights, SHA-256.
     private static (string Json, byte[] Weights) Split(byte[] bytes)
     {
         var jsonLength = BitConverter.ToInt32(bytes, 12);
-        return (Encoding.UTF8.GetString(bytes, 16, jsonLength), bytes[(16 + jsonLength + 8)..]);
+        return (Encoding.UTF8.GetString(bytes, 24, jsonLength), bytes[(24 + jsonLength)..^32]);
     }
 
+    // A file with a correct hash, so that the checks behind the hash are reached (a writer with a bug, not corruption).
     private static byte[] Join(string json, long weightLength, byte[] weights)
     {
         using var stream = new MemoryStream();
@@ -450,9 +452,10 @@ public class AdapterBadInputCatalogueTests
             writer.Write(NetworkFile.FormatVersion);
             var jsonBytes = Encoding.UTF8.GetBytes(json);
             writer.Write(jsonBytes.Length);
-            writer.Write(jsonBytes);
             writer.Write(weightLength);
+            writer.Write(jsonBytes);
             writer.Write(weights);
+            writer.Write(SHA256.HashData(stream.ToArray()));
         }
 
         return stream.ToArray();
@@ -500,8 +503,8 @@ public class AdapterBadInputCatalogueTests
     public void A41_a_corrupt_architecture_description_names_the_path()
     {
         SavedNetwork(out var bytes);
-        bytes[16] = (byte)'#';
-        var path = Write("json.ldrf", bytes);
+        var (json, weights) = Split(bytes);
+        var path = Write("json.ldrf", Join("#" + json[1..], weights.LongLength, weights));
         Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "not valid JSON");
     }
 
@@ -520,8 +523,7 @@ public class AdapterBadInputCatalogueTests
     {
         SavedNetwork(out var bytes);
         var (json, weights) = Split(bytes);
-        var edited = System.Text.RegularExpressions.Regex.Replace(json, "\"weightsLength\":\\d+", "\"weightsLength\":-1");
-        var path = Write("negative.ldrf", Join(edited, -1, weights));
+        var path = Write("negative.ldrf", Join(json, -1, weights));
         Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "truncated or corrupt");
     }
 
@@ -548,5 +550,69 @@ public class AdapterBadInputCatalogueTests
         using var network = TestNetworks.SmallVgg();
         var ex = Expect.Throws<ArgumentException>(() => ModelComplexity.Count(network, [12, 12]), "'inputShape'", "12 x 12");
         Assert.That(ex.ParamName, Is.EqualTo("inputShape"));
+    }
+
+    [Test]
+    public void A47_an_architecture_edited_without_the_hash_names_the_path_and_sha256()
+    {
+        // A user's report: padding [1,1] -> [2,2] in the description loaded a network 19.7% off.
+        SavedNetwork(out var bytes);
+        var (json, _) = Split(bytes);
+        var at = 24 + Encoding.UTF8.GetByteCount(json[..json.IndexOf("\"padding\":[1,1]", StringComparison.Ordinal)]);
+        "\"padding\":[2,2]"u8.CopyTo(bytes.AsSpan(at));
+        var path = Write("padding.ldrf", bytes);
+        Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "SHA-256");
+    }
+
+    [Test]
+    public void A48_bytes_appended_to_a_network_file_are_counted()
+    {
+        SavedNetwork(out var bytes);
+        var path = Write("appended.ldrf", [.. bytes, 0, 0, 0]);
+        Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "3 bytes after", "appended");
+    }
+
+    [Test]
+    public void A49_a_version_1_file_is_refused_by_name_and_version()
+    {
+        // Version 1: "LDRFNET1", int32 1, int32 JSON length, JSON, int64 weight length, weights (no hash of the JSON).
+        SavedNetwork(out var bytes);
+        var (json, weights) = Split(bytes);
+        var jsonBytes = Encoding.UTF8.GetBytes(json);
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream))
+        {
+            writer.Write("LDRFNET1"u8);
+            writer.Write(1);
+            writer.Write(jsonBytes.Length);
+            writer.Write(jsonBytes);
+            writer.Write(weights.LongLength);
+            writer.Write(weights);
+        }
+
+        var path = Write("version1.ldrf", stream.ToArray());
+        Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "format version is 1", "no longer reads", "save the network again");
+    }
+
+    [Test]
+    public void A50_saving_into_a_missing_folder_names_the_path_and_leaves_nothing()
+    {
+        using var network = TestNetworks.SmallVgg();
+        var missing = Path.Combine(_folder, "missing");
+        var path = Path.Combine(missing, "net.ldrf");
+        var ex = Expect.Throws<DirectoryNotFoundException>(() => network.SaveLdrf(path), $"'{path}'", "does not exist");
+        Assert.That(ex.Message, Does.Not.Contain(".tmp"));
+        Assert.That(Directory.Exists(missing), Is.False);
+    }
+
+    [Test]
+    public void A51_a_save_that_cannot_be_moved_into_place_names_the_path_and_removes_the_temporary_file()
+    {
+        using var network = TestNetworks.SmallVgg();
+        var path = Path.Combine(_folder, "taken.ldrf");
+        Directory.CreateDirectory(Path.Combine(path, "content"));
+        Expect.Throws<IOException>(() => network.SaveLdrf(path), $"Cannot save the Ldrf network file '{path}'");
+        Assert.That(Directory.GetFileSystemEntries(_folder), Is.EqualTo(new[] { path }), "no temporary file is left");
+        Assert.That(Directory.Exists(Path.Combine(path, "content")), Is.True, "the folder in the way is untouched");
     }
 }
