@@ -154,7 +154,7 @@ public sealed class NetworkPruningOptions
             : value;
     }
 
-    /// <summary>Timed forward passes per network for the latency (median; at least 1, default 10), after 2 warm-up passes.</summary>
+    /// <summary>Timed forward passes per network for the latency (median; at least 1, default 10), after 2 warm-up passes; the two networks' passes alternate, so that other work on the machine slows both alike.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
     public int LatencyRuns
     {

@@ -558,7 +558,7 @@ public sealed class TorchSharpPruner
         {
             using var scope = NewDisposeScope();
             var x = cat(images.Select(i => i.to(dtype, CPU)).ToList(), 0);
-            return (Median(originalCpu, x, runs), Median(prunedCpu ?? pruned.Root, x, runs));
+            return Medians(originalCpu, prunedCpu ?? pruned.Root, x, runs);
         }
         finally
         {
@@ -566,24 +566,44 @@ public sealed class TorchSharpPruner
         }
     }
 
-    private static TimeSpan Median(nn.Module<Tensor, Tensor> network, Tensor x, int runs)
+    // The two networks' passes alternate (in alternating order), so that other work on a shared machine slows
+    // both alike instead of whichever happened to run during it; medians after 2 warm-up rounds.
+    private static (TimeSpan First, TimeSpan Second) Medians(nn.Module<Tensor, Tensor> first, nn.Module<Tensor, Tensor> second, Tensor x, int runs)
     {
         using var noGrad = no_grad();
-        var times = new List<TimeSpan>(runs);
-        for (var i = 0; i < runs + 2; i++)
+        var times = (First: new List<TimeSpan>(runs), Second: new List<TimeSpan>(runs));
+        TimeSpan Time(nn.Module<Tensor, Tensor> network)
         {
             using var scope = NewDisposeScope();
             var watch = Stopwatch.StartNew();
             network.forward(x);
-            watch.Stop();
+            return watch.Elapsed;
+        }
+
+        for (var i = 0; i < runs + 2; i++)
+        {
+            TimeSpan a, b;
+            if (i % 2 == 0)
+            {
+                a = Time(first);
+                b = Time(second);
+            }
+            else
+            {
+                b = Time(second);
+                a = Time(first);
+            }
+
             if (i >= 2)
             {
-                times.Add(watch.Elapsed);
+                times.First.Add(a);
+                times.Second.Add(b);
             }
         }
 
-        times.Sort();
-        return times[times.Count / 2];
+        times.First.Sort();
+        times.Second.Sort();
+        return (times.First[runs / 2], times.Second[runs / 2]);
     }
 
     private static int Channels(LayerSpec producer) => producer switch
