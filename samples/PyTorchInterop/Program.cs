@@ -37,7 +37,7 @@ input ??= Path.Combine(AppContext.BaseDirectory, "fashion-cnn.pt");
 torch.set_num_threads(1); // faster than 2 when other work shares a 2-core machine
 torch.random.manual_seed(1);
 
-// 2. The same CNN as fashion_cnn.py, in TorchSharp, with PyTorch's weights. strict: every key and shape must match.
+// 2. The same CNN as fashion_cnn.py, in TorchSharp, with PyTorch's weights. strict: the same keys (PyBridge does not check shapes, see README.md).
 using var original = FashionCnn.Create(FashionCnn.Original);
 original.load_py(input, strict: true);
 original.eval();

@@ -57,13 +57,16 @@ public class ReadmeUsageTests
         return resnet;
     }
 
+    /// <summary>Each region is one whole ```csharp snippet of the page (Ldrf.Samples.Tests' GettingStartedTests compiles the page's snippets).</summary>
+    [TestCase("readme-usage")]
     [TestCase("getting-started-resnet")]
     [TestCase("getting-started-torchvision")]
     public void Getting_started_shows_the_compiled_examples_verbatim(string region)
     {
         var snippet = Snippet(File.ReadAllText(Path.Combine(RepositoryRoot(), "tests", "Ldrf.TorchSharp.Tests", "ReadmeUsageTests.cs")), region);
         var page = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "getting-started.md")).ReplaceLineEndings("\n");
-        Assert.That(page, Does.Contain(snippet), $"docs/getting-started.md must show the code between #region {region} and #endregion, unindented");
+        Assert.That(page, Does.Contain("```csharp\n" + snippet + "\n```"),
+            $"docs/getting-started.md must show the code between #region {region} and #endregion, unindented, as one ```csharp snippet");
     }
 
     [Test]

@@ -162,9 +162,17 @@ public static class NetworkFile
 
     /// <summary>
     /// Writes the network's state_dict in PyTorch's format (a file that <c>torch.load</c> reads and
-    /// <c>load_state_dict</c> accepts), through TorchSharp.PyBridge. Keys are the Sequential paths, for example
-    /// <c>features.0.weight</c>, so a PyTorch nn.Sequential with the same names and sizes loads it.
+    /// <c>load_state_dict</c> accepts), through TorchSharp.PyBridge. Keys are the network's own state_dict keys, its
+    /// module paths (for example <c>features.0.weight</c>), so a PyTorch module with the same names and sizes loads it.
     /// </summary>
+    /// <remarks>
+    /// A network that <see cref="Pruning.TorchSharpPruner"/> returned has no batch norms: each BatchNorm2d of the
+    /// original is folded into the Conv2d before it. Its export has none of their keys (<c>bn1.weight</c>,
+    /// <c>bn1.running_mean</c>, ...), and each of those convolutions has a bias (<c>conv1.bias</c>) even where the
+    /// original had none, so an exported torchvision ResNet or vgg*_bn does not load into its torchvision class. Load it
+    /// in PyTorch into a module with the same names and the pruned widths that leaves out the BatchNorm2d layers and
+    /// builds those convolutions with <c>bias=True</c>. A network without batch norms exports the keys it had.
+    /// </remarks>
     /// <param name="network">The network.</param>
     /// <param name="path">The file to write (overwritten).</param>
     public static void ExportPyTorch(this nn.Module<Tensor, Tensor> network, string path)
