@@ -120,9 +120,10 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
             result = new TorchSharpPruner(method.Create()).Prune(model, calibration, options,
                 new ConsoleProgress<PruningProgress>(p => $"{speedup}x {method.Id}: {p.Stage} {p.Step}/{p.StepCount} {p.LayerPath}"), cancellationToken);
         }
-        catch (ArgumentException e) when (method.CapacityBounded)
+        catch (ArgumentException e) when (method.CapacityBounded || e is ArgumentOutOfRangeException { ParamName: "targetFlopsReduction" })
         {
-            // An unreachable target under the capacity bounds is a result too: the message names the best ratio.
+            // An unreachable target (under the capacity bounds, or with widths in multiples of the channel multiple)
+            // is a result too: the message names the best reachable ratio.
             ConsoleProgress.Done();
             return new ResultRecord { Method = method.Name, Decomposition = method.Decomposition, TargetSpeedup = speedup, Note = e.Message };
         }

@@ -8,7 +8,7 @@ public class ChannelMultipleTests
     private static readonly int[] Widths = [32, 32, 64, 64, 128, 128, 256, 256];
     private static readonly int[] Sizes = [28, 28, 14, 14, 7, 7, 3, 3];
 
-    /// <summary>The shipped Fashion-MNIST VGG's shape: 8 convolutions on 1 x 28 x 28 images and a Linear(256·3·3 → 128) → Linear(128 → 10).</summary>
+    /// <summary>The shipped Fashion-MNIST VGG's shape: 8 convolutions on 1 x 28 x 28 images and a Linear(256 → 128) → Linear(128 → 10).</summary>
     private static WidthAllocator FashionMnistVgg(int channelMultiple)
     {
         var layers = Widths.Select((c, i) => new PrunableLayer($"conv{i}", c, 1)).Append(new PrunableLayer("fc1", 128, 1)).ToList();
@@ -18,7 +18,7 @@ public class ChannelMultipleTests
             compute.Add(new ComputeLayer($"conv{i}", 9.0 * Sizes[i] * Sizes[i], i == 0 ? null : $"conv{i - 1}", i == 0 ? 1 : Widths[i - 1], $"conv{i}", Widths[i]));
         }
 
-        compute.Add(new ComputeLayer("fc1", 9, "conv7", 256, "fc1", 128));
+        compute.Add(new ComputeLayer("fc1", 1, "conv7", 256, "fc1", 128));
         compute.Add(new ComputeLayer("fc2", 1, "fc1", 128, null, 10));
         return new WidthAllocator(layers, compute, channelMultiple: channelMultiple);
     }
