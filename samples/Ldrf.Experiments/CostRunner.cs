@@ -116,7 +116,7 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
     }
 
     private RunInfo Info(string data) => ExperimentRunner.Info(settings, command, data, 0, string.Create(CultureInfo.InvariantCulture,
-        $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set, upscaled bilinearly to {ImageNetScaleModel.Resolution} x {ImageNetScaleModel.Resolution}, gray in all three channels) in batches of 8; LDRF with its default options, no capacity bounds; weights {(settings.StateDictPath is null ? "torchvision's random initialization (seeded)" : Path.GetFileName(settings.StateDictPath))}; latency: median of {settings.LatencyRuns} single-image CPU forward passes"));
+        $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set, upscaled bilinearly to {ImageNetScaleModel.Resolution} x {ImageNetScaleModel.Resolution}, gray in all three channels) in batches of 8; LDRF with its default options, no capacity bounds; weights {(settings.StateDictPath is null ? "torchvision's random initialization (seeded)" : Path.GetFileName(settings.StateDictPath))}; one calibration image in eight held out for the pruner's output check; latency: median of {settings.LatencyRuns} CPU forward passes of a batch of {new NetworkPruningOptions().LatencyBatchSize} calibration images, under libtorch's default settings"));
 
     // The time of the Prune call up to its latency measurement, which belongs to the report, not to pruning.
     private sealed class StageClock(IProgress<PruningProgress> inner) : IProgress<PruningProgress>
