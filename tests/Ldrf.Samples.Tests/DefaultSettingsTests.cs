@@ -15,7 +15,8 @@ namespace Ldrf.Samples.Tests;
 public class DefaultSettingsTests
 {
     [TestCase("fashion-mnist-vgg.bin", 5.0)]
-    [TestCase("fashion-mnist-resnet.bin", 3.0)]
+    // 1.5x: with inner widths in multiples of 16 the shipped ResNet reaches at most 1.64x (docs/results.md).
+    [TestCase("fashion-mnist-resnet.bin", 1.5)]
     public void A_shipped_network_pruned_with_default_options_matches_a_float64_forward_pass_of_itself(string file, double target)
     {
         var data = FashionMnistLocator.FindRepositoryDataFolder() ?? throw new DirectoryNotFoundException("samples/data");

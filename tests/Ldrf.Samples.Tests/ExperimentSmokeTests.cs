@@ -27,7 +27,7 @@ public class ExperimentSmokeTests
 
             foreach (var r in records.Skip(1))
             {
-                Assert.That(r.FlopsRatio, IsFinite.InRange(2.0, 2.0 * 1.05), r.Method);
+                Assert.That(r.FlopsRatio, IsFinite.InRange(1.5 * 0.95, 1.5 * 1.05), r.Method);
                 Assert.That(r.AccuracyAfter, IsFinite.InRange(0.5, 1.0), r.Method);
                 Assert.That(r.LatencyRatio, IsFinite.GreaterThan(0), r.Method);
             }
@@ -66,7 +66,8 @@ public class ExperimentSmokeTests
         var folder = Path.Combine(Path.GetTempPath(), "ldrf-smoke-resnet-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var settings = ExperimentSettings.SmokeIn(folder) with { Threads = 1, Model = ExperimentModel.ResNet };
+            // 1.5x: with inner widths in multiples of 16 the shipped ResNet reaches at most 1.64x (docs/results.md).
+            var settings = ExperimentSettings.SmokeIn(folder) with { Threads = 1, Model = ExperimentModel.ResNet, Speedups = [1.5] };
             var log = new StringWriter();
             new ExperimentRunner(settings, "resnet smoke test", log).Run();
 
@@ -80,7 +81,7 @@ public class ExperimentSmokeTests
 
             foreach (var r in records.Skip(1))
             {
-                Assert.That(r.FlopsRatio, IsFinite.InRange(2.0, 2.0 * 1.05), r.Method);
+                Assert.That(r.FlopsRatio, IsFinite.InRange(1.5 * 0.95, 1.5 * 1.05), r.Method);
                 Assert.That(r.AccuracyAfter, IsFinite.InRange(0.5, 1.0), r.Method);
                 // Only the blocks' first convolutions: their outputs are the inner channels; block outputs keep their widths.
                 Assert.That(r.Widths!.Keys, Is.Not.Empty.And.All.Match(@"^layer[123]\.\d+\.conv1$"), r.Method);
@@ -90,7 +91,7 @@ public class ExperimentSmokeTests
             var png = File.ReadAllBytes(Path.Combine(folder, "fashion-mnist-resnet.png"));
             Assert.That(png.Take(4), Is.EqualTo(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }));
             var markdown = File.ReadAllText(Path.Combine(folder, "results.md"));
-            Assert.That(markdown, Does.Contain("## FashionMnistResNet: accuracy").And.Contain("    resnet smoke test").And.Contain("| 2x | thinet |"));
+            Assert.That(markdown, Does.Contain("## FashionMnistResNet: accuracy").And.Contain("    resnet smoke test").And.Contain("| 1.5x | thinet |"));
             Assert.That(markdown, Does.Not.Contain("## Accuracy, FLOPs and latency by method"), "no VGG section without VGG results");
         }
         finally
