@@ -13,7 +13,8 @@ import subprocess
 import sys
 
 UNITS = {"ns": 1e-9, "μs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
-SUITES = ["StatisticsAccumulationBenchmark", "SymmetricEigenBenchmark", "SvdBenchmark", "RidgeSolveBenchmark", "LayerStepBenchmark"]
+SUITES = ["StatisticsAccumulationBenchmark", "SymmetricEigenBenchmark", "SvdBenchmark", "RidgeSolveBenchmark", "LayerStepBenchmark",
+          "PrunedWidthsBenchmark"]
 # The raw-torch reference of each decomposition suite: the same copy in, call and copy out as the backend, nothing more.
 RAW = {"SymmetricEigenBenchmark": "RawTorchEigh", "SvdBenchmark": "RawTorchSvd", "RidgeSolveBenchmark": "RawTorchCholeskySolve"}
 
@@ -121,6 +122,9 @@ def main():
                 info.append((suite, key, "core on MathNet managed: fraction of matmul throughput", ratio(reference, t.get("MathNetManaged"))))
             elif suite == "LayerStepBenchmark":
                 info.append((suite, key, "MathNet managed time / backend time", ratio(t.get("MathNetManaged"), t.get("LibTorchBackend"))))
+            elif suite == "PrunedWidthsBenchmark":
+                info.append((suite, key, "forward latency, widths rounded to 16 / unrounded widths (same 5x target)",
+                             ratio(t.get("RoundedTo16"), t.get("Unrounded"))))
 
     out.append("## Targets (issue 7), computed from the Mean columns\n")
     out.append("| suite | parameters | quantity | measured | target | |")
