@@ -20,7 +20,7 @@ public class PyTorchInteropTests
     public void The_shipped_PyTorch_state_dict_loads_strictly_keeps_its_accuracy_and_exports_back()
     {
         using var network = FashionCnn.Create(FashionCnn.Original);
-        network.load_py(Path.Combine(AppContext.BaseDirectory, "PyTorchInterop", "fashion-cnn.pt"), strict: true);
+        network.LoadPyTorch(Path.Combine(AppContext.BaseDirectory, "PyTorchInterop", "fashion-cnn.pt")); // every key and shape checked
         network.eval();
         using var test = FashionMnist.LoadTest(FashionMnistLocator.LocateSubset(), 500);
         // fashion_cnn.py measured 87.90% on all 2,000 shipped test images; a wrong layout or normalization gives ~10%.
@@ -32,7 +32,7 @@ public class PyTorchInteropTests
         {
             network.ExportPyTorch(file);
             using var reloaded = FashionCnn.Create(FashionCnn.Original);
-            reloaded.load_py(file, strict: true);
+            reloaded.LoadPyTorch(file);
             reloaded.eval();
             using var scope = torch.NewDisposeScope();
             using var noGrad = torch.no_grad();

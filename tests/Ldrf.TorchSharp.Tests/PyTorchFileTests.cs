@@ -11,7 +11,7 @@ namespace Ldrf.TorchSharp.Tests;
 
 /// <summary>
 /// PyTorch files: <see cref="NetworkFile.LoadPyTorch"/> checks keys and shapes and names the file and the key
-/// (catalogue A58 to A64), and ExportPyTorch with <c>layoutOf</c> writes the original's layout at the pruned widths,
+/// (catalogue A58 to A64; <see cref="NetworkFile.LoadSafetensors"/>: A68 to A70), and ExportPyTorch with <c>layoutOf</c> writes the original's layout at the pruned widths,
 /// batch norms kept, which a module of the original's names and the pruned widths loads and runs to the same
 /// outputs (catalogue A65 to A67 for layouts that do not correspond).
 /// </summary>
@@ -290,5 +290,70 @@ public class PyTorchFileTests
         Expect.Throws<DirectoryNotFoundException>(() => network.ExportPyTorch(path), $"'{path}'", "does not exist");
         Expect.Throws<DirectoryNotFoundException>(() => network.ExportPyTorch(path, layoutOf: network), $"'{path}'");
         Assert.That(Directory.Exists(missing), Is.False);
+    }
+
+    // ---- The safetensors twin -------------------------------------------------------------------------------------
+
+    [Test]
+    public void LoadSafetensors_loads_a_matching_file_exactly()
+    {
+        using var network = TestNetworks.SmallVgg();
+        var path = Path.Combine(_folder, "net.safetensors");
+        network.save_safetensors(path);
+        using var other = TestNetworks.SmallVgg(seed: 9);
+        other.LoadSafetensors(path);
+        Expect.SameBits(Expect.Bits(other), Expect.Bits(network), "loaded");
+    }
+
+    [Test, Category("BadInput")]
+    public void A68_a_safetensors_tensor_of_another_shape_names_the_file_the_key_and_both_shapes()
+    {
+        using var narrow = ConvFc(conv: 2);
+        var path = Path.Combine(_folder, "narrow.safetensors");
+        narrow.save_safetensors(path);
+        using var network = ConvFc();
+        var before = Expect.Bits(network);
+        Expect.Throws<InvalidDataException>(() => network.LoadSafetensors(path), $"'{path}'", "'conv.weight' is 2 x 3 x 3 x 3", "network's is 4 x 3 x 3 x 3");
+        Expect.SameBits(Expect.Bits(network), before, "a refused file changes nothing");
+    }
+
+    [Test, Category("BadInput")]
+    public void A69_a_truncated_or_extended_safetensors_file_names_the_file()
+    {
+        using var network = ConvFc();
+        var whole = Path.Combine(_folder, "whole.safetensors");
+        network.save_safetensors(whole);
+        var bytes = File.ReadAllBytes(whole);
+        var headerEnd = 8 + (int)BitConverter.ToUInt64(bytes, 0);
+        foreach (var cut in new[] { 0, 5, 12, headerEnd - 1, headerEnd + 3, bytes.Length - 1 })
+        {
+            var path = Path.Combine(_folder, $"cut{cut}.safetensors");
+            File.WriteAllBytes(path, bytes[..cut]);
+            Expect.Throws<InvalidDataException>(() => network.LoadSafetensors(path), $"'{path}'");
+        }
+
+        var extended = Path.Combine(_folder, "extended.safetensors");
+        File.WriteAllBytes(extended, [.. bytes, 1, 2, 3]);
+        Expect.Throws<InvalidDataException>(() => network.LoadSafetensors(extended), $"'{extended}'", "truncated or corrupt", $"the file has {bytes.Length + 3}");
+    }
+
+    [Test, Category("BadInput")]
+    public void A70_a_file_of_another_format_given_to_LoadSafetensors_says_what_it_is()
+    {
+        using var network = ConvFc();
+        var pt = Saved("net.pt", network);
+        Expect.Throws<InvalidDataException>(() => network.LoadSafetensors(pt), $"'{pt}'", "is a PyTorch (torch.save) file", "LoadPyTorch");
+        var ldrf = Path.Combine(_folder, "net.ldrf");
+        using (var vgg = TestNetworks.SmallVgg())
+        {
+            vgg.SaveLdrf(ldrf);
+        }
+
+        Expect.Throws<InvalidDataException>(() => network.LoadSafetensors(ldrf), $"'{ldrf}'", "is an Ldrf network file", "NetworkFile.LoadLdrf");
+        var text = Path.Combine(_folder, "text.safetensors");
+        File.WriteAllText(text, "not safetensors at all");
+        Expect.Throws<InvalidDataException>(() => network.LoadSafetensors(text), $"'{text}'", "is not a safetensors file");
+        var missing = Path.Combine(_folder, "missing.safetensors");
+        Assert.That(Expect.Throws<FileNotFoundException>(() => network.LoadSafetensors(missing), $"'{missing}'").FileName, Is.EqualTo(missing));
     }
 }

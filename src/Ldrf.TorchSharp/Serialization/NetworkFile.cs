@@ -42,6 +42,9 @@ public static class NetworkFile
 
     private static readonly byte[] Signature = "LDRFNET1"u8.ToArray();
 
+    // The local-file header that starts a zip archive, which torch.save has written since PyTorch 1.6.
+    private static ReadOnlySpan<byte> ZipSignature => "PK\u0003\u0004"u8;
+
     // Signature, version, JSON length, weight length.
     private const int HeaderBytes = 8 + 4 + 4 + 8;
 
@@ -216,7 +219,29 @@ public static class NetworkFile
     /// first such key with both shapes.
     /// </exception>
     /// <exception cref="ArgumentException"><paramref name="network"/> is disposed.</exception>
-    public static void LoadPyTorch(this nn.Module network, string path)
+    public static void LoadPyTorch(this nn.Module network, string path) => LoadChecked(network, path, ReadPyTorchStateDict);
+
+    /// <summary>
+    /// Loads a safetensors file (for example written by <c>safetensors.torch.save_file(model.state_dict(), path)</c>)
+    /// into <paramref name="network"/>, after checking that the file has exactly the network's keys with the network's
+    /// shapes: the twin of <see cref="LoadPyTorch"/> for TorchSharp.PyBridge's <c>load_safetensors</c>.
+    /// </summary>
+    /// <remarks>
+    /// The whole file is read and checked before any parameter changes, so a refused file leaves the network as it
+    /// was. Values are converted to each parameter's type and device.
+    /// </remarks>
+    /// <param name="network">The network to load into (its module names must be the file's keys).</param>
+    /// <param name="path">The safetensors file.</param>
+    /// <exception cref="FileNotFoundException">The file does not exist; the message names it.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The file is not a safetensors file (an Ldrf network file, a PyTorch zip file, a truncated or corrupt file), or a
+    /// key is missing, unexpected or of another shape; the message names the file, and the first such key with both shapes.
+    /// </exception>
+    /// <exception cref="ArgumentException"><paramref name="network"/> is disposed.</exception>
+    public static void LoadSafetensors(this nn.Module network, string path) => LoadChecked(network, path, ReadSafetensors);
+
+    // Reads the file (refusing what is not of its format), checks keys and shapes, and only then copies.
+    private static void LoadChecked(nn.Module network, string path, Func<string, Dictionary<string, Tensor>> read)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -226,7 +251,7 @@ public static class NetworkFile
             throw new ArgumentException($"'{nameof(network)}' has been disposed: tensor '{disposed}' no longer has native storage.", nameof(network));
         }
 
-        var loaded = ReadPyTorchStateDict(path);
+        var loaded = read(path);
         try
         {
             CheckKeysAndShapes(target, loaded, path);
@@ -245,35 +270,44 @@ public static class NetworkFile
         }
     }
 
-    // Every tensor of the file, on the CPU; anything that is not a torch.save state_dict is an InvalidDataException naming the file.
-    private static Dictionary<string, Tensor> ReadPyTorchStateDict(string path)
+    // Opens the file and reads its first bytes; a missing file or an Ldrf file given to a PyTorch loader is named here.
+    private static FileStream OpenForeign(string path, string kind, Span<byte> head, out int read)
     {
         if (!File.Exists(path))
         {
-            throw new FileNotFoundException($"PyTorch state_dict file '{path}' does not exist.", path);
+            throw new FileNotFoundException($"{kind} file '{path}' does not exist.", path);
         }
 
-        using var stream = File.OpenRead(path);
-        Span<byte> head = stackalloc byte[Signature.Length];
-        var read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        if (head[..read].SequenceEqual(Signature))
+        var stream = File.OpenRead(path);
+        read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        if (read >= Signature.Length && head[..Signature.Length].SequenceEqual(Signature))
         {
-            throw new InvalidDataException($"'{path}' is an Ldrf network file (written by NetworkFile.SaveLdrf), not a PyTorch state_dict: load it with NetworkFile.LoadLdrf.");
+            stream.Dispose();
+            throw new InvalidDataException($"'{path}' is an Ldrf network file (written by NetworkFile.SaveLdrf), not a {kind} file: load it with NetworkFile.LoadLdrf.");
         }
+
+        stream.Position = 0;
+        return stream;
+    }
+
+    // Every tensor of the file, on the CPU; anything that is not a torch.save state_dict is an InvalidDataException naming the file.
+    private static Dictionary<string, Tensor> ReadPyTorchStateDict(string path)
+    {
+        Span<byte> head = stackalloc byte[Signature.Length];
+        using var stream = OpenForeign(path, "PyTorch state_dict", head, out var read);
 
         // torch.save has written a zip archive since PyTorch 1.6; TorchSharp.PyBridge reads nothing else.
-        if (read < 4 || !head[..4].SequenceEqual("PK\u0003\u0004"u8))
+        if (read < 4 || !head[..4].SequenceEqual(ZipSignature))
         {
             throw new InvalidDataException(
                 $"'{path}' is not a PyTorch state_dict file: it is {(read == 0 ? "empty" : "not the zip archive that torch.save writes")}. " +
                 "Save the weights in Python with torch.save(model.state_dict(), path) (PyTorch 1.6 or later, default settings).");
         }
 
-        stream.Position = 0;
-        var loaded = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        try
+        return ReadTensors(path, "PyTorch state_dict", () =>
         {
             var table = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: true);
+            var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             foreach (System.Collections.DictionaryEntry entry in table)
             {
                 if (entry.Key is not string key || entry.Value is not Tensor tensor)
@@ -281,19 +315,68 @@ public static class NetworkFile
                     throw new InvalidDataException($"entry '{entry.Key}' is a {entry.Value?.GetType().Name ?? "null"}, not a tensor");
                 }
 
-                loaded[key] = tensor;
+                tensors[key] = tensor;
             }
 
-            return loaded;
+            return tensors;
+        });
+    }
+
+    // A safetensors file: an 8-byte little-endian length N, N bytes of JSON (each tensor's dtype, shape and byte range),
+    // then the tensors' bytes, exactly as many as the ranges cover. Checked here because PyBridge reads past a short file.
+    private static Dictionary<string, Tensor> ReadSafetensors(string path)
+    {
+        Span<byte> head = stackalloc byte[Signature.Length];
+        using var stream = OpenForeign(path, "safetensors", head, out var read);
+        if (read >= 4 && head[..4].SequenceEqual(ZipSignature))
+        {
+            throw new InvalidDataException($"'{path}' is a PyTorch (torch.save) file, not a safetensors file: load it with NetworkFile.LoadPyTorch.");
+        }
+
+        var length = stream.Length;
+        var jsonLength = read == 8 ? BinaryPrimitives.ReadUInt64LittleEndian(head) : 0;
+        if (read < 8 || jsonLength == 0 || jsonLength > (ulong)(length - 8) || jsonLength > int.MaxValue)
+        {
+            throw new InvalidDataException($"'{path}' is not a safetensors file (or is truncated): its first 8 bytes give a header of {jsonLength} bytes, but the file has {Math.Max(0, length - 8)} after them.");
+        }
+
+        long end = 0;
+        try
+        {
+            var json = new byte[jsonLength];
+            stream.Position = 8;
+            stream.ReadExactly(json);
+            using var header = JsonDocument.Parse(json);
+            foreach (var entry in header.RootElement.EnumerateObject().Where(e => e.Name != "__metadata__"))
+            {
+                end = Math.Max(end, entry.Value.GetProperty("data_offsets")[1].GetInt64());
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or FormatException)
+        {
+            throw new InvalidDataException($"'{path}' is not a safetensors file: its header is not the JSON of one: {ex.Message}", ex);
+        }
+
+        var expected = 8 + (long)jsonLength + end;
+        if (expected != length)
+        {
+            throw new InvalidDataException($"'{path}' is truncated or corrupt: its header describes {expected} bytes but the file has {length}.");
+        }
+
+        stream.Position = 0;
+        return ReadTensors(path, "safetensors", () => Safetensors.LoadStateDict(stream, leaveOpen: true));
+    }
+
+    // Runs a third-party reader; whatever it throws becomes an InvalidDataException naming the file.
+    private static Dictionary<string, Tensor> ReadTensors(string path, string kind, Func<Dictionary<string, Tensor>> read)
+    {
+        try
+        {
+            return read();
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            foreach (var tensor in loaded.Values)
-            {
-                tensor.Dispose();
-            }
-
-            throw new InvalidDataException($"'{path}' is not a readable PyTorch state_dict file (truncated, corrupt, or not a state_dict): {ex.Message}", ex);
+            throw new InvalidDataException($"'{path}' is not a readable {kind} file (truncated, corrupt, or not a state_dict): {ex.Message}", ex);
         }
     }
 
