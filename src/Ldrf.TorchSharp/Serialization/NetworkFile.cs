@@ -12,8 +12,9 @@ using static TorchSharp.torch;
 namespace Ldrf.TorchSharp.Serialization;
 
 /// <summary>
-/// Saves a chain network with its architecture, so that it loads back without the code that built it, and
-/// exports its weights in PyTorch's format.
+/// Saves a chain network with its architecture, so that it loads back without the code that built it; exports its
+/// weights in PyTorch's format (in its own layout or in the original's); and loads PyTorch state_dicts and
+/// safetensors files with every key and shape checked first.
 /// </summary>
 /// <remarks>
 /// <para>
