@@ -3,6 +3,7 @@
 //
 //   dotnet run -c Release --project samples/PyTorchInterop [-- STATE_DICT.pt] [--out FILE] [--speedup 2]
 //   python3 samples/PyTorchInterop/fashion_cnn.py check artifacts/pytorch-interop/fashion-cnn-pruned.pt
+//   python3 samples/PyTorchInterop/layout_check.py artifacts/pytorch-interop/layout-check
 //
 // fashion-cnn.pt, next to this file, was written by `python3 samples/PyTorchInterop/fashion_cnn.py train`;
 // it ships so that this sample runs without Python.
@@ -13,7 +14,6 @@ using Ldrf.Samples.Common.Training;
 using Ldrf.TorchSharp.Pruning;
 using Ldrf.TorchSharp.Serialization;
 using TorchSharp;
-using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
 // 1. Arguments: the state_dict to load (default: the shipped one), where to write the pruned one, the target.
@@ -37,9 +37,10 @@ input ??= Path.Combine(AppContext.BaseDirectory, "fashion-cnn.pt");
 torch.set_num_threads(1); // faster than 2 when other work shares a 2-core machine
 torch.random.manual_seed(1);
 
-// 2. The same CNN as fashion_cnn.py, in TorchSharp, with PyTorch's weights. strict: the same keys (PyBridge does not check shapes, see README.md).
+// 2. The same CNN as fashion_cnn.py, in TorchSharp, with PyTorch's weights. LoadPyTorch checks every key and shape first
+//    and names the file and the first key that differs (PyBridge's load_py compares key names only, see README.md).
 using var original = FashionCnn.Create(FashionCnn.Original);
-original.load_py(input, strict: true);
+original.LoadPyTorch(input);
 original.eval();
 Console.WriteLine($"2. Loaded the PyTorch state_dict {input} into a TorchSharp Sequential ({Count(original):N0} parameters).");
 
@@ -68,9 +69,9 @@ pruned.ExportPyTorch(output);
 var widths = FashionCnn.WidthsOf(pruned);
 Console.WriteLine($"5. Wrote {Path.GetFullPath(output)} ({new FileInfo(output).Length:N0} bytes); widths {widths}.");
 
-// 6. Read the export back as PyTorch would: a fresh network of the pruned widths, strict load_py, same outputs.
+// 6. Read the export back as PyTorch would: a fresh network of the pruned widths, every key and shape checked, same outputs.
 using var reloaded = FashionCnn.Create(widths);
-reloaded.load_py(output, strict: true);
+reloaded.LoadPyTorch(output);
 reloaded.eval();
 using (torch.no_grad())
 {
@@ -83,6 +84,18 @@ using (torch.no_grad())
 }
 
 Console.WriteLine($"   In PyTorch: python3 samples/PyTorchInterop/fashion_cnn.py check {output}");
+
+// 7. With batch norms, as torchvision's vgg*_bn and ResNets are built (this one untrained): the pruner folds them into the
+//    convolutions, and ExportPyTorch with layoutOf: the original writes them back, so PyTorch's own class loads the export.
+var layoutFolder = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(output))!, "layout-check");
+using (var checkImages = test.Images.narrow(0, 0, 100))
+{
+    var layoutWidths = LayoutCheck.Write(layoutFolder, calibration, checkImages);
+    Console.WriteLine($"7. The CNN with batch norms ({LayoutCheck.Original} -> {layoutWidths}) written with ExportPyTorch(path, layoutOf: original) " +
+        $"to {layoutFolder}: bn1..bn3 kept (identity-initialized, carrying the folded biases), conv1..conv3 without bias keys as in the original.");
+}
+
+Console.WriteLine($"   In PyTorch: python3 samples/PyTorchInterop/layout_check.py {layoutFolder}");
 return 0;
 
 static long Count(nn.Module module) => module.parameters().Sum(p => p.numel());

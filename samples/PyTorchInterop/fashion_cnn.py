@@ -38,6 +38,21 @@ def fashion_cnn(c1=16, c2=32, c3=32, hidden=64):
     ]))
 
 
+def fashion_cnn_bn(c1=32, c2=64, c3=64, hidden=64):
+    """The same CNN with a BatchNorm2d after each convolution and no convolution biases, as torchvision's vgg*_bn and
+    ResNets are built (the C# side: FashionCnn.CreateWithBatchNorm). layout_check.py loads a pruned export into it."""
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(1, c1, 3, padding=1, bias=False)), ("bn1", nn.BatchNorm2d(c1)), ("relu1", nn.ReLU()),
+        ("conv2", nn.Conv2d(c1, c2, 3, padding=1, bias=False)), ("bn2", nn.BatchNorm2d(c2)), ("relu2", nn.ReLU()),
+        ("pool1", nn.MaxPool2d(2)),
+        ("conv3", nn.Conv2d(c2, c3, 3, padding=1, bias=False)), ("bn3", nn.BatchNorm2d(c3)), ("relu3", nn.ReLU()),
+        ("pool2", nn.MaxPool2d(2)),
+        ("flatten", nn.Flatten()),
+        ("fc1", nn.Linear(c3 * 7 * 7, hidden)), ("relu4", nn.ReLU()),
+        ("fc2", nn.Linear(hidden, 10)),
+    ]))
+
+
 def widths_of(state_dict):
     return dict(c1=state_dict["conv1.weight"].shape[0], c2=state_dict["conv2.weight"].shape[0],
                 c3=state_dict["conv3.weight"].shape[0], hidden=state_dict["fc1.weight"].shape[0])

@@ -2,9 +2,9 @@ using System.Text.RegularExpressions;
 using Ldrf.TorchSharp.Models;
 using Ldrf.TorchSharp.Modules;
 using Ldrf.TorchSharp.Pruning;
+using Ldrf.TorchSharp.Serialization;
 using TorchSharp;
 using TorchSharp.Modules;
-using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
 namespace Ldrf.TorchSharp.Tests;
@@ -51,7 +51,7 @@ public class ReadmeUsageTests
         #region getting-started-torchvision
         // In Python: torch.save(torchvision.models.resnet50(weights="DEFAULT").state_dict(), "resnet50.pt")
         var resnet = TorchVisionModels.ResNet50();   // torchvision's names and shapes
-        resnet.load_py(path, strict: true);         // TorchSharp.PyBridge; load_safetensors for .safetensors
+        resnet.LoadPyTorch(path);                   // checks every key and shape first; errors name the file and the key
         resnet.eval();
         #endregion
         return resnet;
