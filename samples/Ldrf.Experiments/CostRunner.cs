@@ -3,9 +3,9 @@ using System.Globalization;
 using Ldrf.Samples.Common.Data;
 using Ldrf.Samples.Common.Reporting;
 using Ldrf.TorchSharp.Pruning;
+using Ldrf.TorchSharp.Serialization;
 using TorchSharp;
 using TorchSharp.Modules;
-using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
 namespace Ldrf.Experiments;
@@ -57,13 +57,14 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
         using var network = model.Create();
         if (settings.StateDictPath is string path)
         {
+            // The library's loaders compare every key and shape first and name the file and the first mismatch.
             if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             {
-                network.load_safetensors(path, strict: true);
+                network.LoadSafetensors(path);
             }
             else
             {
-                network.load_py(path, strict: true);
+                network.LoadPyTorch(path);
             }
         }
 
