@@ -178,6 +178,7 @@ public sealed class RecoveryTrainer
         var stop = RecoveryStopReason.Completed;
         while (step < totalSteps)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             epoch++;
             long[] permutation;
             using (var p = randperm(trainIndices.Length, generator: generator))
@@ -273,6 +274,7 @@ public sealed class RecoveryTrainer
                 chunks.Add(teacher.forward(x).to(dtype).DetachFromDisposeScope());
             }
 
+            cancellationToken.ThrowIfCancellationRequested();
             progress?.Report(new RecoveryProgress(RecoveryStage.ComputingTargets, 0, (int)count, (int)count, null));
             var targets = cat(chunks, 0);
             long bad;
@@ -321,6 +323,7 @@ public sealed class RecoveryTrainer
         }
 
         var result = new Evaluation(loss / indices.Length, (double)agree / indices.Length);
+        cancellationToken.ThrowIfCancellationRequested();
         progress?.Report(new RecoveryProgress(RecoveryStage.Evaluating, epoch, indices.Length, indices.Length, result.Loss));
         return result;
     }
