@@ -52,12 +52,9 @@ public class RecoveryTests
     [Test]
     public void A_run_on_a_small_task_lowers_the_held_out_distillation_loss_and_leaves_the_callers_networks_alone()
     {
-        using var teacher = TestNetworks.WideVgg();
-        using var student = Student();
+        using var run = new Networks();
+        var (teacher, student, images) = (run.Teacher, run.Student, run.Images);
         student.train(); // the caller's mode must survive the run too
-        using var images = Images();
-        var teacherBits = Expect.Bits(teacher);
-        var studentBits = Expect.Bits(student);
         var progress = new List<RecoveryProgress>();
 
         using var result = new RecoveryTrainer().Recover(teacher, student, images, options: Quick, progress: new SynchronousProgress<RecoveryProgress>(progress.Add));
@@ -76,8 +73,7 @@ public class RecoveryTests
         Assert.That(progress[^1].Stage, Is.EqualTo(RecoveryStage.Completed));
         Assert.That(progress.Where(p => p.Stage == RecoveryStage.Training).Select(p => p.Step), Is.EqualTo(Enumerable.Range(1, result.Steps)));
 
-        Expect.SameBits(Expect.Bits(teacher), teacherBits, "the original");
-        Expect.SameBits(Expect.Bits(student), studentBits, "the pruned network");
+        run.AssertUnchanged();
         Assert.That((teacher.training, student.training), Is.EqualTo((false, true)));
         Assert.That(result.Network, Is.Not.SameAs(student));
     }
@@ -86,9 +82,8 @@ public class RecoveryTests
     [TestCase(RecoveryOptimizer.Adam, 1.0)]
     public void A_harmful_learning_rate_returns_the_given_weights_bit_for_bit(RecoveryOptimizer optimizer, double learningRate)
     {
-        using var teacher = TestNetworks.WideVgg();
-        using var student = Student();
-        using var images = Images();
+        using var run = new Networks();
+        var (teacher, student, images) = (run.Teacher, run.Student, run.Images);
         var given = Expect.Bits(student);
         var options = new RecoveryOptions { Epochs = 2, BatchSize = 16, LearningRate = learningRate, Optimizer = optimizer };
 
@@ -106,11 +101,8 @@ public class RecoveryTests
     [Test]
     public void A_cancelled_token_stops_before_anything_runs()
     {
-        using var teacher = TestNetworks.WideVgg();
-        using var student = Student();
-        using var images = Images();
-        var teacherBits = Expect.Bits(teacher);
-        var studentBits = Expect.Bits(student);
+        using var run = new Networks();
+        var (teacher, student, images) = (run.Teacher, run.Student, run.Images);
         using var cancel = new CancellationTokenSource();
         cancel.Cancel();
         var reports = 0;
@@ -120,8 +112,7 @@ public class RecoveryTests
             Throws.InstanceOf<OperationCanceledException>());
 
         Assert.That(reports, Is.EqualTo(0));
-        Expect.SameBits(Expect.Bits(teacher), teacherBits, "the original");
-        Expect.SameBits(Expect.Bits(student), studentBits, "the pruned network");
+        run.AssertUnchanged();
     }
 
     [TestCase(RecoveryStage.ComputingTargets)]
@@ -129,11 +120,8 @@ public class RecoveryTests
     [TestCase(RecoveryStage.Training)]
     public void Cancelling_during_a_run_stops_at_the_next_batch_with_the_callers_networks_intact(RecoveryStage stage)
     {
-        using var teacher = TestNetworks.WideVgg();
-        using var student = Student();
-        using var images = Images();
-        var teacherBits = Expect.Bits(teacher);
-        var studentBits = Expect.Bits(student);
+        using var run = new Networks();
+        var (teacher, student, images) = (run.Teacher, run.Student, run.Images);
         using var cancel = new CancellationTokenSource();
         var afterCancel = new List<RecoveryProgress>();
         var progress = new SynchronousProgress<RecoveryProgress>(p =>
@@ -153,16 +141,14 @@ public class RecoveryTests
 
         // Promptly: no further training step or evaluation once cancelled.
         Assert.That(afterCancel, Is.Empty);
-        Expect.SameBits(Expect.Bits(teacher), teacherBits, "the original");
-        Expect.SameBits(Expect.Bits(student), studentBits, "the pruned network");
+        run.AssertUnchanged();
     }
 
     [Test]
     public void The_same_seed_gives_the_same_network_and_labels_add_a_cross_entropy()
     {
-        using var teacher = TestNetworks.WideVgg();
-        using var student = Student();
-        using var images = Images();
+        using var run = new Networks();
+        var (teacher, student, images) = (run.Teacher, run.Student, run.Images);
         using var labels = torch.randint(0, 5, [images.shape[0]], generator: new Generator(3));
         var options = new RecoveryOptions { Epochs = 2, BatchSize = 16, LearningRate = 3e-3, Seed = 5 };
 
@@ -211,6 +197,39 @@ public class RecoveryTests
         finally
         {
             student.train(training);
+        }
+    }
+
+    /// <summary>The original, the pruned network and the images of a test, with the networks' bits before it ran.</summary>
+    private sealed class Networks : IDisposable
+    {
+        private readonly Dictionary<string, byte[]> _teacherBits;
+        private readonly Dictionary<string, byte[]> _studentBits;
+
+        public Networks()
+        {
+            _teacherBits = Expect.Bits(Teacher);
+            _studentBits = Expect.Bits(Student);
+        }
+
+        public Sequential Teacher { get; } = TestNetworks.WideVgg();
+
+        public Sequential Student { get; } = RecoveryTests.Student();
+
+        public Tensor Images { get; } = RecoveryTests.Images();
+
+        /// <summary>The caller's networks are bit for bit as they were.</summary>
+        public void AssertUnchanged()
+        {
+            Expect.SameBits(Expect.Bits(Teacher), _teacherBits, "the original");
+            Expect.SameBits(Expect.Bits(Student), _studentBits, "the pruned network");
+        }
+
+        public void Dispose()
+        {
+            Teacher.Dispose();
+            Student.Dispose();
+            Images.Dispose();
         }
     }
 
