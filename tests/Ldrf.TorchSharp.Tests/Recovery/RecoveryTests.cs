@@ -182,6 +182,27 @@ public class RecoveryTests
         Assert.That(after.Zip(before, (a, b) => (double)Math.Abs(a - b)).Max(), IsFinite.LessThan(1e-4));
     }
 
+    [Test]
+    [Category("Reliability")]
+    public void Recovering_five_times_returns_the_live_tensor_count_to_its_start()
+    {
+        using var run = new Networks();
+        using var labels = torch.randint(0, 5, [run.Images.shape[0]], generator: new Generator(3));
+        var options = new RecoveryOptions { Epochs = 2, BatchSize = 32, LearningRate = 3e-3 };
+        var trainer = new RecoveryTrainer();
+
+        // A first run pays for one-time native and managed initialization.
+        trainer.Recover(run.Teacher, run.Student, run.Images, labels, options).Dispose();
+        var start = Expect.LiveTensors();
+        for (var i = 0; i < 5; i++)
+        {
+            // With and without labels, and a run that stops on a non-finite loss.
+            var o = i == 4 ? new RecoveryOptions { Epochs = 2, LearningRate = 1e30, Optimizer = RecoveryOptimizer.Sgd } : options;
+            trainer.Recover(run.Teacher, run.Student, run.Images, i % 2 == 0 ? labels : null, o).Dispose();
+            Assert.That(Expect.LiveTensors() - start, Is.Zero, $"tensors left alive after run {i + 1}");
+        }
+    }
+
     private static double DistillationLoss(nn.Module<Tensor, Tensor> student, nn.Module<Tensor, Tensor> teacher, Tensor images, double temperature)
     {
         using var scope = NewDisposeScope();
