@@ -4,6 +4,7 @@ using Ldrf.Samples.Common.Data;
 using Ldrf.Samples.Common.Reporting;
 using Ldrf.Samples.Common.Training;
 using Ldrf.TorchSharp.Pruning;
+using Ldrf.TorchSharp.Recovery;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -86,15 +87,16 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         var fineTuneCount = Math.Min(settings.FineTuneImages, train.Count);
         using var fineTuneImages = train.Images.narrow(0, 0, fineTuneCount);
         using var fineTuneLabels = train.Labels.narrow(0, 0, fineTuneCount);
+        using var recoveryImages = train.Images.narrow(0, 0, Math.Min(settings.RecoveryImages ?? train.Count, train.Count));
         foreach (var speedup in settings.Speedups)
         {
             foreach (var method in methods)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var record = RunOne(model, method, speedup, calibration, test, fineTuneImages, fineTuneLabels, cancellationToken);
+                var record = RunOne(model, method, speedup, calibration, test, fineTuneImages, fineTuneLabels, recoveryImages, cancellationToken);
                 records.Add(record);
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{speedup}x {method.Id}: FLOPs {record.FlopsRatio:F2}x, accuracy {record.AccuracyBefore:P2} -> {record.AccuracyAfter:P2} fine-tuned, latency {record.LatencyRatio:F2}x, {record.PruneSeconds:F0} s{(record.Note is null ? "" : "; " + record.Note)}"));
+                    $"{speedup}x {method.Id}: FLOPs {record.FlopsRatio:F2}x, accuracy {record.AccuracyBefore:P2} -> {record.AccuracyAfter:P2} fine-tuned{(record.AccuracyRecovered is double r ? $", {r:P2} recovered in {record.RecoverySeconds:F0} s" : "")}, latency {record.LatencyRatio:F2}x, {record.PruneSeconds:F0} s{(record.Note is null ? "" : "; " + record.Note)}"));
                 ResultWriter.Write(settings, info, records);
             }
         }
@@ -104,7 +106,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
 
     private ResultRecord RunOne(
         Sequential model, Method method, double speedup, List<Tensor> calibration, FashionMnistSet test,
-        Tensor fineTuneImages, Tensor fineTuneLabels, CancellationToken cancellationToken)
+        Tensor fineTuneImages, Tensor fineTuneLabels, Tensor recoveryImages, CancellationToken cancellationToken)
     {
         var options = new NetworkPruningOptions
         {
@@ -135,6 +137,16 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
             var report = result.Report;
             var network = result.Network;
             var before = Evaluator.Accuracy(network, test.Images, test.Labels);
+            // Recovery trains a copy, so it runs from the pruned network whether or not the fine-tune below follows.
+            (double Accuracy, double Seconds, int Steps)? recovered = null;
+            if (settings.Recovery)
+            {
+                using var recovery = new RecoveryTrainer().Recover(model, network, recoveryImages, options: new RecoveryOptions { Epochs = settings.RecoveryEpochs, Seed = settings.Seed },
+                    progress: new ConsoleProgress<RecoveryProgress>(p => $"{speedup}x {method.Id}: recovery {p.Stage} epoch {p.Epoch}, {p.Step}/{p.StepCount}"), cancellationToken: cancellationToken);
+                ConsoleProgress.Done();
+                recovered = (Evaluator.Accuracy(recovery.Network, test.Images, test.Labels), recovery.Elapsed.TotalSeconds, recovery.Steps);
+            }
+
             double? after = null;
             if (settings.FineTuneEpochs > 0)
             {
@@ -151,6 +163,9 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
                 ParametersRatio = (double)report.ParametersBefore / report.ParametersAfter,
                 AccuracyBefore = before,
                 AccuracyAfter = after,
+                AccuracyRecovered = recovered?.Accuracy,
+                RecoverySeconds = recovered?.Seconds,
+                RecoverySteps = recovered?.Steps,
                 LatencyRatio = report.LatencyBefore / report.LatencyAfter,
                 HeldOutOutputError = report.HeldOutOutputError,
                 Widths = report.Layers.Where(l => l.ChannelsAfter != l.ChannelsBefore || l.ValidCapacity is not null)
@@ -217,7 +232,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
     }
 
     private RunInfo Info(string data, int testImages) => Info(settings, command, data, testImages, string.Create(CultureInfo.InvariantCulture,
-        $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set); every method but the capacity-bounded row prunes to the same per-layer widths (uniform keep fraction); fine-tune: {settings.FineTuneEpochs} epoch(s) of SGD (momentum 0.9, lr {settings.FineTuneLearningRate}, cosine, batch 64) over the first {settings.FineTuneImages} training images, the same for every method; latency: median of {settings.LatencyRuns} CPU forward passes of a batch of {new NetworkPruningOptions().LatencyBatchSize} calibration images; pruning with the library's defaults otherwise (kept widths multiples of {NetworkPruningOptions.DefaultChannelMultiple} channels, one calibration image in eight held out for the output check), under libtorch's default settings"));
+        $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set); every method but the capacity-bounded row prunes to the same per-layer widths (uniform keep fraction); fine-tune: {settings.FineTuneEpochs} epoch(s) of SGD (momentum 0.9, lr {settings.FineTuneLearningRate}, cosine, batch 64) over the first {settings.FineTuneImages} training images, the same for every method; {(settings.Recovery ? $"recovery: the library's RecoveryTrainer with its defaults but {settings.RecoveryEpochs} epoch(s), distilling the original into the pruned network without labels over the first {settings.RecoveryImages?.ToString(CultureInfo.InvariantCulture) ?? "all loaded"} training images (10% held out to keep the best), the same for every method; " : "")}latency: median of {settings.LatencyRuns} CPU forward passes of a batch of {new NetworkPruningOptions().LatencyBatchSize} calibration images; pruning with the library's defaults otherwise (kept widths multiples of {NetworkPruningOptions.DefaultChannelMultiple} channels, one calibration image in eight held out for the output check), under libtorch's default settings"));
 
     /// <summary>The command, date, machine and data of a run, with <paramref name="settingsText"/> describing its settings.</summary>
     public static RunInfo Info(ExperimentSettings settings, string command, string data, int testImages, string settingsText)

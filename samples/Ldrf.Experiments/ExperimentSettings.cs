@@ -29,6 +29,15 @@ internal sealed record ExperimentSettings
 
     public int LatencyRuns { get; init; } = 20;
 
+    /// <summary>Also recover every pruned network with the library's <c>RecoveryTrainer</c> (unlabelled distillation from the original) and report its accuracy and time.</summary>
+    public bool Recovery { get; init; }
+
+    /// <summary>Recovery images: the first of the training set (null: all that were loaded).</summary>
+    public int? RecoveryImages { get; init; }
+
+    /// <summary>Recovery epochs over <see cref="RecoveryImages"/>, the same for every method (the library's other recovery defaults apply).</summary>
+    public int RecoveryEpochs { get; init; } = 1;
+
     public int Seed { get; init; } = 1;
 
     public int Threads { get; init; } = 2;
@@ -78,7 +87,7 @@ internal sealed record ExperimentSettings
 
     public const string Usage =
         "usage: Ldrf.Experiments [--model vgg|resnet] [--checkpoint PATH] [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 2000]\n" +
-        "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--latency-runs 20] [--seed 1] [--threads 2]\n" +
+        "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--recovery [--recovery-images N] [--recovery-epochs 1]] [--latency-runs 20] [--seed 1] [--threads 2]\n" +
         "                        [--capacity-threshold 0.999] [--memory 1000,8000] [--cost vgg16,resnet50 [--state-dict FILE]] [--convolution-widths] [--out docs/results] [--markdown docs/results.md|none]\n" +
         "                        [--readme README.md|none] [--regenerate]\n" +
         "                        [--data FOLDER] [--append] [--smoke]";
@@ -122,6 +131,9 @@ internal sealed record ExperimentSettings
                     "--finetune-epochs" => s with { FineTuneEpochs = int.Parse(Next(), CultureInfo.InvariantCulture) },
                     "--finetune-lr" => s with { FineTuneLearningRate = Number(Next()) },
                     "--latency-runs" => s with { LatencyRuns = Count(Next()) },
+                    "--recovery" => s with { Recovery = true },
+                    "--recovery-images" => s with { RecoveryImages = Count(Next()) },
+                    "--recovery-epochs" => s with { RecoveryEpochs = Count(Next()) },
                     "--seed" => s with { Seed = int.Parse(Next(), CultureInfo.InvariantCulture) },
                     "--threads" => s with { Threads = Count(Next()) },
                     "--capacity-threshold" => s with { CapacityEnergyThreshold = Number(Next()) },

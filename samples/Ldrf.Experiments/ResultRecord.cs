@@ -19,6 +19,15 @@ internal sealed record ResultRecord
     /// <summary>Test accuracy after the short fine-tune of the settings.</summary>
     public double? AccuracyAfter { get; init; }
 
+    /// <summary>Test accuracy after recovery by distillation from the original (<c>--recovery</c>), from the pruned network before any fine-tune.</summary>
+    public double? AccuracyRecovered { get; init; }
+
+    /// <summary>The recovery's wall-clock time (targets, training and held-out evaluations).</summary>
+    public double? RecoverySeconds { get; init; }
+
+    /// <summary>The recovery's optimizer steps.</summary>
+    public int? RecoverySteps { get; init; }
+
     /// <summary>Measured CPU latency of the original over the pruned network (a batch of calibration images, median).</summary>
     public double? LatencyRatio { get; init; }
 

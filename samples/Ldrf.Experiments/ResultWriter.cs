@@ -163,12 +163,15 @@ internal static class ResultWriter
                 UpdateReadmeHeadline(settings.ReadmePath, summary.ToString(), markdownPath);
             }
 
-            md.AppendLine("| target | method | decomposition | FLOPs ratio | params ratio | output error | accuracy before fine-tune | accuracy after fine-tune | latency ratio | pruning time | note |");
-            md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+            // Recovery columns only for results that have them (--recovery), so older tables regenerate unchanged.
+            var recovery = records.Any(r => r.AccuracyRecovered is not null);
+            md.AppendLine(c, $"| target | method | decomposition | FLOPs ratio | params ratio | output error | accuracy before fine-tune | accuracy after fine-tune |{(recovery ? " accuracy after recovery | recovery steps and time |" : "")} latency ratio | pruning time | note |");
+            md.AppendLine(c, $"|---|---|---|---|---|---|---|---|{(recovery ? "---|---|" : "")}---|---|---|");
             foreach (var r in records.OrderBy(r => r.TargetSpeedup).ThenByDescending(r => r.AccuracyBefore ?? -1))
             {
+                var recoveryCells = !recovery ? "" : $" {Percent(r.AccuracyRecovered)} | {(r.RecoverySteps is int steps && r.RecoverySeconds is double time ? string.Create(c, $"{steps} in {time:F0} s") : "-")} |";
                 md.AppendLine(c,
-                    $"| {r.TargetSpeedup:0.##}x | {r.Method} | {r.Decomposition ?? "-"} | {Ratio(r.FlopsRatio)} | {Ratio(r.ParametersRatio)} | {(r.HeldOutOutputError is double e ? e.ToString("F3", c) : "-")} | {Percent(r.AccuracyBefore)} | {Percent(r.AccuracyAfter)} | {Ratio(r.LatencyRatio)} | {(r.PruneSeconds is double s ? s.ToString("F0", c) + " s" : "-")} | {Escape(r.Note)} |");
+                    $"| {r.TargetSpeedup:0.##}x | {r.Method} | {r.Decomposition ?? "-"} | {Ratio(r.FlopsRatio)} | {Ratio(r.ParametersRatio)} | {(r.HeldOutOutputError is double e ? e.ToString("F3", c) : "-")} | {Percent(r.AccuracyBefore)} | {Percent(r.AccuracyAfter)} |{recoveryCells} {Ratio(r.LatencyRatio)} | {(r.PruneSeconds is double s ? s.ToString("F0", c) + " s" : "-")} | {Escape(r.Note)} |");
             }
 
             md.AppendLine();

@@ -22,6 +22,19 @@ public class ExperimentSettingsTests
     }
 
     [Test]
+    public void Recovery_is_off_by_default_and_recovery_takes_its_images_and_epochs()
+    {
+        Assert.Multiple(() =>
+        {
+            var defaults = ExperimentSettings.Parse([]);
+            Assert.That((defaults.Recovery, defaults.RecoveryImages, defaults.RecoveryEpochs), Is.EqualTo((false, (int?)null, 1)));
+            var recovery = ExperimentSettings.Parse(["--recovery", "--recovery-images", "2000", "--recovery-epochs", "2"]);
+            Assert.That((recovery.Recovery, recovery.RecoveryImages, recovery.RecoveryEpochs), Is.EqualTo((true, (int?)2000, 2)));
+            Assert.That(() => ExperimentSettings.Parse(["--recovery-epochs", "0"]), Throws.ArgumentException.With.Message.Contains("--recovery-epochs"));
+        });
+    }
+
+    [Test]
     public void An_unknown_model_or_the_memory_run_on_the_resnet_is_rejected_with_the_option_named()
     {
         Assert.Multiple(() =>

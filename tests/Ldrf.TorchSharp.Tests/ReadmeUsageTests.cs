@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Ldrf.TorchSharp.Models;
 using Ldrf.TorchSharp.Modules;
 using Ldrf.TorchSharp.Pruning;
+using Ldrf.TorchSharp.Recovery;
 using Ldrf.TorchSharp.Serialization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -45,6 +46,18 @@ public class ReadmeUsageTests
         return result;
     }
 
+    private static RecoveryResult RecoverLikeGettingStarted(Sequential network, Sequential smaller, Tensor images)
+    {
+        #region getting-started-recovery
+        // The original teaches the pruned network on unlabelled images (N x C x H x W); 10% are held out to keep the best.
+        var recovery = new RecoveryTrainer().Recover(network, smaller, images, options: new RecoveryOptions { Epochs = 4 });
+        Console.WriteLine($"held-out distillation loss {recovery.HeldOutDistillationLossBefore:F4} -> {recovery.HeldOutDistillationLossAfter:F4}");
+        Sequential recovered = recovery.Network; // a new network, never worse than `smaller` on the held-out images
+        #endregion
+        Assert.That(recovered, Is.Not.Null);
+        return recovery;
+    }
+
     /// <summary>The getting-started example of loading PyTorch weights; the ResNet-50 test of Ldrf.TorchVision.Tests runs it.</summary>
     internal static Sequential LoadResNet50LikeGettingStarted(string path)
     {
@@ -61,6 +74,7 @@ public class ReadmeUsageTests
     [TestCase("readme-usage")]
     [TestCase("getting-started-resnet")]
     [TestCase("getting-started-torchvision")]
+    [TestCase("getting-started-recovery")]
     public void Getting_started_shows_the_compiled_examples_verbatim(string region)
     {
         var snippet = Snippet(File.ReadAllText(Path.Combine(RepositoryRoot(), "tests", "Ldrf.TorchSharp.Tests", "ReadmeUsageTests.cs")), region);
@@ -79,6 +93,25 @@ public class ReadmeUsageTests
             Assert.That(result.Report.FlopsReduction, IsFinite.EqualTo(2.0, 0.1));
             Assert.That(result.Report.Layers.Where(l => l.ChannelsAfter < l.ChannelsBefore).Select(l => l.Path),
                 Is.EquivalentTo(new[] { "layer1.0.conv1", "layer1.1.conv1" }));
+        }
+        finally
+        {
+            batches.ForEach(b => b.Dispose());
+        }
+    }
+
+    [Test]
+    public void Getting_started_recovery_example_runs_after_the_readme_example()
+    {
+        using var network = TestNetworks.WideVgg();
+        var batches = TestNetworks.Batches(2);
+        using var images = Recovery.RecoveryTests.Images();
+        try
+        {
+            using var pruned = PruneLikeTheReadme(network, batches);
+            using var recovery = RecoverLikeGettingStarted(network, pruned.Network, images);
+            Assert.That(recovery.HeldOutDistillationLossAfter, IsFinite.AtMost(recovery.HeldOutDistillationLossBefore));
+            Assert.That(recovery.Network, Is.Not.SameAs(pruned.Network));
         }
         finally
         {

@@ -39,6 +39,21 @@ internal static class NetworkReader
         return specs;
     }
 
+    /// <summary>The device and floating type of the network's first parameter (the CPU and float32 when it has none).</summary>
+    /// <exception cref="ArgumentException">A parameter is on the meta device, which holds no values (the message names it).</exception>
+    public static (Device Device, ScalarType Dtype) DeviceAndType(nn.Module network, string paramName)
+    {
+        if (network.named_parameters().FirstOrDefault(p => p.parameter.device.type == DeviceType.META) is { name: not null } meta)
+        {
+            throw new ArgumentException(
+                $"'{paramName}' has its parameter '{meta.name}' on the '{meta.parameter.device}' device, which holds no values; load or initialize the weights on the CPU or a GPU first.",
+                paramName);
+        }
+
+        var parameter = network.parameters().FirstOrDefault();
+        return (parameter?.device ?? CPU, parameter?.dtype ?? ScalarType.Float32);
+    }
+
     /// <summary>A detached copy of the network's parameters and buffers, keyed by state_dict name, on their device.</summary>
     public static Dictionary<string, Tensor> CopyState(nn.Module network)
     {

@@ -2,6 +2,7 @@ using Ldrf;
 using Ldrf.Numerics;
 using Ldrf.TorchSharp.Numerics;
 using Ldrf.TorchSharp.Pruning;
+using Ldrf.TorchSharp.Recovery;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
@@ -19,7 +20,8 @@ public static class LdrfTorchSharpServiceCollectionExtensions
     /// Registers, as singletons and only where nothing is registered yet (TryAdd): a CPU
     /// <see cref="TorchNumericBackend"/> as <see cref="INumericBackend"/> (libtorch's MKL-backed linear algebra),
     /// everything <c>AddLdrf</c> registers (configured by <paramref name="configure"/>), and
-    /// <see cref="TorchSharpPruner"/> built on the registered <see cref="ILayerPruner"/> and logger.
+    /// <see cref="TorchSharpPruner"/> built on the registered <see cref="ILayerPruner"/> and logger, and
+    /// <see cref="RecoveryTrainer"/> with the registered logger.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Sets the LDRF options.</param>
@@ -32,6 +34,7 @@ public static class LdrfTorchSharpServiceCollectionExtensions
         services.TryAddSingleton<INumericBackend>(_ => new TorchNumericBackend());
         services.AddLdrf(configure);
         services.TryAddSingleton(sp => new TorchSharpPruner(sp.GetRequiredService<ILayerPruner>(), sp.GetService<ILogger<TorchSharpPruner>>()));
+        services.TryAddSingleton(sp => new RecoveryTrainer(sp.GetService<ILogger<RecoveryTrainer>>()));
         return services;
     }
 }

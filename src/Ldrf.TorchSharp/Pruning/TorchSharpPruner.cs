@@ -102,15 +102,7 @@ public sealed class TorchSharpPruner
                 $"Set exactly one of '{nameof(options.TargetFlopsReduction)}' and '{nameof(options.PerLayerKeepRatios)}' in '{nameof(options)}'.", nameof(options));
         }
 
-        var parameter = network.parameters().FirstOrDefault();
-        var device = parameter?.device ?? CPU;
-        var dtype = parameter?.dtype ?? ScalarType.Float32;
-        if (network.named_parameters().FirstOrDefault(p => p.parameter.device.type == DeviceType.META) is { name: not null } meta)
-        {
-            throw new ArgumentException(
-                $"'{nameof(network)}' has its parameter '{meta.name}' on the '{meta.parameter.device}' device, which holds no values; load or initialize the weights on the CPU or a GPU before pruning.",
-                nameof(network));
-        }
+        var (device, dtype) = NetworkReader.DeviceAndType(network, nameof(network));
 
         var allBatches = TakeBatches(calibrationBatches, options.MaxCalibrationBatches);
         var warnings = new List<string>();
@@ -280,7 +272,7 @@ public sealed class TorchSharpPruner
                 throw new ArgumentNullException(nameof(calibrationBatches), $"'{nameof(calibrationBatches)}'[{i}] is null.");
             }
 
-            CheckContents(batch, i);
+            ImageTensors.CheckContents(batch, $"'{nameof(calibrationBatches)}'[{i}]", nameof(calibrationBatches));
             if (batch.Dimensions != 4 || batch.shape.Any(d => d < 1) || !batch.is_floating_point())
             {
                 throw new ArgumentException(
@@ -311,38 +303,6 @@ public sealed class TorchSharpPruner
         }
 
         return batches;
-    }
-
-    // Disposed, storage-less (meta) and non-finite batches would fail later on internal names; name the batch here.
-    private static void CheckContents(Tensor batch, int i)
-    {
-        if (batch.IsInvalid)
-        {
-            throw new ArgumentException($"'calibrationBatches'[{i}] has been disposed.", "calibrationBatches");
-        }
-
-        if (batch.device.type == DeviceType.META)
-        {
-            throw new ArgumentException(
-                $"'calibrationBatches'[{i}] is on the '{batch.device}' device, which holds no data; pass batches with real values on the CPU or a GPU.", "calibrationBatches");
-        }
-
-        if (!batch.is_floating_point())
-        {
-            return;
-        }
-
-        using var scope = NewDisposeScope();
-        var bad = isfinite(batch).logical_not();
-        if (bad.any().item<bool>())
-        {
-            var position = bad.nonzero()[0].cpu().data<long>().ToArray();
-            var value = batch[position.Select(p => TensorIndex.Single(p)).ToArray()].to(ScalarType.Float64).item<double>();
-            throw new ArgumentException(
-                string.Create(CultureInfo.InvariantCulture,
-                    $"'calibrationBatches'[{i}] holds {(double.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity")} at [{string.Join(", ", position)}]; calibration images must be finite."),
-                "calibrationBatches");
-        }
     }
 
     private static bool IsAllZero(Tensor batch)
