@@ -64,14 +64,27 @@ internal static class ResultWriter
         JsonSerializer.Deserialize<List<ResultRecord>>(File.ReadAllText(Path.Combine(folder, (model ?? ExperimentModel.Vgg).ResultsName + ".json")), s_json) ?? [];
 
     // With --append the records come from several runs: keep every command that produced some of them (once each,
-    // since this is written after every record).
-    private static RunInfo WithEarlierCommands(ExperimentSettings settings, string folder, string name, RunInfo info) =>
-        settings.Append && Read<RunInfo>(folder, name + ".meta.json") is { } earlier
-            ? info with
-            {
-                Command = earlier.Command.Contains(info.Command, StringComparison.Ordinal) ? earlier.Command : earlier.Command + "\n    " + info.Command,
-            }
-            : info;
+    // since this is written after every record). Records from other data are refused: a machine without the full
+    // Fashion-MNIST falls back to the shipped subset, and one table must not mix the two.
+    private static RunInfo WithEarlierCommands(ExperimentSettings settings, string folder, string name, RunInfo info)
+    {
+        if (!settings.Append || Read<RunInfo>(folder, name + ".meta.json") is not { } earlier)
+        {
+            return info;
+        }
+
+        if (earlier.Data != info.Data)
+        {
+            throw new InvalidOperationException(
+                $"--append would add records measured on '{info.Data}' to {Path.Combine(folder, name + ".json")}, whose records were measured on '{earlier.Data}'. " +
+                "Run on the same data (the full Fashion-MNIST: apt-get install dataset-fashion-mnist, or --data DIR) or without --append.");
+        }
+
+        return info with
+        {
+            Command = earlier.Command.Contains(info.Command, StringComparison.Ordinal) ? earlier.Command : earlier.Command + "\n    " + info.Command,
+        };
+    }
 
     private static T? Read<T>(string folder, string name)
         where T : class

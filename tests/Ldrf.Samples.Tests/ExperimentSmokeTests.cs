@@ -124,4 +124,26 @@ public class ExperimentSmokeTests
             File.Delete(markdown);
         }
     }
+
+    [Test]
+    public void Append_refuses_to_mix_records_measured_on_other_data()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "ldrf-append-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Directory.CreateDirectory(folder);
+            File.WriteAllText(Path.Combine(folder, "fashion-mnist.meta.json"),
+                """{ "command": "earlier", "date": "-", "machine": "-", "data": "/elsewhere/fashion-mnist", "testImages": 10000, "settings": "-" }""");
+            var settings = ExperimentSettings.SmokeIn(folder) with { Threads = 1, Append = true };
+
+            Assert.That(() => new ExperimentRunner(settings, "append test", TextWriter.Null).Run(),
+                Throws.InvalidOperationException.With.Message.Contains("--append").And.Message.Contains("/elsewhere/fashion-mnist")
+                    .And.Message.Contains("fashion-mnist.json"));
+            Assert.That(File.Exists(Path.Combine(folder, "fashion-mnist.json")), Is.False, "nothing written");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
