@@ -166,6 +166,16 @@ internal static class ResultWriter
             md.AppendLine("on the calibration images it held out of the statistics (before fine-tuning).");
             md.AppendLine("Rows named `ldrf-…` other than `ldrf` are ablations (another recomposition or selection rule), and");
             md.AppendLine("`ldrf-capacity-bounded` uses LDRF's own capacity-bounded widths instead of the shared ones.");
+            md.AppendLine("Kept widths are multiples of 16 channels, the library's default since libtorch's oneDNN was found to compute other");
+            md.AppendLine("widths wrong on this CPU (see libtorch's CPU convolutions by input width, below). Against the unrounded widths of the runs");
+            md.AppendLine("before that change (this file's history), LDRF's margins before fine-tuning shrank; targets the rounded widths cannot");
+            md.AppendLine("reach are note rows.");
+            if (records.Any(r => r.AccuracyRecovered is not null))
+            {
+                md.AppendLine("Accuracy after recovery: the library's `RecoveryTrainer` (distillation from the original without labels, the best");
+                md.AppendLine("weights on held-out training images kept) from the network as pruned, not after the fine-tune; \"-\" where not run.");
+            }
+
             md.AppendLine();
             var summary = new StringBuilder();
             AppendSummary(summary, records);
