@@ -8,14 +8,25 @@ namespace Ldrf.TorchSharp.Architecture;
 internal static class ImageTensors
 {
     /// <summary>
-    /// Refuses a disposed tensor, one on the meta device and a floating-point one holding NaN or infinity. They would fail
-    /// later on internal names, so the tensor is named here.
+    /// Refuses a disposed tensor, one on the meta device, one that is not a non-empty floating-point N x C x H x W tensor,
+    /// and one holding NaN or infinity. They would fail later on internal names, so the tensor is named here.
     /// </summary>
     /// <param name="images">The tensor.</param>
     /// <param name="name">How messages name it, for example <c>'calibrationBatches'[2]</c>.</param>
     /// <param name="paramName">The caller's argument.</param>
-    /// <exception cref="ArgumentException">Disposed, on the meta device, or not finite (the message gives the first bad position).</exception>
-    public static void CheckContents(Tensor images, string name, string paramName)
+    /// <exception cref="ArgumentException">Disposed, on the meta device, of another shape or type, or not finite (the message gives the first bad position).</exception>
+    public static void Check(Tensor images, string name, string paramName)
+    {
+        CheckContents(images, name, paramName);
+        if (images.Dimensions != 4 || images.shape.Any(d => d < 1) || !images.is_floating_point())
+        {
+            throw new ArgumentException(
+                $"{name} is {NetworkReader.Shape(images.shape)} ({images.dtype}); it must be a non-empty floating-point N x C x H x W tensor.",
+                paramName);
+        }
+    }
+
+    private static void CheckContents(Tensor images, string name, string paramName)
     {
         if (images.IsInvalid)
         {

@@ -272,13 +272,7 @@ public sealed class TorchSharpPruner
                 throw new ArgumentNullException(nameof(calibrationBatches), $"'{nameof(calibrationBatches)}'[{i}] is null.");
             }
 
-            ImageTensors.CheckContents(batch, $"'{nameof(calibrationBatches)}'[{i}]", nameof(calibrationBatches));
-            if (batch.Dimensions != 4 || batch.shape.Any(d => d < 1) || !batch.is_floating_point())
-            {
-                throw new ArgumentException(
-                    $"'{nameof(calibrationBatches)}'[{i}] is {NetworkReader.Shape(batch.shape)} ({batch.dtype}); each batch must be a non-empty floating-point N x C x H x W tensor.",
-                    nameof(calibrationBatches));
-            }
+            ImageTensors.Check(batch, $"'{nameof(calibrationBatches)}'[{i}]", nameof(calibrationBatches));
 
             if (i > 0 && !batch.shape.Skip(1).SequenceEqual(batches[0].shape.Skip(1)))
             {

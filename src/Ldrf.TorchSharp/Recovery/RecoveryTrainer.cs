@@ -346,13 +346,7 @@ public sealed class RecoveryTrainer
 
     private static long[] CheckImages(Tensor images)
     {
-        ImageTensors.CheckContents(images, $"'{nameof(images)}'", nameof(images));
-        if (images.Dimensions != 4 || images.shape.Any(d => d < 1) || !images.is_floating_point())
-        {
-            throw new ArgumentException(
-                $"'{nameof(images)}' is {NetworkReader.Shape(images.shape)} ({images.dtype}); it must be a non-empty floating-point N x C x H x W tensor.",
-                nameof(images));
-        }
+        ImageTensors.Check(images, $"'{nameof(images)}'", nameof(images));
 
         return images.shape.Skip(1).ToArray();
     }
