@@ -69,6 +69,19 @@ internal static class NetworkReader
         return copy;
     }
 
+    /// <summary>
+    /// Writes <paramref name="state"/> (keyed by state_dict name, as <see cref="CopyState"/> gives it) into the network's
+    /// parameters and buffers in place, converting type and device; every key of the network must be in it.
+    /// </summary>
+    public static void RestoreState(nn.Module network, IReadOnlyDictionary<string, Tensor> state)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, tensor) in network.state_dict())
+        {
+            tensor.copy_(state[name]);
+        }
+    }
+
     private static void Walk(nn.Module module, string path, List<LayerSpec> specs, string paramName, string? block = null)
     {
         foreach (var (name, child) in module.named_children())

@@ -412,14 +412,7 @@ public sealed class RecoveryTrainer
     /// <summary>Copies of a network's parameters and buffers, written back bit for bit by <see cref="CopyTo"/>.</summary>
     private sealed class WeightSnapshot(Dictionary<string, Tensor> state) : IDisposable
     {
-        public void CopyTo(nn.Module network)
-        {
-            using var noGrad = no_grad();
-            foreach (var (name, tensor) in network.state_dict())
-            {
-                tensor.copy_(state[name]);
-            }
-        }
+        public void CopyTo(nn.Module network) => NetworkReader.RestoreState(network, state);
 
         public void Dispose()
         {

@@ -256,11 +256,7 @@ public static class NetworkFile
         try
         {
             CheckKeysAndShapes(target, loaded, path);
-            using var noGrad = no_grad();
-            foreach (var (key, tensor) in target)
-            {
-                tensor.copy_(loaded[key]);
-            }
+            NetworkReader.RestoreState(network, loaded);
         }
         finally
         {
