@@ -170,7 +170,9 @@ internal static class ResultWriter
             md.AppendLine("widths wrong on this CPU (see libtorch's CPU convolutions by input width, below). Against the unrounded widths of the runs");
             md.AppendLine("before that change (this file's history), LDRF's margins before fine-tuning shrank; targets the rounded widths cannot");
             md.AppendLine("reach are note rows.");
-            if (records.Any(r => r.AccuracyRecovered is not null))
+            // Recovery columns only for results that have them (--recovery), so older tables regenerate unchanged.
+            var recovery = records.Any(r => r.AccuracyRecovered is not null);
+            if (recovery)
             {
                 md.AppendLine("Accuracy after recovery: the library's `RecoveryTrainer` (distillation from the original without labels, the best");
                 md.AppendLine("weights on held-out training images kept) from the network as pruned, not after the fine-tune; \"-\" where not run.");
@@ -186,8 +188,6 @@ internal static class ResultWriter
                 UpdateReadmeHeadline(settings.ReadmePath, summary.ToString(), markdownPath);
             }
 
-            // Recovery columns only for results that have them (--recovery), so older tables regenerate unchanged.
-            var recovery = records.Any(r => r.AccuracyRecovered is not null);
             md.AppendLine(c, $"| target | method | decomposition | FLOPs ratio | params ratio | output error | accuracy before fine-tune | accuracy after fine-tune |{(recovery ? " accuracy after recovery | recovery steps and time |" : "")} latency ratio | pruning time | note |");
             md.AppendLine(c, $"|---|---|---|---|---|---|---|---|{(recovery ? "---|---|" : "")}---|---|---|");
             foreach (var r in records.OrderBy(r => r.TargetSpeedup).ThenByDescending(r => r.AccuracyBefore ?? -1))

@@ -162,13 +162,7 @@ internal static class PyTorchLayout
         // A layer without weights (ReLU, pooling, Dropout, Flatten) is taken as the original has it.
         private LayerSpec Same(LayerSpec spec)
         {
-            var counterpart = pruned.GetValueOrDefault(spec.Path);
-            if (counterpart is null || counterpart.GetType() != spec.GetType())
-            {
-                Counterpart<LayerSpec>(spec); // throws, naming the layer and what the network has there
-            }
-
-            Used.Add(spec.Path);
+            Counterpart<LayerSpec>(spec); // the network must have it, of the same type
             return spec;
         }
 
