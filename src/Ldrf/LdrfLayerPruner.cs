@@ -10,7 +10,7 @@ namespace Ldrf;
 
 /// <summary>
 /// The LDRF layer pruner: decompose the layer into its embedding, select the survivors, recompose the
-/// embedding from them by ridge regression and merge it into the consumer (ldrf-method.md §1–3).
+/// embedding from them by ridge regression and merge it into the consumer (docs/method.md, sections 1–3).
 /// </summary>
 /// <remarks>
 /// Each part is replaceable: pass your own <see cref="IEmbeddingDecomposer"/>, <see cref="INeuronSelector"/>,

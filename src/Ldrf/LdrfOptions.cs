@@ -18,10 +18,10 @@ public sealed class LdrfOptions
     /// <summary>
     /// The embedding space. Default <see cref="EmbeddingKind.WeightSvd"/>, the paper's choice. At a given
     /// width every kind recomposes to nearly the same weights (the solve is linear in Q R ≈ M), so the kinds
-    /// differ through the selection score and the valid capacity: on the synthetic deep ReLU chain of the
-    /// tests the three gave output errors within 5% of each other at equal widths, while the capacity at
-    /// the 0.999 threshold was 25 (weight SVD), 22 (activation PCA) and 10 (response-aware) of 32 channels.
-    /// Choose <see cref="EmbeddingKind.ResponseAware"/> when the capacity bounds the width allocation.
+    /// differ through the selection score and the valid capacity; the response-aware spectrum counts only the
+    /// directions the data excites, so it tends to give the smallest capacity. Choose
+    /// <see cref="EmbeddingKind.ResponseAware"/> when the capacity bounds the width allocation. The three kinds at
+    /// equal widths: docs/results.md (docs/method.md, section 1).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Not a defined <see cref="EmbeddingKind"/>.</exception>
     public EmbeddingKind Embedding

@@ -15,6 +15,7 @@ public class ReadmeUsageTests
 {
     private static PruningResult PruneLikeTheReadme(nn.Module<Tensor, Tensor> network, IEnumerable<Tensor> calibrationBatches)
     {
+        var before = TestNetworks.Snapshot(network);
         #region readme-usage
         var pruner = new TorchSharpPruner(new LdrfOptions());
         var options = new NetworkPruningOptions
@@ -26,7 +27,9 @@ public class ReadmeUsageTests
         Console.WriteLine(result.Report);  // per-layer widths, errors, FLOPs, parameters, latency
         Sequential smaller = result.Network; // a new network; `network` is left unchanged
         #endregion
-        Assert.That(smaller, Is.Not.Null);
+        // What the snippet's comments promise: a new network, and the caller's left unchanged.
+        Assert.That(smaller, Is.Not.SameAs(network));
+        Assert.That(TestNetworks.Snapshot(network), Is.EqualTo(before), "`network` is left unchanged");
         return result;
     }
 
@@ -54,7 +57,7 @@ public class ReadmeUsageTests
         Console.WriteLine($"held-out distillation loss {recovery.HeldOutDistillationLossBefore:F4} -> {recovery.HeldOutDistillationLossAfter:F4}");
         Sequential recovered = recovery.Network; // a new network, never worse than `smaller` on the held-out images
         #endregion
-        Assert.That(recovered, Is.Not.Null);
+        Assert.That(recovered, Is.Not.SameAs(smaller), "a new network");
         return recovery;
     }
 
@@ -111,7 +114,6 @@ public class ReadmeUsageTests
             using var pruned = PruneLikeTheReadme(network, batches);
             using var recovery = RecoverLikeGettingStarted(network, pruned.Network, images);
             Assert.That(recovery.HeldOutDistillationLossAfter, IsFinite.AtMost(recovery.HeldOutDistillationLossBefore));
-            Assert.That(recovery.Network, Is.Not.SameAs(pruned.Network));
         }
         finally
         {

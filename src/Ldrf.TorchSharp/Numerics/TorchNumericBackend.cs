@@ -12,8 +12,8 @@ namespace Ldrf.TorchSharp.Numerics;
 /// <summary>
 /// An <see cref="INumericBackend"/> on libtorch in double precision: matmul, <c>torch.linalg.eigh</c>,
 /// <c>torch.linalg.svd</c>, <c>torch.linalg.cholesky_ex</c> and <c>torch.cholesky_solve</c>. libtorch's CPU
-/// build links Intel MKL, so on CPU this is typically 10-20x faster than the managed MathNet provider for
-/// matrices of a few hundred channels; on a CUDA device it runs on the GPU.
+/// build links Intel MKL, so on CPU this is much faster than the managed MathNet provider for matrices of a few
+/// hundred channels (docs/benchmarks.md gives the measured ratios); on a CUDA device it runs on the GPU.
 /// </summary>
 /// <remarks>
 /// Results follow the same conventions as <see cref="MathNetNumericBackend"/>, so the two agree up to

@@ -71,7 +71,7 @@ public sealed class NetworkPruningOptions
     /// <summary>
     /// Output locations sampled per calibration image for the patch statistics of a Conv2d consumer (at least 1,
     /// default 10 as in He et al.'s Channel Pruning), collected only for layer pruners that read them
-    /// (<see cref="ILayerPruner.UsesPatchStatistics"/>: ThiNet, Channel Pruning).
+    /// (<see cref="ILayerPruner.UsesPatchStatistics"/>: LDRF with its default patch recomposition, ThiNet, Channel Pruning).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
     public int PatchSamplesPerImage

@@ -11,10 +11,9 @@ namespace Ldrf.Decomposition;
 /// <remarks>
 /// A consumer usually has far more weights per channel than channels (K = out · kh · kw, or out · H · W for a
 /// Linear after Flatten: 512 x 200,704 for VGG-16's classifier), and the decomposers never need W itself, so
-/// two products and a C x C eigendecomposition replace the full SVD (measured 2-4x faster on libtorch at
-/// C = 512-4096). Singular values come out as √max(λ, 0): below about √ε · s₁ they are round-off rather
-/// than the true values, which no energy threshold short of 1 can tell apart. At full rank U_r U_rᵀ = I,
-/// so Q R reproduces B exactly.
+/// two products and a C x C eigendecomposition replace the full SVD of the C x K matrix. Singular values come
+/// out as √max(λ, 0): below about √ε · s₁ they are round-off rather than the true values, which no energy
+/// threshold short of 1 can tell apart. At full rank U_r U_rᵀ = I, so Q R reproduces B exactly.
 /// </remarks>
 internal static class GramSvd
 {

@@ -5,7 +5,7 @@ public enum RecompositionKind
 {
     /// <summary>
     /// The survivors' channels, pixel by pixel: recover the embedding Qᵀa from a′_S with the channel Grams
-    /// (ldrf-method.md, section 3). Needs only <see cref="LayerPruningRequest.Statistics"/>.
+    /// (docs/method.md, section 3). Needs only <see cref="LayerPruningRequest.Statistics"/>.
     /// </summary>
     Channel,
 

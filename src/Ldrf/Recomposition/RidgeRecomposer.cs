@@ -7,7 +7,7 @@ using MathNet.Numerics.LinearAlgebra;
 namespace Ldrf.Recomposition;
 
 /// <summary>
-/// LDRF recomposition (ldrf-method.md §3): ridge regression of the embedding on the survivors, solved
+/// LDRF recomposition (docs/method.md, section 3): ridge regression of the embedding on the survivors, solved
 /// through Cholesky, then merged into the consumer.
 /// </summary>
 /// <remarks>

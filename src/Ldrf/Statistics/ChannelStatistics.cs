@@ -18,7 +18,7 @@ namespace Ldrf.Statistics;
 /// the original network at the same inputs (C x n). The accumulator keeps
 /// <c>PrunedGram = Σ a′a′ᵀ</c>, <c>Cross = Σ a′aᵀ</c>, <c>OriginalGram = Σ a aᵀ</c> (each C x C), the channel
 /// sums <c>Σ a′</c> and <c>Σ a</c>, and the sample count N. Selection of the surviving set S happens later,
-/// so the ridge system of ldrf-method.md §3 reads G = PrunedGram[S, S] and H = Cross[S, :].
+/// so the ridge system of docs/method.md, section 3, reads G = PrunedGram[S, S] and H = Cross[S, :].
 /// When nothing has been pruned yet (the first layer, or a run without propagation) pass the same
 /// matrix twice.
 /// </para>

@@ -208,15 +208,19 @@ public class PatchBaselineTests
         var thiNet = new ThiNetLayerPruner().Prune(request);
         var cp = new ChannelPruningLayerPruner().Prune(request);
 
-        // The same channels with the consumer merely sliced, scored on the same patches.
+        // Each method's channels with the consumer merely sliced, scored on the same patches.
         var stats = request.PatchStatistics!;
-        var sliced = PatchProblem.Create(request, Ldrf.Numerics.MathNetNumericBackend.Instance, "test")
-            .RelativeError(cp.KeptChannels, Vector<double>.Build.Dense(5, 1.0));
-        TestContext.Out.WriteLine($"ThiNet {thiNet.RelativeOutputError:G4}, CP {cp.RelativeOutputError:G4}, CP's channels sliced {sliced:G4}");
+        var problem = PatchProblem.Create(request, Ldrf.Numerics.MathNetNumericBackend.Instance, "test");
+        var cpSliced = problem.RelativeError(cp.KeptChannels, Vector<double>.Build.Dense(5, 1.0));
+        var thiNetSliced = problem.RelativeError(thiNet.KeptChannels, Vector<double>.Build.Dense(5, 1.0));
+        TestContext.Out.WriteLine($"ThiNet {thiNet.RelativeOutputError:G4} (its channels sliced {thiNetSliced:G4}), CP {cp.RelativeOutputError:G4} (sliced {cpSliced:G4})");
+        Assert.That(new[] { thiNet.RelativeOutputError, cp.RelativeOutputError, thiNetSliced, cpSliced }, IsFinite.Number, "ThiNet, CP, both sliced");
         Assert.Multiple(() =>
         {
-            Assert.That(cp.RelativeOutputError, IsFinite.LessThan(sliced));
-            Assert.That(cp.RelativeOutputError, IsFinite.Satisfying(Is.LessThanOrEqualTo(thiNet.RelativeOutputError * (1 + 1e-9)).Or.LessThan(0.5), thiNet.RelativeOutputError));
+            Assert.That(cp.RelativeOutputError, IsFinite.LessThan(cpSliced));
+            Assert.That(thiNet.RelativeOutputError, IsFinite.LessThan(thiNetSliced));
+            // Channel Pruning refits the whole k x k patch of each kept channel; ThiNet only rescales its channels.
+            Assert.That(cp.RelativeOutputError, IsFinite.LessThan(thiNet.RelativeOutputError));
             Assert.That(request.ConsumerWeights, Is.EqualTo(m));
             Assert.That(stats.PrunedGram, Is.EqualTo(patchGram));
             Assert.That(new ChannelPruningLayerPruner().Prune(request).ConsumerWeights, Is.EqualTo(cp.ConsumerWeights), "reproducible");

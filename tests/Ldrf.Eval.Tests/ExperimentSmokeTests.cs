@@ -2,7 +2,7 @@ using System.Text.Json;
 using Ldrf.Experiments;
 using Ldrf.Samples.Common.Data;
 
-namespace Ldrf.Samples.Tests;
+namespace Ldrf.Eval.Tests;
 
 /// <summary>The harness's smoke mode, as CI runs it: one speed-up, LDRF and one baseline, a few hundred images.</summary>
 public class ExperimentSmokeTests

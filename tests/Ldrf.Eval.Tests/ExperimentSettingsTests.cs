@@ -1,6 +1,6 @@
 using Ldrf.Experiments;
 
-namespace Ldrf.Samples.Tests;
+namespace Ldrf.Eval.Tests;
 
 /// <summary>The harness's command line: the model choice.</summary>
 public class ExperimentSettingsTests

@@ -1,6 +1,6 @@
 using Ldrf.Experiments;
 
-namespace Ldrf.Samples.Tests;
+namespace Ldrf.Eval.Tests;
 
 /// <summary>The cost run's section of docs/results.md is generated from its records, with the command beside it.</summary>
 public class CostResultsTests
