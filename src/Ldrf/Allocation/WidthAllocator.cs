@@ -105,12 +105,7 @@ public sealed class WidthAllocator
     /// <exception cref="ArgumentOutOfRangeException">The target is below 1, not finite, or above <see cref="MaxReduction"/> (the message gives it).</exception>
     public WidthAllocation Allocate(double targetFlopsReduction)
     {
-        if (!(targetFlopsReduction >= 1) || double.IsInfinity(targetFlopsReduction))
-        {
-            throw new ArgumentOutOfRangeException(nameof(targetFlopsReduction), targetFlopsReduction,
-                string.Create(CultureInfo.InvariantCulture, $"'targetFlopsReduction' must be a finite ratio ≥ 1 (for example 5 for 5x) but is {targetFlopsReduction}."));
-        }
-
+        CheckTarget(targetFlopsReduction);
         if (targetFlopsReduction > MaxReduction * (1 + 1e-12))
         {
             throw new ArgumentOutOfRangeException(nameof(targetFlopsReduction), targetFlopsReduction,
@@ -161,7 +156,136 @@ public sealed class WidthAllocator
             }
         }
 
-        return Result(Closest(widths, targetFlopsReduction));
+        return Result(Closest(widths, targetFlopsReduction, _layers.Select(l => RoundUp(l.Capacity, l.Channels)).ToArray()));
+    }
+
+    /// <summary>
+    /// Widths chosen by the reconstruction error each width costs: starting from every layer's full width, the
+    /// layer whose next allowed narrowing adds the least error per FLOP saved is narrowed, until the FLOPs
+    /// reduction reaches <paramref name="targetFlopsReduction"/>; then layers are widened back, the most error
+    /// saved per FLOP first, while the target still holds, and the result is brought within 5% of the target as
+    /// <see cref="Allocate"/> does.
+    /// </summary>
+    /// <remarks>
+    /// This minimizes Σ_l e_l(C′_l) (each layer's error curve normalized to [0, 1]: the fraction of its response
+    /// that C′_l channels cannot recover) for the FLOPs budget, greedily; the exact optimum of a budgeted sum over
+    /// bilinear costs is a knapsack with interacting items, and the greedy marginal ratio is its usual answer. A
+    /// curve that is not convex can make it take a step that a later, cheaper one would have made unnecessary; the
+    /// widening pass takes back what it can. No layer goes below its capacity, <paramref name="minimumWidth"/>
+    /// (rounded up to an allowed width) or one channel.
+    /// </remarks>
+    /// <param name="targetFlopsReduction">FlopsBefore / FlopsAfter to reach, ≥ 1.</param>
+    /// <param name="errorCurves">
+    /// Per prunable layer name, its normalized error at every width: <c>curve[k]</c> for k = 0..C kept channels,
+    /// finite, in [0, 1]. A layer without a curve keeps its full width.
+    /// </param>
+    /// <param name="minimumWidth">The fewest channels any layer keeps (before rounding to an allowed width), ≥ 1.</param>
+    /// <exception cref="ArgumentException">A curve names an unknown layer, has the wrong length or a value that is not finite in [0, 1].</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The target is below 1, not finite or unreachable, or <paramref name="minimumWidth"/> is below 1.</exception>
+    public WidthAllocation AllocateByError(double targetFlopsReduction, IReadOnlyDictionary<string, IReadOnlyList<double>> errorCurves, int minimumWidth = 1)
+    {
+        CheckTarget(targetFlopsReduction);
+        Guard.NotNull(errorCurves, nameof(errorCurves));
+        if (minimumWidth < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(minimumWidth), minimumWidth, $"'minimumWidth' must be at least 1 but is {minimumWidth}.");
+        }
+
+        var curves = new IReadOnlyList<double>?[_layers.Length];
+        foreach (var (name, curve) in errorCurves)
+        {
+            if (!_index.TryGetValue(name, out var i))
+            {
+                throw new ArgumentException(
+                    $"'errorCurves' names an unknown layer '{name}'; the {_layers.Length} prunable layers are: {string.Join(", ", _layers.Select(l => l.Name))}.",
+                    nameof(errorCurves));
+            }
+
+            if (curve is null || curve.Count != _layers[i].Channels + 1 || curve.Any(e => !(e >= 0 && e <= 1)))
+            {
+                throw new ArgumentException(
+                    $"'errorCurves'['{name}'] must hold {_layers[i].Channels + 1} finite errors in [0, 1] (one per kept width 0..{_layers[i].Channels}) but {(curve is null ? "is null" : $"holds {curve.Count} values{(curve.Any(e => !(e >= 0 && e <= 1)) ? ", not all in [0, 1]" : "")}")}.",
+                    nameof(errorCurves));
+            }
+
+            curves[i] = curve;
+        }
+
+        // The narrowest width each layer may take: its capacity and the minimum width, rounded up to an allowed width.
+        var floors = _layers.Select((l, i) => curves[i] is null ? l.Channels : RoundUp(Math.Min(l.Channels, Math.Max(l.Capacity, minimumWidth)), l.Channels)).ToArray();
+        var reachable = FlopsBefore / Flops(floors);
+        if (targetFlopsReduction > reachable * (1 + 1e-12))
+        {
+            throw new ArgumentOutOfRangeException(nameof(targetFlopsReduction), targetFlopsReduction,
+                string.Create(CultureInfo.InvariantCulture,
+                    $"A {targetFlopsReduction:0.###}x FLOPs reduction is unreachable by error-curve allocation: with every layer that has an error curve at its narrowest allowed width (its capacity, the minimum width of {minimumWidth}{(_multiple > 1 ? $", rounded up to a multiple of {_multiple} channels" : "")}) the best reachable reduction is {reachable:0.###}x. Lower the target, the minimum width or the channel multiple, or give more layers a curve."));
+        }
+
+        var widths = _layers.Select(l => l.Channels).ToArray();
+        var budget = FlopsBefore / targetFlopsReduction;
+        var flops = Flops(widths);
+        while (flops > budget)
+        {
+            var (best, bestWidth, bestFlops, bestRatio) = (-1, 0, 0.0, double.PositiveInfinity);
+            for (var i = 0; i < _layers.Length; i++)
+            {
+                var narrower = Narrower(widths[i], floors[i]);
+                if (curves[i] is not { } curve || narrower >= widths[i])
+                {
+                    continue;
+                }
+
+                var previous = widths[i];
+                widths[i] = narrower;
+                var candidateFlops = Flops(widths);
+                widths[i] = previous;
+                var ratio = Math.Max(curve[narrower] - curve[previous], 0) / Math.Max(flops - candidateFlops, double.Epsilon);
+                if (ratio < bestRatio)
+                {
+                    (best, bestWidth, bestFlops, bestRatio) = (i, narrower, candidateFlops, ratio);
+                }
+            }
+
+            if (best < 0)
+            {
+                break;
+            }
+
+            widths[best] = bestWidth;
+            flops = bestFlops;
+        }
+
+        // The last narrowing may have cut more than needed: widen back, the most error saved per FLOP first.
+        for (var grew = true; grew;)
+        {
+            grew = false;
+            var (best, bestWidth, bestFlops, bestRatio) = (-1, 0, 0.0, 0.0);
+            for (var i = 0; i < _layers.Length; i++)
+            {
+                if (curves[i] is not { } curve || widths[i] >= _layers[i].Channels)
+                {
+                    continue;
+                }
+
+                var wider = RoundUp(widths[i] + 1, _layers[i].Channels);
+                var previous = widths[i];
+                widths[i] = wider;
+                var candidateFlops = Flops(widths);
+                widths[i] = previous;
+                var ratio = Math.Max(curve[previous] - curve[wider], 0) / Math.Max(candidateFlops - flops, double.Epsilon);
+                if (candidateFlops <= budget && ratio > bestRatio)
+                {
+                    (best, bestWidth, bestFlops, bestRatio) = (i, wider, candidateFlops, ratio);
+                }
+            }
+
+            if (best >= 0)
+            {
+                (widths[best], flops, grew) = (bestWidth, bestFlops, true);
+            }
+        }
+
+        return Result(Closest(widths, targetFlopsReduction, floors));
     }
 
     /// <summary>
@@ -223,10 +347,19 @@ public sealed class WidthAllocator
         return Flops(widths);
     }
 
+    private static void CheckTarget(double targetFlopsReduction)
+    {
+        if (!(targetFlopsReduction >= 1) || double.IsInfinity(targetFlopsReduction))
+        {
+            throw new ArgumentOutOfRangeException(nameof(targetFlopsReduction), targetFlopsReduction,
+                string.Create(CultureInfo.InvariantCulture, $"'targetFlopsReduction' must be a finite ratio ≥ 1 (for example 5 for 5x) but is {targetFlopsReduction}."));
+        }
+    }
+
     // With coarse allowed widths, the widest widths that reach the target can overshoot it by a whole step. Then
     // moves (one layer one allowed width wider or narrower, or one wider and another narrower; never below a
-    // layer's capacity) are taken while one brings the reduction closer to the target, even below it.
-    private int[] Closest(int[] widths, double target)
+    // layer's floor) are taken while one brings the reduction closer to the target, even below it.
+    private int[] Closest(int[] widths, double target, int[] floors)
     {
         double Distance(int[] w) => Math.Abs(Math.Log(FlopsBefore / Flops(w) / target));
         if (FlopsBefore / Flops(widths) <= target * MaxOvershoot)
@@ -240,7 +373,7 @@ public sealed class WidthAllocator
         {
             improved = false;
             var up = best.Select((w, i) => w < _layers[i].Channels ? RoundUp(w + 1, _layers[i].Channels) : w).ToArray();
-            var down = best.Select((w, i) => Narrower(w, RoundUp(_layers[i].Capacity, _layers[i].Channels))).ToArray();
+            var down = best.Select((w, i) => Narrower(w, floors[i])).ToArray();
             var moves = new List<(int Layer, int Width)[]>();
             for (var i = 0; i < _layers.Length; i++)
             {

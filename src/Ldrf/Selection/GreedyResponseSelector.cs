@@ -30,6 +30,39 @@ public sealed class GreedyResponseSelector(INumericBackend backend) : INeuronSel
     {
         Guard.NotNull(context, nameof(context));
         context.CheckKeep(keep);
+        var result = Greedy(context, keep, gains: null).ToArray();
+        Array.Sort(result);
+        return result;
+    }
+
+    /// <summary>
+    /// The layer's error at every width, from one greedy pass over all its neurons: <c>curve[k]</c> is the fraction
+    /// of the recoverable response that the first k greedily kept neurons cannot recover (curve[0] = 1,
+    /// curve[C] = 0, non-increasing). The width allocator reads it to spend a FLOPs budget where it costs least error.
+    /// </summary>
+    internal double[] ErrorCurve(SelectionContext context)
+    {
+        Guard.NotNull(context, nameof(context));
+        var gains = new List<double>(context.Channels);
+        Greedy(context, context.Channels, gains);
+        var total = gains.Sum();
+        var curve = new double[context.Channels + 1];
+        var recovered = 0.0;
+        curve[0] = 1;
+        for (var k = 1; k <= context.Channels; k++)
+        {
+            recovered += k <= gains.Count ? gains[k - 1] : 0;
+            curve[k] = total > 0 ? Math.Clamp(1 - (recovered / total), 0, 1) : 0;
+        }
+
+        curve[context.Channels] = 0;
+        return curve;
+    }
+
+    // Keeps `keep` neurons in greedy order; with `gains`, records the response each one adds (the neurons taken
+    // last by activity, which add nothing, are not recorded).
+    private List<int> Greedy(SelectionContext context, int keep, List<double>? gains)
+    {
         context.Statistics.EnsureSamples(context.LayerName);
         var c = context.Channels;
         var hq = _backend.Multiply(context.Statistics.CrossView, context.Embedding.Basis);
@@ -67,13 +100,12 @@ public sealed class GreedyResponseSelector(INumericBackend backend) : INeuronSel
             }
 
             kept.Add(best);
+            gains?.Add(bestGain);
             taken[best] = true;
             Project(g, b, explained, taken, best, k);
         }
 
-        var result = kept.ToArray();
-        Array.Sort(result);
-        return result;
+        return kept;
     }
 
     // The selection reads B = (H Q) R only through row operations and row norms, which a factor F with
