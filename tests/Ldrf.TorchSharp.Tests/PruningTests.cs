@@ -250,10 +250,7 @@ public class PruningTests
                 LayerName = request.LayerName,
                 KeptChannels = kept,
                 ConsumerWeights = Matrix<double>.Build.DenseOfRowVectors(kept.Select(request.ConsumerWeights.Row)),
-                ValidCapacity = request.Statistics.Channels,
-                RelativeEmbeddingError = double.NaN,
                 RelativeOutputError = double.NaN,
-                Lambda = 0,
             };
         }
     }

@@ -1,6 +1,6 @@
 namespace Ldrf.Baselines;
 
-/// <summary>The layer-by-layer baselines the library ships for comparison with LDRF (ldrf-method.md, "Baselines").</summary>
+/// <summary>The layer-by-layer baselines the library ships for comparison with LDRF (docs/method.md, "Baselines").</summary>
 public enum BaselineKind
 {
     /// <summary>
