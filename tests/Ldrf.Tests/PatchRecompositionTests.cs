@@ -109,6 +109,7 @@ public class PatchRecompositionTests
         };
         var e = Assert.Throws<ArgumentException>(() => Pruner(RecompositionKind.Patch).Prune(wrong));
         Assert.That(e!.Message, Does.Contain("features.3").And.Contain("20 features").And.Contain("C = 8"));
+        Assert.That(e.ParamName, Is.EqualTo("request"), "the caller's argument, not the recomposer's");
     }
 
     [TestCase(8, 5, 3)]
