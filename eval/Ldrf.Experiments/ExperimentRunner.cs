@@ -168,7 +168,8 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
                 RecoverySteps = recovered?.Steps,
                 LatencyRatio = report.LatencyBefore / report.LatencyAfter,
                 HeldOutOutputError = report.HeldOutOutputError,
-                Widths = report.Layers.Where(l => l.ChannelsAfter != l.ChannelsBefore || l.ValidCapacity is not null)
+                // Every layer the layer pruner saw (it reports an output error for each; baselines report no capacity).
+                Widths = report.Layers.Where(l => l.ChannelsAfter != l.ChannelsBefore || l.RelativeOutputError is not null)
                     .ToDictionary(l => l.Path, l => l.ChannelsAfter),
                 PruneSeconds = seconds,
             };

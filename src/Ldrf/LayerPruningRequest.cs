@@ -47,9 +47,10 @@ public sealed class LayerPruningRequest
     public int? Rank { get; init; }
 
     /// <summary>
-    /// Optional patch statistics of the consumer's input, needed by the baselines that reason about the
-    /// consumer's output (ThiNet, Channel Pruning; see <see cref="Baselines.BaselinePruners"/>) and ignored by
-    /// the other pruners.
+    /// Optional patch statistics of the consumer's input: read by LDRF's default patch recomposition (where there
+    /// are enough samples; without them it recomposes from <see cref="Statistics"/>), needed by the baselines that
+    /// reason about the consumer's output (ThiNet, Channel Pruning; see <see cref="Baselines.BaselinePruners"/>),
+    /// and ignored by the other pruners. <see cref="ILayerPruner.UsesPatchStatisticsFor"/> tells which.
     /// </summary>
     /// <remarks>
     /// A <see cref="ChannelStatistics"/> with F = C · P features, P being the consumer's kernel positions

@@ -3,7 +3,10 @@ using MathNet.Numerics.LinearAlgebra;
 
 namespace Ldrf;
 
-/// <summary>The pruned form of one layer: which channels survive and the consumer's new weights.</summary>
+/// <summary>
+/// The pruned form of one layer: which channels survive, the consumer's new weights and how well they reproduce
+/// its response. The last three properties are LDRF's diagnostics, null for pruners that have no embedding.
+/// </summary>
 public sealed class LayerPruningResult
 {
     /// <summary>The layer's name.</summary>
@@ -18,26 +21,33 @@ public sealed class LayerPruningResult
     /// <summary>A correction (length K, same column order as M′) to add to the consumer's response, or null.</summary>
     public Vector<double>? BiasCorrection { get; init; }
 
-    /// <summary>The valid capacity r (the embedding rank used).</summary>
-    public required int ValidCapacity { get; init; }
-
-    /// <summary>The embedding kind, or null for pruners that use no embedding.</summary>
-    public EmbeddingKind? Embedding { get; init; }
-
-    /// <summary>The relative reconstruction error of the embedding on the calibration statistics.</summary>
-    public required double RelativeEmbeddingError { get; init; }
-
-    /// <summary>‖MᵀA − M′ᵀA′_S − b1ᵀ‖² / ‖MᵀA‖²: the relative error of the consumer's response on the calibration statistics.</summary>
+    /// <summary>
+    /// The relative error of the consumer's response on the calibration statistics, ‖y − y′‖² / ‖y‖²: on the channel
+    /// statistics (y = MᵀA) or, for pruners that read patches, on the sampled patches.
+    /// </summary>
     public required double RelativeOutputError { get; init; }
 
-    /// <summary>The ridge λ used.</summary>
-    public required double Lambda { get; init; }
+    /// <summary>The ridge λ of the consumer's refit, or null for pruners that refit nothing.</summary>
+    public double? Lambda { get; init; }
 
     /// <summary>
     /// Where the layer pruner spent its time (decomposition, selection, recomposition), or null for pruners that
     /// do not measure it.
     /// </summary>
     public LayerPruningTimes? Times { get; init; }
+
+    /// <summary>The embedding rank r used (the layer's valid capacity unless the request fixed the rank), or null for pruners without an embedding.</summary>
+    public int? ValidCapacity { get; init; }
+
+    /// <summary>The embedding kind, or null for pruners without an embedding.</summary>
+    public EmbeddingKind? Embedding { get; init; }
+
+    /// <summary>
+    /// The relative error of recovering the layer's embedding QᵀA from the survivors on the calibration statistics, or
+    /// null for pruners that recover none. The selection-plus-least-squares baselines recover the identity embedding
+    /// (Q = I), so theirs is the error of recovering the activations themselves.
+    /// </summary>
+    public double? RelativeEmbeddingError { get; init; }
 }
 
 /// <summary>The wall-clock time of each stage of pruning one layer.</summary>

@@ -1,5 +1,6 @@
 using Ldrf.Decomposition;
 using Ldrf.Numerics;
+using Ldrf.Recomposition;
 using Ldrf.Selection;
 
 namespace Ldrf;
@@ -27,4 +28,27 @@ public static class LdrfComponents
         SelectionKind.GreedyResponse => new GreedyResponseSelector(backend),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, $"'{nameof(kind)}' is not a defined SelectionKind."),
     };
+
+    /// <summary>
+    /// The built-in recomposer for <see cref="LdrfOptions.Recomposition"/>, with the ridge settings
+    /// (<see cref="LdrfOptions.RidgeScale"/>, <see cref="LdrfOptions.Lambda"/>) and <see cref="LdrfOptions.FitIntercept"/>:
+    /// a <see cref="RidgeRecomposer"/> for <see cref="RecompositionKind.Channel"/>; for <see cref="RecompositionKind.Patch"/>,
+    /// the patch ridge solve over that same recomposer's settings, which it falls back to where patches are missing or too few.
+    /// </summary>
+    /// <param name="options">The options; read once.</param>
+    /// <param name="backend">The numeric backend.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Not a defined <see cref="RecompositionKind"/>.</exception>
+    public static IRecomposer CreateRecomposer(LdrfOptions options, INumericBackend backend)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(backend);
+        var channel = new RidgeRecomposer(backend, options.RidgeScale, options.Lambda, options.FitIntercept);
+        return options.Recomposition switch
+        {
+            RecompositionKind.Channel => channel,
+            RecompositionKind.Patch => new PatchRidgeRecomposer(channel),
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Recomposition, $"'{nameof(options)}.{nameof(LdrfOptions.Recomposition)}' is not a defined RecompositionKind."),
+        };
+    }
 }

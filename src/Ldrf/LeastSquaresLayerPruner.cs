@@ -8,26 +8,36 @@ namespace Ldrf;
 
 /// <summary>
 /// The "selection + least squares" baseline: keep the selected channels and refit the consumer's whole
-/// input from them, M′ = (G + λI)⁻¹ H M. This is LDRF with the identity embedding (Q = I, R = M), which is
-/// how it is computed, so it shares the ridge recomposer and the selectors.
+/// input from them, M′ = (G + λI)⁻¹ H M. This is LDRF's pipeline with the identity embedding (Q = I, R = M) in place
+/// of a decomposition, which is how it is computed: the selector and the recomposer are the same parts.
 /// </summary>
-/// <remarks>Without a keep count the layer keeps all its channels (there is no capacity estimate).</remarks>
+/// <remarks>
+/// Without a keep count the layer keeps all its channels (there is no capacity estimate). The result has no
+/// embedding kind and no valid capacity; its embedding error is the error of recovering the activations themselves.
+/// </remarks>
 public sealed class LeastSquaresLayerPruner : ILayerPruner
 {
-    private readonly INumericBackend _backend;
     private readonly INeuronSelector _selector;
     private readonly IRecomposer _recomposer;
 
     /// <summary>Creates the baseline.</summary>
     /// <param name="selector">Selects the survivors (for example <see cref="L1NormSelector"/> or <see cref="RandomSelector"/>).</param>
-    /// <param name="recomposer">Solves the ridge system; default a <see cref="RidgeRecomposer"/> with default options.</param>
-    /// <param name="backend">The numeric backend; default <see cref="MathNetNumericBackend"/>.</param>
+    /// <param name="recomposer">Refits the consumer and measures the errors; default a <see cref="RidgeRecomposer"/> with the default ridge scale.</param>
+    /// <param name="backend">The numeric backend of the default recomposer; default <see cref="MathNetNumericBackend"/>.</param>
     public LeastSquaresLayerPruner(INeuronSelector selector, IRecomposer? recomposer = null, INumericBackend? backend = null)
     {
         _selector = selector ?? throw new ArgumentNullException(nameof(selector));
-        _backend = backend ?? MathNetNumericBackend.Instance;
-        _recomposer = recomposer ?? new RidgeRecomposer(_backend);
+        _recomposer = recomposer ?? new RidgeRecomposer(backend ?? MathNetNumericBackend.Instance);
     }
+
+    /// <inheritdoc />
+    /// <remarks>The recomposer's answer.</remarks>
+    public bool UsesPatchStatistics => _recomposer.UsesPatchStatistics;
+
+    /// <inheritdoc />
+    /// <remarks>The recomposer's answer.</remarks>
+    public bool UsesPatchStatisticsFor(int channels, int patchFeatures, long patchSamples, int keepCount) =>
+        _recomposer.UsesPatchStatisticsFor(channels, patchFeatures, patchSamples, keepCount);
 
     /// <inheritdoc />
     public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)
@@ -37,25 +47,21 @@ public sealed class LeastSquaresLayerPruner : ILayerPruner
         var name = request.LayerName;
         var c = request.Statistics.Channels;
         var m = request.ConsumerWeights;
-        // The identity embedding: Q = I, R = M. Its kind label is irrelevant; the result reports none.
-        var identity = new Embedding(EmbeddingKind.WeightSvd, Matrix<double>.Build.DenseIdentity(c), m, Vector<double>.Build.Dense(c, 1.0));
+        var identity = Embedding.Identity(m, sparse: false);
         var keep = request.KeepCount ?? c;
         var context = new SelectionContext(name, m, request.Statistics, identity, request.ProducerWeights);
         var kept = PruneChecks.CheckSelection(_selector.Select(context, keep), keep, c, name);
         cancellationToken.ThrowIfCancellationRequested();
-        var recomposition = _recomposer.Recompose(identity, request.Statistics, kept, name);
-        var outputError = GramError.Relative(_backend, request.Statistics, kept, m, recomposition.ConsumerWeights, recomposition.BiasCorrection);
+        var recomposition = _recomposer.Recompose(identity, m, request.Statistics, request.PatchStatistics, kept, name);
         return new LayerPruningResult
         {
             LayerName = name,
             KeptChannels = kept,
             ConsumerWeights = recomposition.ConsumerWeights,
             BiasCorrection = recomposition.BiasCorrection,
-            ValidCapacity = c,
-            Embedding = null,
-            RelativeEmbeddingError = recomposition.RelativeEmbeddingError,
-            RelativeOutputError = outputError,
+            RelativeOutputError = recomposition.RelativeOutputError,
             Lambda = recomposition.Lambda,
+            RelativeEmbeddingError = recomposition.RelativeEmbeddingError,
         };
     }
 }

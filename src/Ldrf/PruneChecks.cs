@@ -1,5 +1,6 @@
 using System.Globalization;
 using Ldrf.Numerics;
+using Ldrf.Recomposition;
 
 namespace Ldrf;
 
@@ -39,6 +40,13 @@ internal static class PruneChecks
         {
             Guard.Rows(p, stats.Channels, "ProducerWeights", "one row per output channel of the producer", name);
             Guard.Finite(p, "ProducerWeights", name);
+        }
+
+        if (request.PatchStatistics is { } patches)
+        {
+            // The layout every reader of patches relies on (C · P features, M's columns out · P, samples), checked
+            // here once so that the message names the caller's argument whichever part reads them.
+            PatchLayout.Positions(name, stats.Channels, m, patches, nameof(request));
         }
 
         if (request.KeepCount is int keep && (keep < 1 || keep > stats.Channels))

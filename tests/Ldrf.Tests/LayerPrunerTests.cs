@@ -152,9 +152,10 @@ public class LayerPrunerTests
             var ldrf = (LdrfLayerPruner)pruner;
             Assert.That(ldrf.Decomposer.Kind, Is.EqualTo(EmbeddingKind.ResponseAware));
             Assert.That(ldrf.Selector, Is.InstanceOf<RandomSelector>().With.Property(nameof(RandomSelector.Seed)).EqualTo(9));
-            Assert.That(ldrf.Recomposer, Is.InstanceOf<RidgeRecomposer>());
-            Assert.That(((RidgeRecomposer)ldrf.Recomposer).RidgeScale, Is.EqualTo(1e-3));
-            Assert.That(((RidgeRecomposer)ldrf.Recomposer).FitIntercept, Is.True);
+            // The default patch recomposition reads its ridge settings from the channel recomposition it falls back to.
+            Assert.That(ldrf.Recomposer, Is.InstanceOf<PatchRidgeRecomposer>());
+            Assert.That(((PatchRidgeRecomposer)ldrf.Recomposer).Channel.RidgeScale, Is.EqualTo(1e-3));
+            Assert.That(((PatchRidgeRecomposer)ldrf.Recomposer).Channel.FitIntercept, Is.True);
             Assert.That(provider.GetRequiredService<INumericBackend>(), Is.InstanceOf<MathNetNumericBackend>());
         });
 
@@ -189,10 +190,27 @@ public class LayerPrunerTests
     [Test]
     public void Statistics_type_is_usable_without_a_container()
     {
+        // Statistics accumulated in two batches by hand, no container: the pruner must see exactly these activations.
+        var pruned = TestData.Activations(3, 10, 1);
+        var original = TestData.Activations(3, 10, 2);
         var stats = new ChannelStatistics(3);
-        stats.Accumulate(TestData.Activations(3, 10, 1), TestData.Activations(3, 10, 2));
+        stats.Accumulate(pruned.SubMatrix(0, 3, 0, 4), original.SubMatrix(0, 3, 0, 4));
+        stats.Accumulate(pruned.SubMatrix(0, 3, 4, 6), original.SubMatrix(0, 3, 4, 6));
+        var m = TestData.Gaussian(3, 4, 3);
         var result = new LdrfLayerPruner(new LdrfOptions(), MathNetNumericBackend.Instance)
-            .Prune(new LayerPruningRequest("l", TestData.Gaussian(3, 4, 3), stats) { KeepCount = 2 });
-        Assert.That(result.ConsumerWeights.RowCount, Is.EqualTo(2));
+            .Prune(new LayerPruningRequest("l", m, stats) { KeepCount = 2 });
+
+        var response = m.TransposeThisAndMultiply(original);
+        var fit = result.ConsumerWeights.TransposeThisAndMultiply(TestData.Rows(pruned, result.KeptChannels));
+        var explicitError = TestData.SquaredNorm(response - fit) / TestData.SquaredNorm(response);
+        Assert.Multiple(() =>
+        {
+            Assert.That(stats.SampleCount, Is.EqualTo(10));
+            Assert.That(result.KeptChannels, Is.Ordered.And.Unique.And.Length.EqualTo(2).And.All.InRange(0, 2));
+            Assert.That(result.ConsumerWeights.RowCount, Is.EqualTo(2));
+            Assert.That(result.ConsumerWeights.ColumnCount, Is.EqualTo(4));
+            Assert.That(result.RelativeOutputError, IsFinite.EqualTo(explicitError, 1e-9), "the error on the accumulated activations");
+            Assert.That(result.RelativeOutputError, IsFinite.LessThan(1), "better than dropping the layer's output");
+        });
     }
 }

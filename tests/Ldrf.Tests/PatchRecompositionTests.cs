@@ -16,7 +16,7 @@ public class PatchRecompositionTests
     private static double OutputError(ConvLayerData data, LayerPruningResult result)
     {
         var features = result.KeptChannels.SelectMany(c => Enumerable.Range(c * Positions, Positions)).ToArray();
-        var fitted = PatchProblem.ToPatchWeights(result.ConsumerWeights, Positions).TransposeThisAndMultiply(TestData.Rows(data.PrunedPatches, features));
+        var fitted = PatchLayout.ToPatchWeights(result.ConsumerWeights, Positions).TransposeThisAndMultiply(TestData.Rows(data.PrunedPatches, features));
         return TestData.SquaredNorm(data.Output - fitted) / TestData.SquaredNorm(data.Output);
     }
 
@@ -32,7 +32,7 @@ public class PatchRecompositionTests
         var solution = xs.TransposeAndMultiply(xs).Solve(xs.TransposeAndMultiply(data.Output));
         Assert.Multiple(() =>
         {
-            Assert.That(TestData.RelativeError(PatchProblem.ToPatchWeights(result.ConsumerWeights, Positions), solution), IsFinite.LessThan(1e-8));
+            Assert.That(TestData.RelativeError(PatchLayout.ToPatchWeights(result.ConsumerWeights, Positions), solution), IsFinite.LessThan(1e-8));
             Assert.That(result.RelativeOutputError, IsFinite.EqualTo(OutputError(data, result), 1e-8), "the reported error is the explicit one");
             Assert.That(result.BiasCorrection, Is.Null);
         });
@@ -109,5 +109,37 @@ public class PatchRecompositionTests
         };
         var e = Assert.Throws<ArgumentException>(() => Pruner(RecompositionKind.Patch).Prune(wrong));
         Assert.That(e!.Message, Does.Contain("features.3").And.Contain("20 features").And.Contain("C = 8"));
+        Assert.That(e.ParamName, Is.EqualTo("request"), "the caller's argument, not the recomposer's");
+    }
+
+    [TestCase(8, 5, 3)]
+    [TestCase(10, 4, 6)]
+    public void With_an_intercept_it_is_least_squares_with_a_constant_input_over_the_survivors_patches(int channels, int outputs, int keep)
+    {
+        var data = ConvLayerData.Create(channels, outputs, images: 30, seed: channels + 1);
+        var pruner = new LdrfLayerPruner(new LdrfOptions { EnergyThreshold = 1.0, RidgeScale = 0, FitIntercept = true });
+        var result = pruner.Prune(data.Request(keep));
+
+        var features = result.KeptChannels.SelectMany(c => Enumerable.Range(c * Positions, Positions)).ToArray();
+        var xs = TestData.Rows(data.PrunedPatches, features);
+        var design = xs.Transpose().Append(Matrix<double>.Build.Dense(xs.ColumnCount, 1, 1.0));
+        var solution = design.QR().Solve(data.Output.Transpose());
+        var weights = solution.SubMatrix(0, features.Length, 0, outputs);
+        var intercept = solution.Row(features.Length);
+        var fitted = (weights.TransposeThisAndMultiply(xs) + Matrix<double>.Build.Dense(outputs, xs.ColumnCount, (o, _) => intercept[o]));
+        var explicitError = TestData.SquaredNorm(data.Output - fitted) / TestData.SquaredNorm(data.Output);
+
+        // The consumer's bias gains the sum of each output's P entries: the intercept sits in the first.
+        var bias = result.BiasCorrection!;
+        var folded = Vector<double>.Build.Dense(outputs, o => Enumerable.Range(0, Positions).Sum(j => bias[(o * Positions) + j]));
+        Assert.Multiple(() =>
+        {
+            Assert.That(TestData.RelativeError(PatchLayout.ToPatchWeights(result.ConsumerWeights, Positions), weights), IsFinite.LessThan(1e-8));
+            Assert.That((folded - intercept).L2Norm(), IsFinite.LessThan(1e-8 * intercept.L2Norm()));
+            Assert.That(intercept.L2Norm(), IsFinite.GreaterThan(0), "the data have an offset to fit");
+            Assert.That(result.RelativeOutputError, IsFinite.EqualTo(explicitError, 1e-8), "the reported error includes the intercept");
+            Assert.That(result.RelativeOutputError, IsFinite.LessThan(OutputError(data, Pruner(RecompositionKind.Patch).Prune(data.Request(keep)))),
+                "the intercept lowers the error of the same survivors");
+        });
     }
 }

@@ -25,7 +25,7 @@ public class RecompositionTests
     {
         var pruned = Pruned;
         var embedding = Embedding(5);
-        var result = new RidgeRecomposer(Backend, lambda: lambda).Recompose(embedding, TestData.Stats(pruned, _original), Kept);
+        var result = new RidgeRecomposer(Backend, lambda: lambda).Fit(embedding, TestData.Stats(pruned, _original), Kept);
 
         var survivors = TestData.Rows(pruned, Kept);
         var target = _original.TransposeThisAndMultiply(embedding.Basis);
@@ -53,7 +53,7 @@ public class RecompositionTests
         var previous = double.MaxValue;
         foreach (var scale in new[] { 1e-2, 1e-4, 1e-6, 1e-9 })
         {
-            var error = TestData.RelativeError(new RidgeRecomposer(Backend, scale).Recompose(embedding, stats, Kept).EmbeddingMap, leastSquares);
+            var error = TestData.RelativeError(new RidgeRecomposer(Backend, scale).Fit(embedding, stats, Kept).EmbeddingMap, leastSquares);
             Assert.That(error, IsFinite.LessThan(previous), $"scale {scale}");
             previous = error;
         }
@@ -65,7 +65,7 @@ public class RecompositionTests
     public void Default_lambda_scales_with_the_trace_of_G()
     {
         var pruned = Pruned;
-        var result = new RidgeRecomposer(Backend).Recompose(Embedding(4), TestData.Stats(pruned, _original), Kept);
+        var result = new RidgeRecomposer(Backend).Fit(Embedding(4), TestData.Stats(pruned, _original), Kept);
         var survivors = TestData.Rows(pruned, Kept);
         var expected = RidgeRecomposer.DefaultRidgeScale * survivors.TransposeAndMultiply(survivors).Trace() / Kept.Length;
         Assert.That(result.Lambda, IsFinite.EqualToWithinPercent(expected, 1e-12));
@@ -77,7 +77,7 @@ public class RecompositionTests
     {
         var pruned = Pruned;
         var embedding = Embedding(4);
-        var result = new RidgeRecomposer(Backend, lambda: 2.0, fitIntercept: intercept).Recompose(embedding, TestData.Stats(pruned, _original), Kept);
+        var result = new RidgeRecomposer(Backend, lambda: 2.0, fitIntercept: intercept).Fit(embedding, TestData.Stats(pruned, _original), Kept);
         var reference = embedding.Basis.TransposeThisAndMultiply(_original);
         var fit = result.EmbeddingMap.TransposeThisAndMultiply(TestData.Rows(pruned, Kept));
         if (intercept)
@@ -105,7 +105,7 @@ public class RecompositionTests
     {
         var pruned = Pruned;
         var embedding = Embedding(4);
-        var result = new RidgeRecomposer(Backend, lambda: 0, fitIntercept: true).Recompose(embedding, TestData.Stats(pruned, _original), Kept);
+        var result = new RidgeRecomposer(Backend, lambda: 0, fitIntercept: true).Fit(embedding, TestData.Stats(pruned, _original), Kept);
         var design = TestData.Rows(pruned, Kept).Transpose().Append(Matrix<double>.Build.Dense(300, 1, 1.0));
         var solution = design.QR().Solve(_original.TransposeThisAndMultiply(embedding.Basis));
         var q = solution.SubMatrix(0, Kept.Length, 0, 4);
@@ -126,8 +126,8 @@ public class RecompositionTests
         var stats = TestData.Stats(pruned, _original);
         var m = TestData.Gaussian(10, 14, seed: 24);
         var options = new LdrfOptions { Embedding = kind, Lambda = 1e-10 };
-        var recomposer = new RidgeRecomposer(options, Backend);
-        var ldrf = new LdrfLayerPruner(options, LdrfComponents.CreateDecomposer(kind, Backend), new RandomSelector(5), recomposer, Backend);
+        var recomposer = new RidgeRecomposer(Backend, lambda: options.Lambda);
+        var ldrf = new LdrfLayerPruner(options, LdrfComponents.CreateDecomposer(kind, Backend), new RandomSelector(5), recomposer);
         var leastSquares = new LeastSquaresLayerPruner(new RandomSelector(5), recomposer);
         var request = new LayerPruningRequest("layer", m, stats) { KeepCount = 6, Rank = 10 };
         var a = ldrf.Prune(request);

@@ -150,6 +150,32 @@ public class PruningTests
     }
 
     [Test]
+    public void Capacity_bounds_ask_the_estimator_and_prune_each_layer_once()
+    {
+        using var network = TestNetworks.SmallVgg();
+        var counter = new CapacityCounter(new LdrfLayerPruner(new LdrfOptions { EnergyThreshold = 0.8 }, new Numerics.TorchNumericBackend()));
+        var options = new NetworkPruningOptions { TargetFlopsReduction = 1.5, MeasureLatency = false, ChannelMultiple = 1 };
+        using var result = new TorchSharpPruner(counter).Prune(network, TestNetworks.Batches(3), options);
+        var pruned = result.Report.Layers.Where(l => l.ValidCapacity is not null).ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(counter.Estimates.Keys, Is.EqualTo(new[] { "features.0", "features.3", "features.7", "classifier.0" }), "one estimate per prunable layer");
+            Assert.That(counter.Prunes, Is.EqualTo(counter.Estimates.Keys), "and one Prune per layer: the estimate prunes nothing");
+            Assert.That(pruned.Select(l => l.ValidCapacity!.Value), Is.EqualTo(counter.Estimates.Values), "the bounds are the estimates");
+        });
+    }
+
+    [Test]
+    public void Capacity_bounds_with_a_pruner_that_estimates_none_are_refused_by_name()
+    {
+        using var network = TestNetworks.SmallVgg();
+        var options = new NetworkPruningOptions { TargetFlopsReduction = 1.5, MeasureLatency = false, ChannelMultiple = 1 };
+        var e = Assert.Throws<ArgumentException>(() => new TorchSharpPruner(new DropWithoutReconstruction()).Prune(network, TestNetworks.Batches(2), options));
+        Assert.That(e!.ParamName, Is.EqualTo("options"));
+        Assert.That(e.Message, Does.Contain("UseCapacityBounds").And.Contain(nameof(DropWithoutReconstruction)).And.Contain(nameof(ICapacityEstimator)));
+    }
+
+    [Test]
     public void An_unreachable_target_reports_the_best_reachable_reduction()
     {
         using var network = TestNetworks.SmallVgg();
@@ -235,6 +261,27 @@ public class PruningTests
         }
     }
 
+    private sealed class CapacityCounter(LdrfLayerPruner inner) : ILayerPruner, ICapacityEstimator
+    {
+        public Dictionary<string, int> Estimates { get; } = [];
+
+        public List<string> Prunes { get; } = [];
+
+        public bool UsesPatchStatistics => inner.UsesPatchStatistics;
+
+        public bool UsesPatchStatisticsFor(int channels, int patchFeatures, long patchSamples, int keepCount) =>
+            inner.UsesPatchStatisticsFor(channels, patchFeatures, patchSamples, keepCount);
+
+        public int EstimateCapacity(LayerPruningRequest request, CancellationToken cancellationToken = default) =>
+            Estimates[request.LayerName] = inner.EstimateCapacity(request, cancellationToken);
+
+        public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)
+        {
+            Prunes.Add(request.LayerName);
+            return inner.Prune(request, cancellationToken);
+        }
+    }
+
     private sealed class DropWithoutReconstruction : ILayerPruner
     {
         public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)
@@ -250,10 +297,7 @@ public class PruningTests
                 LayerName = request.LayerName,
                 KeptChannels = kept,
                 ConsumerWeights = Matrix<double>.Build.DenseOfRowVectors(kept.Select(request.ConsumerWeights.Row)),
-                ValidCapacity = request.Statistics.Channels,
-                RelativeEmbeddingError = double.NaN,
                 RelativeOutputError = double.NaN,
-                Lambda = 0,
             };
         }
     }

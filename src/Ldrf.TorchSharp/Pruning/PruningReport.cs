@@ -20,10 +20,10 @@ public sealed record LayerReport
     /// <summary>Output channels (or features) after pruning.</summary>
     public required int ChannelsAfter { get; init; }
 
-    /// <summary>The valid capacity r of the layer's outputs, or null for the last layer (never pruned).</summary>
+    /// <summary>The valid capacity r of the layer's outputs, or null for the last layer (never pruned) and for layer pruners without an embedding (the baselines).</summary>
     public int? ValidCapacity { get; init; }
 
-    /// <summary>The relative reconstruction error of the layer's embedding on the calibration data, or null for the last layer.</summary>
+    /// <summary>The relative reconstruction error of the layer's embedding on the calibration data, or null for the last layer and for layer pruners that recover no embedding.</summary>
     public double? RelativeEmbeddingError { get; init; }
 
     /// <summary>The relative error of the consumer's response on the calibration data, or null for the last layer.</summary>

@@ -40,8 +40,8 @@ namespace Ldrf.TorchSharp.Pruning;
 /// </para>
 /// <para>
 /// Widths come from <see cref="NetworkPruningOptions.TargetFlopsReduction"/> (allocated by
-/// <see cref="WidthAllocator"/> under each layer's valid capacity, which a first pass over the original
-/// network estimates) or from <see cref="NetworkPruningOptions.PerLayerKeepRatios"/>.
+/// <see cref="WidthAllocator"/> under each layer's valid capacity, which the layer pruner, an
+/// <see cref="ICapacityEstimator"/>, estimates from a first pass over the original network) or from <see cref="NetworkPruningOptions.PerLayerKeepRatios"/>.
 /// </para>
 /// </remarks>
 public sealed class TorchSharpPruner
@@ -313,6 +313,12 @@ public sealed class TorchSharpPruner
         var capacities = units.Select(_ => 1).ToArray();
         if (options.TargetFlopsReduction is not null && options.UseCapacityBounds)
         {
+            if (_layerPruner is not ICapacityEstimator estimator)
+            {
+                throw new ArgumentException(
+                    $"'{nameof(options)}.{nameof(options.UseCapacityBounds)}' is true, but the layer pruner {_layerPruner.GetType().Name} estimates no valid capacity (it is not an {nameof(ICapacityEstimator)}); set it to false to allocate widths without capacity bounds.",
+                    nameof(options));
+            }
 
             // Valid capacity r from the original network: its statistics with nothing pruned yet.
             using var inputs = new CalibrationCache(batches, 0, _ => 0, device, dtype);
@@ -323,17 +329,7 @@ public sealed class TorchSharpPruner
                 var request = new LayerPruningRequest(names[j],
                     PrunableUnit.ConsumerMatrix(folded.State[units[j].ConsumerSpec(folded.Layers).Path + ".weight"], units[j].Channels),
                     statistics[j]);
-                try
-                {
-                    capacities[j] = Math.Clamp(_layerPruner.Prune(request, cancellationToken).ValidCapacity, 1, units[j].Channels);
-                }
-                catch (ArgumentException e) when (_layerPruner.UsesPatchStatistics && request.PatchStatistics is null)
-                {
-                    // The capacity pass reads the channel statistics only; a pruner that needs patches has no estimate there.
-                    throw new ArgumentException(
-                        $"'{nameof(options)}.{nameof(options.UseCapacityBounds)}' is true, but the layer pruner {_layerPruner.GetType().Name} could not estimate the valid capacity of '{names[j]}' from channel statistics; set it to false to allocate widths without capacity bounds.",
-                        nameof(options), e);
-                }
+                capacities[j] = Math.Clamp(estimator.EstimateCapacity(request, cancellationToken), 1, units[j].Channels);
             }
         }
 

@@ -26,7 +26,8 @@ namespace Ldrf.Baselines;
 /// </para>
 /// <para>
 /// <see cref="LayerPruningResult.RelativeOutputError"/> is the consumer's true output error on the sampled
-/// patches; there is no embedding, so <see cref="LayerPruningResult.RelativeEmbeddingError"/> repeats it.
+/// patches; there is no embedding, so the LDRF diagnostics (<see cref="LayerPruningResult.ValidCapacity"/>,
+/// <see cref="LayerPruningResult.RelativeEmbeddingError"/>) are null.
 /// Without a keep count every channel is kept (and refitted).
 /// </para>
 /// </remarks>
@@ -55,7 +56,7 @@ public sealed class ChannelPruningLayerPruner : ILayerPruner
     {
         PruneChecks.Check(request);
         cancellationToken.ThrowIfCancellationRequested();
-        var problem = PatchProblem.Create(request, _backend, "Channel Pruning");
+        var problem = PatchContributions.Create(request, _backend, "Channel Pruning");
         cancellationToken.ThrowIfCancellationRequested();
         var m = request.ConsumerWeights;
         var norms = Vector<double>.Build.Dense(problem.Channels, i => m.Row(i).L2Norm());
@@ -68,10 +69,6 @@ public sealed class ChannelPruningLayerPruner : ILayerPruner
             LayerName = request.LayerName,
             KeptChannels = kept,
             ConsumerWeights = weights,
-            BiasCorrection = null,
-            ValidCapacity = problem.Channels,
-            Embedding = null,
-            RelativeEmbeddingError = error,
             RelativeOutputError = error,
             Lambda = lambda,
         };

@@ -12,7 +12,7 @@ namespace Ldrf.Baselines;
 /// "Pruning Filters for Efficient ConvNets", arXiv 1608.08710) before fine-tuning.
 /// </summary>
 /// <remarks>
-/// <para>Without a keep count the layer keeps all its channels. The result has no embedding and λ = 0.</para>
+/// <para>Without a keep count the layer keeps all its channels. The result has no embedding kind, no valid capacity and no λ.</para>
 /// <para>
 /// Diagnostics, from the channel statistics (O = Σ a aᵀ, H = Σ a′aᵀ, G = Σ a′a′ᵀ):
 /// <see cref="LayerPruningResult.RelativeOutputError"/> = ‖MᵀA − M_SᵀA′_S‖² / ‖MᵀA‖², as for
@@ -48,7 +48,7 @@ public sealed class NoReconstructionLayerPruner : ILayerPruner
         var m = request.ConsumerWeights;
 
         // The identity embedding (sparse, so wide layers cost nothing): selectors see Q = I, R = M.
-        var identity = new Embedding(EmbeddingKind.WeightSvd, Matrix<double>.Build.SparseIdentity(c), m, Vector<double>.Build.Dense(c, 1.0));
+        var identity = Embedding.Identity(m, sparse: true);
         var keep = request.KeepCount ?? c;
         var context = new SelectionContext(name, m, stats, identity, request.ProducerWeights);
         var kept = PruneChecks.CheckSelection(Selector.Select(context, keep), keep, c, name);
@@ -60,12 +60,8 @@ public sealed class NoReconstructionLayerPruner : ILayerPruner
             LayerName = name,
             KeptChannels = kept,
             ConsumerWeights = sliced,
-            BiasCorrection = null,
-            ValidCapacity = c,
-            Embedding = null,
-            RelativeEmbeddingError = SlicingError(stats.OriginalGramView, stats.CrossView, stats.PrunedGramView, kept),
             RelativeOutputError = GramError.Relative(_backend, stats, kept, m, sliced, null),
-            Lambda = 0,
+            RelativeEmbeddingError = SlicingError(stats.OriginalGramView, stats.CrossView, stats.PrunedGramView, kept),
         };
     }
 

@@ -30,8 +30,9 @@ namespace Ldrf.Baselines;
 /// </para>
 /// <para>
 /// <see cref="LayerPruningResult.RelativeOutputError"/> is the consumer's true output error on the sampled
-/// patches, ‖y − ŷ‖² / ‖y‖²; there is no embedding, so <see cref="LayerPruningResult.RelativeEmbeddingError"/>
-/// repeats it. Without a keep count every channel is kept (and rescaled).
+/// patches, ‖y − ŷ‖² / ‖y‖²; there is no embedding, so the LDRF diagnostics
+/// (<see cref="LayerPruningResult.ValidCapacity"/>, <see cref="LayerPruningResult.RelativeEmbeddingError"/>) are null.
+/// Without a keep count every channel is kept (and rescaled).
 /// </para>
 /// </remarks>
 public sealed class ThiNetLayerPruner : ILayerPruner
@@ -64,7 +65,7 @@ public sealed class ThiNetLayerPruner : ILayerPruner
     {
         PruneChecks.Check(request);
         cancellationToken.ThrowIfCancellationRequested();
-        var problem = PatchProblem.Create(request, _backend, "ThiNet");
+        var problem = PatchContributions.Create(request, _backend, "ThiNet");
         cancellationToken.ThrowIfCancellationRequested();
         var c = problem.Channels;
         var kept = GreedyKeep(problem.ContributionGram, problem.ContributionCross, request.KeepCount ?? c, cancellationToken);
@@ -91,10 +92,6 @@ public sealed class ThiNetLayerPruner : ILayerPruner
             LayerName = request.LayerName,
             KeptChannels = kept,
             ConsumerWeights = weights,
-            BiasCorrection = null,
-            ValidCapacity = c,
-            Embedding = null,
-            RelativeEmbeddingError = error,
             RelativeOutputError = error,
             Lambda = lambda,
         };
@@ -146,7 +143,7 @@ public sealed class ThiNetLayerPruner : ILayerPruner
         return Enumerable.Range(0, c).Where(i => inSet[i]).ToArray();
     }
 
-    private (Vector<double> Scales, double Lambda) Rescale(PatchProblem problem, int[] kept)
+    private (Vector<double> Scales, double Lambda) Rescale(PatchContributions problem, int[] kept)
     {
         var k = problem.ContributionGram;
         var scales = Vector<double>.Build.Dense(kept.Length, 1.0);
@@ -161,7 +158,7 @@ public sealed class ThiNetLayerPruner : ILayerPruner
         var lambda = RidgeSystem.Lambda(system, RidgeScale);
         var rhs = Matrix<double>.Build.Dense(n, 1, (i, _) => problem.ContributionCross[kept[active[i]]]);
         var w = RidgeSystem.Solve(system, lambda, rhs, _backend,
-            ex => PatchProblem.Singular(problem.LayerName, kept.Length, n, lambda, system.Trace(), ex));
+            ex => PatchLayout.Singular(problem.LayerName, kept.Length, n, lambda, system.Trace(), ex));
 
         for (var i = 0; i < n; i++)
         {

@@ -17,6 +17,11 @@ public sealed class Embedding
     /// <param name="spectrum">The whole spectrum, descending, as singular-value magnitudes (energies are their squares).</param>
     /// <exception cref="ArgumentException">The sizes do not agree.</exception>
     public Embedding(EmbeddingKind kind, Matrix<double> basis, Matrix<double> reader, Vector<double> spectrum)
+        : this((EmbeddingKind?)kind, basis, reader, spectrum)
+    {
+    }
+
+    private Embedding(EmbeddingKind? kind, Matrix<double> basis, Matrix<double> reader, Vector<double> spectrum)
     {
         Guard.NotNull(basis, nameof(basis));
         Guard.NotNull(reader, nameof(reader));
@@ -34,8 +39,8 @@ public sealed class Embedding
         Spectrum = spectrum;
     }
 
-    /// <summary>The decomposition that produced this embedding.</summary>
-    public EmbeddingKind Kind { get; }
+    /// <summary>The decomposition that produced this embedding, or null for the identity embedding (Q = I, R = M) of the selection-plus-least-squares baselines.</summary>
+    public EmbeddingKind? Kind { get; }
 
     /// <summary>Q: C x r; the embedding of an activation a is Qᵀa.</summary>
     public Matrix<double> Basis { get; }
@@ -55,4 +60,17 @@ public sealed class Embedding
 
     /// <summary>The number of channels C.</summary>
     public int Channels => Basis.RowCount;
+
+    /// <summary>
+    /// The identity embedding Q = I, R = M, whose recomposition is plain least squares of the layer's activations: what
+    /// the baselines without a decomposition hand to the selectors and the recomposer. Its spectrum is all ones.
+    /// </summary>
+    /// <param name="consumerWeights">M, C x K.</param>
+    /// <param name="sparse">Whether Q is stored sparse (free for wide layers when only selectors read it).</param>
+    internal static Embedding Identity(Matrix<double> consumerWeights, bool sparse)
+    {
+        var c = consumerWeights.RowCount;
+        var basis = sparse ? Matrix<double>.Build.SparseIdentity(c) : Matrix<double>.Build.DenseIdentity(c);
+        return new Embedding(null, basis, consumerWeights, Vector<double>.Build.Dense(c, 1.0));
+    }
 }

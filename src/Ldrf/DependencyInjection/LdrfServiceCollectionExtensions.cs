@@ -40,13 +40,12 @@ public static class LdrfServiceCollectionExtensions
             var o = sp.GetRequiredService<LdrfOptions>();
             return LdrfComponents.CreateSelector(o.Selection, o.Seed, sp.GetRequiredService<INumericBackend>());
         });
-        services.TryAddSingleton<IRecomposer>(sp => new RidgeRecomposer(sp.GetRequiredService<LdrfOptions>(), sp.GetRequiredService<INumericBackend>()));
+        services.TryAddSingleton(sp => LdrfComponents.CreateRecomposer(sp.GetRequiredService<LdrfOptions>(), sp.GetRequiredService<INumericBackend>()));
         services.TryAddSingleton<ILayerPruner>(sp => new LdrfLayerPruner(
             sp.GetRequiredService<LdrfOptions>(),
             sp.GetRequiredService<IEmbeddingDecomposer>(),
             sp.GetRequiredService<INeuronSelector>(),
-            sp.GetRequiredService<IRecomposer>(),
-            sp.GetRequiredService<INumericBackend>()));
+            sp.GetRequiredService<IRecomposer>()));
         return services;
     }
 }

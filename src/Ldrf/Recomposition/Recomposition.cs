@@ -6,30 +6,21 @@ namespace Ldrf.Recomposition;
 public sealed class Recomposition
 {
     /// <summary>Creates a result.</summary>
-    /// <param name="keptChannels">The survivors, in the row order of the matrices below.</param>
-    /// <param name="embeddingMap">Q′: C′ x r, so that Q′ᵀa′_S ≈ Qᵀa.</param>
-    /// <param name="consumerWeights">M′ = Q′ R: C′ x K, the consumer's new weights.</param>
-    /// <param name="biasCorrection">Rᵀc (length K) when an intercept was fitted, otherwise null.</param>
+    /// <param name="consumerWeights">M′: C′ x K, the consumer's new weights, rows in the order of the kept channels.</param>
+    /// <param name="biasCorrection">A correction (length K) to add to the consumer's response when an intercept was fitted, otherwise null.</param>
     /// <param name="lambda">The ridge λ used.</param>
-    /// <param name="relativeEmbeddingError">‖QᵀA − Q′ᵀA′_S − c1ᵀ‖² / ‖QᵀA‖² on the calibration statistics.</param>
-    public Recomposition(int[] keptChannels, Matrix<double> embeddingMap, Matrix<double> consumerWeights,
-        Vector<double>? biasCorrection, double lambda, double relativeEmbeddingError)
+    /// <param name="relativeEmbeddingError">The relative error of the recovered embedding on the calibration statistics.</param>
+    /// <param name="relativeOutputError">The relative error of the consumer's response on the calibration statistics.</param>
+    public Recomposition(Matrix<double> consumerWeights, Vector<double>? biasCorrection, double lambda, double relativeEmbeddingError, double relativeOutputError)
     {
-        KeptChannels = keptChannels ?? throw new ArgumentNullException(nameof(keptChannels));
-        EmbeddingMap = embeddingMap ?? throw new ArgumentNullException(nameof(embeddingMap));
         ConsumerWeights = consumerWeights ?? throw new ArgumentNullException(nameof(consumerWeights));
         BiasCorrection = biasCorrection;
         Lambda = lambda;
         RelativeEmbeddingError = relativeEmbeddingError;
+        RelativeOutputError = relativeOutputError;
     }
 
-    /// <summary>The survivors, in the row order of <see cref="ConsumerWeights"/>.</summary>
-    public int[] KeptChannels { get; }
-
-    /// <summary>Q′: C′ x r.</summary>
-    public Matrix<double> EmbeddingMap { get; }
-
-    /// <summary>M′ = Q′ R: C′ x K, the consumer's new weights in the same matricization as M.</summary>
+    /// <summary>M′: C′ x K, the consumer's new weights in the same matricization as M.</summary>
     public Matrix<double> ConsumerWeights { get; }
 
     /// <summary>The correction to add to the consumer's response (length K), or null without an intercept.</summary>
@@ -40,4 +31,7 @@ public sealed class Recomposition
 
     /// <summary>The relative reconstruction error of the embedding on the calibration statistics (0 = exact).</summary>
     public double RelativeEmbeddingError { get; }
+
+    /// <summary>The relative error of the consumer's response on the calibration statistics (0 = exact).</summary>
+    public double RelativeOutputError { get; }
 }

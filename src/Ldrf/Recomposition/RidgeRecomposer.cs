@@ -7,8 +7,9 @@ using MathNet.Numerics.LinearAlgebra;
 namespace Ldrf.Recomposition;
 
 /// <summary>
-/// LDRF recomposition (docs/method.md, section 3): ridge regression of the embedding on the survivors, solved
-/// through Cholesky, then merged into the consumer.
+/// LDRF's channel recomposition (docs/method.md, "3. Recomposition"): ridge regression of the embedding on the
+/// survivors' channels, solved through Cholesky, then merged into the consumer. It owns the ridge settings (scale,
+/// absolute λ, intercept) of LDRF's recomposition; the patch recomposition reads them from here.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -27,6 +28,7 @@ namespace Ldrf.Recomposition;
 /// penalized; the matrix is positive definite for λ &gt; 0 and N &gt; 0). The consumer then computes
 /// M′ᵀa′ + Rᵀc, so <see cref="Recomposition.BiasCorrection"/> = Rᵀc.
 /// </para>
+/// <para>It reads channel statistics only: <see cref="IRecomposer.UsesPatchStatistics"/> is false.</para>
 /// </remarks>
 public sealed class RidgeRecomposer : IRecomposer
 {
@@ -34,10 +36,7 @@ public sealed class RidgeRecomposer : IRecomposer
     /// The default ridge scale, 1e-4: λ = 1e-4 · tr(G)/C′ bounds the condition number of G + λI by about
     /// 1e4 · C′, so the Cholesky solve stays accurate when survivors are nearly collinear (duplicated or
     /// dead channels are common), while on well-conditioned survivors it moves the solution by about 1e-4
-    /// relative, far below the error that pruning itself causes. Measured on the synthetic deep ReLU chain of
-    /// the tests (six hidden layers of 32, 12 or 16 kept, every embedding kind): scales from 1e-6 to 1e-3
-    /// gave network output errors within 2% of each other, with 1e-4 the best or tied; 1e-2 was 5–8% worse;
-    /// λ = 0 failed outright when a survivor was dead in the pruned network.
+    /// relative, far below the error that pruning itself causes (docs/method.md, "3. Recomposition").
     /// </summary>
     public const double DefaultRidgeScale = 1e-4;
 
@@ -57,14 +56,6 @@ public sealed class RidgeRecomposer : IRecomposer
         FitIntercept = fitIntercept;
     }
 
-    /// <summary>Creates a ridge recomposer configured by <paramref name="options"/>.</summary>
-    /// <param name="options">Supplies <see cref="LdrfOptions.RidgeScale"/>, <see cref="LdrfOptions.Lambda"/> and <see cref="LdrfOptions.FitIntercept"/>.</param>
-    /// <param name="backend">The numeric backend.</param>
-    public RidgeRecomposer(LdrfOptions options, INumericBackend backend)
-        : this(backend, (options ?? throw new ArgumentNullException(nameof(options))).RidgeScale, options.Lambda, options.FitIntercept)
-    {
-    }
-
     /// <summary>λ relative to tr(G)/C′.</summary>
     public double RidgeScale { get; }
 
@@ -74,8 +65,24 @@ public sealed class RidgeRecomposer : IRecomposer
     /// <summary>Whether an intercept is fitted.</summary>
     public bool FitIntercept { get; }
 
+    /// <summary>The backend the solve runs on.</summary>
+    internal INumericBackend Backend => _backend;
+
     /// <inheritdoc />
-    public Recomposition Recompose(Embedding embedding, ChannelStatistics statistics, IReadOnlyList<int> keptChannels, string? layerName = null)
+    /// <remarks>The output error is ‖MᵀA − M′ᵀA′_S − b1ᵀ‖² / ‖MᵀA‖² from the channel Grams; <paramref name="patchStatistics"/> is not read.</remarks>
+    public Recomposition Recompose(Embedding embedding, Matrix<double> consumerWeights, ChannelStatistics statistics, ChannelStatistics? patchStatistics,
+        IReadOnlyList<int> keptChannels, string? layerName = null)
+    {
+        Guard.NotNull(consumerWeights, nameof(consumerWeights), layerName);
+        Guard.NotNull(statistics, nameof(statistics), layerName);
+        Guard.Rows(consumerWeights, statistics.Channels, nameof(consumerWeights), "one row per channel of the statistics", layerName);
+        var fit = Fit(embedding, statistics, keptChannels, layerName);
+        var outputError = GramError.Relative(_backend, statistics, fit.KeptChannels, consumerWeights, fit.ConsumerWeights, fit.BiasCorrection);
+        return new Recomposition(fit.ConsumerWeights, fit.BiasCorrection, fit.Lambda, fit.RelativeEmbeddingError, outputError);
+    }
+
+    /// <summary>The channel ridge fit of the embedding on the survivors, with Q′ (which a patch solve has no counterpart of).</summary>
+    internal ChannelFit Fit(Embedding embedding, ChannelStatistics statistics, IReadOnlyList<int> keptChannels, string? layerName = null)
     {
         Guard.NotNull(embedding, nameof(embedding), layerName);
         Guard.NotNull(statistics, nameof(statistics), layerName);
@@ -94,49 +101,29 @@ public sealed class RidgeRecomposer : IRecomposer
         var q = embedding.Basis;
         var lambda = RidgeSystem.Lambda(g, RidgeScale, Lambda);
         var rhs = _backend.Multiply(h, q);
+        Exception Singular(ArgumentException ex) => new ArgumentException(
+            Guard.Prefix(layerName) + string.Create(CultureInfo.InvariantCulture,
+                $"the ridge system of the {c} survivors is singular with lambda = {lambda} (tr(G) = {g.Trace()}); the survivors are linearly dependent or never active. Use a positive ridge scale."),
+            nameof(statistics),
+            ex);
 
         Matrix<double> solution;
         Vector<double>? embeddingIntercept = null;
-        try
+        if (FitIntercept)
         {
-            if (FitIntercept)
-            {
-                var system = Matrix<double>.Build.Dense(c + 1, c + 1);
-                system.SetSubMatrix(0, 0, g);
-                var sPrime = Vector<double>.Build.Dense(c, i => statistics.PrunedSumView[kept[i]]);
-                for (var i = 0; i < c; i++)
-                {
-                    system.At(i, i, system.At(i, i) + lambda);
-                    system.At(i, c, sPrime[i]);
-                    system.At(c, i, sPrime[i]);
-                }
-
-                system.At(c, c, statistics.SampleCount);
-                var augmentedRhs = Matrix<double>.Build.Dense(c + 1, q.ColumnCount);
-                augmentedRhs.SetSubMatrix(0, 0, rhs);
-                augmentedRhs.SetRow(c, q.TransposeThisAndMultiply(statistics.OriginalSumView));
-                var full = _backend.SolvePositiveDefinite(system, augmentedRhs);
-                solution = full.SubMatrix(0, c, 0, q.ColumnCount);
-                embeddingIntercept = full.Row(c);
-            }
-            else
-            {
-                solution = RidgeSystem.Solve(g, lambda, rhs, _backend, ex => ex);
-            }
+            var sPrime = Vector<double>.Build.Dense(c, i => statistics.PrunedSumView[kept[i]]);
+            (solution, embeddingIntercept) = RidgeSystem.SolveWithIntercept(g, lambda, sPrime, statistics.SampleCount, rhs,
+                q.TransposeThisAndMultiply(statistics.OriginalSumView), _backend, Singular);
         }
-        catch (ArgumentException ex)
+        else
         {
-            throw new ArgumentException(
-                Guard.Prefix(layerName) + string.Create(CultureInfo.InvariantCulture,
-                    $"the ridge system of the {c} survivors is singular with lambda = {lambda} (tr(G) = {g.Trace()}); the survivors are linearly dependent or never active. Use a positive ridge scale."),
-                nameof(statistics),
-                ex);
+            solution = RidgeSystem.Solve(g, lambda, rhs, _backend, Singular);
         }
 
         var weights = _backend.Multiply(solution, embedding.Reader);
         var bias = embeddingIntercept is null ? null : embedding.Reader.TransposeThisAndMultiply(embeddingIntercept);
         var error = GramError.Relative(_backend, statistics, kept, q, solution, embeddingIntercept);
-        return new Recomposition(kept, solution, weights, bias, lambda, error);
+        return new ChannelFit(kept, solution, weights, bias, lambda, error);
     }
 
     internal static int[] CheckKept(IReadOnlyList<int> keptChannels, int channels, string? layerName)
@@ -177,3 +164,7 @@ public sealed class RidgeRecomposer : IRecomposer
         return value;
     }
 }
+
+/// <summary>The channel ridge fit: Q′ (C′ x r), M′ = Q′ R, the bias correction Rᵀc or null, λ and the embedding error.</summary>
+internal sealed record ChannelFit(int[] KeptChannels, Matrix<double> EmbeddingMap, Matrix<double> ConsumerWeights, Vector<double>? BiasCorrection,
+    double Lambda, double RelativeEmbeddingError);

@@ -3,7 +3,7 @@ using Ldrf.Numerics;
 namespace Ldrf.Selection;
 
 /// <summary>
-/// The paper's rule (docs/method.md, section 2): keep the neurons that carry the largest share of the energy the
+/// The paper's rule (docs/method.md, "2. Selection"): keep the neurons that carry the largest share of the energy the
 /// consumer reads through the embedding.
 /// </summary>
 /// <remarks>

@@ -16,7 +16,7 @@ namespace Ldrf.Selection;
 /// neurons projected out (Schur complements). Each step costs O(C · min(C, K)); nothing larger than B is formed.
 /// </para>
 /// <para>
-/// This is a greedy answer to the ℓ0 selection problem of docs/method.md, section 2; neurons that are never active (zero
+/// This is a greedy answer to the ℓ0 selection problem of docs/method.md, "2. Selection"; neurons that are never active (zero
 /// residual energy) are taken last, by decreasing activity.
 /// </para>
 /// </remarks>

@@ -60,7 +60,9 @@ public class BaselinePrunerTests
             Assert.That(result.KeptChannels, Is.EqualTo(expected));
             Assert.That(result.ConsumerWeights, Is.EqualTo(TestData.Rows(m, expected)));
             Assert.That(result.BiasCorrection, Is.Null);
-            Assert.That(result.Lambda, Is.Zero);
+            Assert.That(result.Lambda, Is.Null, "nothing is refitted");
+            Assert.That(result.ValidCapacity, Is.Null, "no embedding, no capacity");
+            Assert.That(result.Embedding, Is.Null);
             Assert.That(result.RelativeOutputError, IsFinite.EqualTo(TestData.SquaredNorm(response - sliced) / TestData.SquaredNorm(response), 1e-9));
             Assert.That(result.RelativeEmbeddingError, IsFinite.EqualTo(dropped / TestData.SquaredNorm(a), 1e-9));
         });

@@ -130,11 +130,11 @@ public class BadInputTests
         var recomposer = new RidgeRecomposer(Backend);
         Bad(() => _ = new RidgeRecomposer(Backend, lambda: -0.5), "'lambda'", "-0.5");
         Bad(() => _ = new RidgeRecomposer(Backend, ridgeScale: double.NaN), "'ridgeScale'", "NaN");
-        Bad(() => recomposer.Recompose(embedding, stats, [0, 7], "block2.conv1"), "block2.conv1", "'keptChannels'[1] = 7", "[0, 5)");
-        Bad(() => recomposer.Recompose(embedding, stats, [1, 1], "block2.conv1"), "'keptChannels'[1] = 1", "repeated");
-        Bad(() => recomposer.Recompose(embedding, stats, [], "block2.conv1"), "'keptChannels'", "empty", "5 channels");
-        Bad(() => recomposer.Recompose(embedding, Stats(channels: 6), [0], "block2.conv1"), "block2.conv1", "5 rows", "6 channels");
-        Bad(() => recomposer.Recompose(embedding, new ChannelStatistics(5), [0], "block2.conv1"), "zero samples");
+        Bad(() => recomposer.Fit(embedding, stats, [0, 7], "block2.conv1"), "block2.conv1", "'keptChannels'[1] = 7", "[0, 5)");
+        Bad(() => recomposer.Fit(embedding, stats, [1, 1], "block2.conv1"), "'keptChannels'[1] = 1", "repeated");
+        Bad(() => recomposer.Fit(embedding, stats, [], "block2.conv1"), "'keptChannels'", "empty", "5 channels");
+        Bad(() => recomposer.Fit(embedding, Stats(channels: 6), [0], "block2.conv1"), "block2.conv1", "5 rows", "6 channels");
+        Bad(() => recomposer.Fit(embedding, new ChannelStatistics(5), [0], "block2.conv1"), "zero samples");
     }
 
     [Test]
@@ -145,7 +145,7 @@ public class BadInputTests
         a.SetRow(1, Vector<double>.Build.Dense(30));
         var stats = TestData.Stats(a, a);
         var embedding = new WeightSvdDecomposer(Backend).Decompose(TestData.Gaussian(4, 3, 6), stats, RankRule.Full);
-        Bad(() => new RidgeRecomposer(Backend, ridgeScale: 0).Recompose(embedding, stats, [0, 1, 2], "block2.conv1"),
+        Bad(() => new RidgeRecomposer(Backend, ridgeScale: 0).Fit(embedding, stats, [0, 1, 2], "block2.conv1"),
             "block2.conv1", "3 survivors", "lambda = 0");
     }
 

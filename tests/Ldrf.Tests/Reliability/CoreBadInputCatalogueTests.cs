@@ -284,7 +284,7 @@ public class CoreBadInputCatalogueTests
     {
         var stats = Stats();
         var embedding = new WeightSvdDecomposer(MathNetNumericBackend.Instance).Decompose(TestData.Gaussian(5, 6, 1), stats, RankRule.Full);
-        Throws<ArgumentException>(() => new RidgeRecomposer(MathNetNumericBackend.Instance).Recompose(embedding, stats, [0, 7], Layer),
+        Throws<ArgumentException>(() => new RidgeRecomposer(MathNetNumericBackend.Instance).Recompose(embedding, TestData.Gaussian(5, 6, 1), stats, null, [0, 7], Layer),
             Layer, "'keptChannels'[1] = 7", "[0, 5)");
     }
 }

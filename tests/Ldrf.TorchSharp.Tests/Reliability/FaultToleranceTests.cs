@@ -13,7 +13,7 @@ namespace Ldrf.TorchSharp.Tests.Reliability;
 [Category("Reliability")]
 public class FaultToleranceTests
 {
-    // Capacity pass (4 calls to the layer pruner), then one call per layer: features.0, features.3, features.7, classifier.0.
+    // Capacity pass (4 capacity estimates), then one Prune per layer: features.0, features.3, features.7, classifier.0.
     // A lower energy threshold than the default leaves room under the valid capacities for a 1.5x target.
     private static readonly LdrfOptions Ldrf = new() { EnergyThreshold = 0.8 };
 
@@ -222,11 +222,16 @@ public class FaultToleranceTests
 
     private sealed class InjectedFaultException(string message) : Exception(message);
 
-    /// <summary>A real LDRF layer pruner that throws on its n-th call (1-based).</summary>
-    private sealed class FailingLayerPruner(int failingCall) : ILayerPruner
+    /// <summary>A real LDRF layer pruner that throws on its n-th call (1-based), capacity estimates included.</summary>
+    private sealed class FailingLayerPruner(int failingCall) : ILayerPruner, ICapacityEstimator
     {
         private readonly LdrfLayerPruner _inner = new(Ldrf);
         private int _calls;
+
+        public int EstimateCapacity(LayerPruningRequest request, CancellationToken cancellationToken = default) =>
+            ++_calls == failingCall
+                ? throw new InjectedFaultException($"injected fault at call {_calls} ({request.LayerName})")
+                : _inner.EstimateCapacity(request, cancellationToken);
 
         public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default) =>
             ++_calls == failingCall
@@ -234,13 +239,25 @@ public class FaultToleranceTests
                 : _inner.Prune(request, cancellationToken);
     }
 
-    /// <summary>Cancels the token itself on its n-th call, then honours it like a long-running pruner would.</summary>
-    private sealed class CancellingLayerPruner(CancellationTokenSource cts, int cancelOnCall) : ILayerPruner
+    /// <summary>Cancels the token itself on its n-th call (capacity estimates included), then honours it like a long-running pruner would.</summary>
+    private sealed class CancellingLayerPruner(CancellationTokenSource cts, int cancelOnCall) : ILayerPruner, ICapacityEstimator
     {
         private readonly LdrfLayerPruner _inner = new(Ldrf);
         private int _calls;
 
+        public int EstimateCapacity(LayerPruningRequest request, CancellationToken cancellationToken = default)
+        {
+            Count(cancellationToken);
+            return _inner.EstimateCapacity(request, cancellationToken);
+        }
+
         public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)
+        {
+            Count(cancellationToken);
+            return _inner.Prune(request, cancellationToken);
+        }
+
+        private void Count(CancellationToken cancellationToken)
         {
             if (++_calls == cancelOnCall)
             {
@@ -248,32 +265,26 @@ public class FaultToleranceTests
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            return _inner.Prune(request, cancellationToken);
         }
     }
 
     /// <summary>Answers the capacity pass correctly, then keeps one channel whatever was asked.</summary>
-    private sealed class MalformedLayerPruner : ILayerPruner
+    private sealed class MalformedLayerPruner : ILayerPruner, ICapacityEstimator
     {
         private readonly LdrfLayerPruner _inner = new(Ldrf);
+
+        public int EstimateCapacity(LayerPruningRequest request, CancellationToken cancellationToken = default) =>
+            _inner.EstimateCapacity(request, cancellationToken);
 
         public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)
         {
             var result = _inner.Prune(request, cancellationToken);
-            if (request.KeepCount is null)
-            {
-                return result;
-            }
-
             return new LayerPruningResult
             {
                 LayerName = result.LayerName,
                 KeptChannels = [0],
                 ConsumerWeights = request.ConsumerWeights.SubMatrix(0, 1, 0, request.ConsumerWeights.ColumnCount),
-                ValidCapacity = result.ValidCapacity,
-                RelativeEmbeddingError = result.RelativeEmbeddingError,
                 RelativeOutputError = result.RelativeOutputError,
-                Lambda = result.Lambda,
             };
         }
     }

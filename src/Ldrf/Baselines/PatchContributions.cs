@@ -1,13 +1,14 @@
 using System.Globalization;
 using Ldrf.Numerics;
+using Ldrf.Recomposition;
 using Ldrf.Statistics;
 using MathNet.Numerics.LinearAlgebra;
 
-namespace Ldrf.Recomposition;
+namespace Ldrf.Baselines;
 
 /// <summary>
 /// The consumer's output on sampled patches, seen through per-channel contributions and computed from the
-/// patch Grams alone (shared by ThiNet and Channel Pruning).
+/// patch Grams alone (shared by ThiNet and Channel Pruning, whose selection and rescaling reason about per-channel contributions).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -27,9 +28,9 @@ namespace Ldrf.Recomposition;
 /// product (V) and O(F²) sums give everything; no patch is kept.
 /// </para>
 /// </remarks>
-internal sealed class PatchProblem
+internal sealed class PatchContributions
 {
-    private PatchProblem(string layerName, ChannelStatistics patches, Matrix<double> patchWeights, int channels, int positions,
+    private PatchContributions(string layerName, ChannelStatistics patches, Matrix<double> patchWeights, int channels, int positions,
         Matrix<double> contributionGram, Vector<double> contributionCross, double outputEnergy)
     {
         LayerName = layerName;
@@ -67,14 +68,18 @@ internal sealed class PatchProblem
     public int Outputs => PatchWeights.ColumnCount;
 
     /// <summary>Validates the request's patch statistics and computes K, b and ‖y‖².</summary>
-    public static PatchProblem Create(LayerPruningRequest request, INumericBackend backend, string method)
+    public static PatchContributions Create(LayerPruningRequest request, INumericBackend backend, string method)
     {
         var name = request.LayerName;
         var c = request.Statistics.Channels;
         var m = request.ConsumerWeights;
-        var (patches, p) = Validate(request, method);
+        var patches = request.PatchStatistics ?? throw new ArgumentException(
+            Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
+                $"{method} reasons about the consumer's output and needs 'PatchStatistics' (C · P features for C = {c} channels and P kernel positions), but it is null. Pass the statistics of the consumer's unfolded input patches, or 'Statistics' itself for a 1 x 1 or linear consumer."),
+            nameof(request));
+        var p = PatchLayout.Positions(name, c, m, patches, nameof(request));
         var features = patches.Channels;
-        var wp = ToPatchWeights(m, p);
+        var wp = PatchLayout.ToPatchWeights(m, p);
         var v = backend.MultiplyTransposed(wp, wp);
         var pruned = patches.PrunedGramView;
         var cross = patches.CrossView;
@@ -97,78 +102,11 @@ internal sealed class PatchProblem
             b[ci] += bRow;
         }
 
-        return new PatchProblem(name, patches, wp, c, p, k, b, energy);
-    }
-
-    /// <summary>Checks the request's patch statistics against its channels and consumer; returns them and P.</summary>
-    public static (ChannelStatistics Patches, int Positions) Validate(LayerPruningRequest request, string method)
-    {
-        var name = request.LayerName;
-        var c = request.Statistics.Channels;
-        var m = request.ConsumerWeights;
-        var patches = request.PatchStatistics ?? throw new ArgumentException(
-            Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
-                $"{method} reasons about the consumer's output and needs 'PatchStatistics' (C · P features for C = {c} channels and P kernel positions), but it is null. Pass the statistics of the consumer's unfolded input patches, or 'Statistics' itself for a 1 x 1 or linear consumer."),
-            nameof(request));
-        var features = patches.Channels;
-        if (features % c != 0)
-        {
-            throw new ArgumentException(
-                Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
-                    $"'PatchStatistics' has {features} features, which is not a multiple of the layer's C = {c} channels; it must have C · P features (P kernel positions)."),
-                nameof(request));
-        }
-
-        var p = features / c;
-        if (m.ColumnCount % p != 0)
-        {
-            throw new ArgumentException(
-                Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
-                    $"'PatchStatistics' has {features} features, so P = {features} / {c} = {p} kernel positions, but 'ConsumerWeights' is {Guard.Shape(m)} and {m.ColumnCount} is not a multiple of P (columns must be out · P)."),
-                nameof(request));
-        }
-
-        if (patches.SampleCount == 0)
-        {
-            throw new ArgumentException(
-                Guard.Prefix(name) + $"'PatchStatistics' ({features} features) have zero samples; accumulate sampled patches first.",
-                nameof(request));
-        }
-
-        return (patches, p);
-    }
-
-    /// <summary>W_p[c·P + j, o] = M[c, o·P + j].</summary>
-    public static Matrix<double> ToPatchWeights(Matrix<double> m, int positions)
-    {
-        var outputs = m.ColumnCount / positions;
-        return Matrix<double>.Build.Dense(m.RowCount * positions, outputs, (f, o) => m.At(f / positions, (o * positions) + (f % positions)));
-    }
-
-    /// <summary>The inverse arrangement: M[c, o·P + j] = W_p[c·P + j, o].</summary>
-    public static Matrix<double> FromPatchWeights(Matrix<double> wp, int positions)
-    {
-        var channels = wp.RowCount / positions;
-        return Matrix<double>.Build.Dense(channels, wp.ColumnCount * positions, (c, col) => wp.At((c * positions) + (col % positions), col / positions));
+        return new PatchContributions(name, patches, wp, c, p, k, b, energy);
     }
 
     /// <summary>The patch features of the channels <paramref name="kept"/>, channel-major.</summary>
-    public int[] Features(int[] kept) => Features(kept, Positions);
-
-    /// <summary>The patch features of the channels <paramref name="kept"/> with P = <paramref name="positions"/>, channel-major.</summary>
-    public static int[] Features(int[] kept, int positions)
-    {
-        var features = new int[kept.Length * positions];
-        for (var i = 0; i < kept.Length; i++)
-        {
-            for (var j = 0; j < positions; j++)
-            {
-                features[(i * positions) + j] = (kept[i] * positions) + j;
-            }
-        }
-
-        return features;
-    }
+    public int[] Features(int[] kept) => PatchLayout.Features(kept, Positions);
 
     /// <summary>‖y − Σ_{c∈S} β_c x′_c‖² / ‖y‖² from K and b (0 when the output is identically zero).</summary>
     public double RelativeError(int[] kept, Vector<double> beta)
@@ -201,12 +139,6 @@ internal sealed class PatchProblem
         var block = new KeptPatches(Patches, Features(kept));
         var rhs = block.CrossWith(PatchWeights, backend);
         var (solution, lambda) = block.Solve(LayerName, kept.Length, rhs, ridgeScale, null, backend);
-        return (FromPatchWeights(solution, Positions), lambda, block.RelativeError(solution, rhs, OutputEnergy, backend));
+        return (PatchLayout.FromPatchWeights(solution, Positions), lambda, block.RelativeError(solution, rhs, OutputEnergy, backend));
     }
-
-    public static ArgumentException Singular(string layerName, int channels, int unknowns, double lambda, double trace, Exception inner) => new(
-        Guard.Prefix(layerName) + string.Create(CultureInfo.InvariantCulture,
-            $"the least-squares system of the {channels} kept channels ({unknowns} unknowns) is singular with lambda = {lambda} (trace = {trace}); the survivors are linearly dependent or never active. Use a positive ridge scale."),
-        "request",
-        inner);
 }
