@@ -189,8 +189,7 @@ public class LayerPrunerTests
     [Test]
     public void Statistics_type_is_usable_without_a_container()
     {
-        var stats = new ChannelStatistics(3);
-        stats.Accumulate(TestData.Activations(3, 10, 1), TestData.Activations(3, 10, 2));
+        var stats = TestData.Stats(TestData.Activations(3, 10, 1), TestData.Activations(3, 10, 2));
         var result = new LdrfLayerPruner(new LdrfOptions(), MathNetNumericBackend.Instance)
             .Prune(new LayerPruningRequest("l", TestData.Gaussian(3, 4, 3), stats) { KeepCount = 2 });
         Assert.That(result.ConsumerWeights.RowCount, Is.EqualTo(2));

@@ -418,14 +418,15 @@ public sealed class TorchSharpPruner
                 progress?.Report(new PruningProgress(PruningStage.MeasuringCapacity, null, b + 1, inputs.BatchCount));
             }
 
-            if (pruned is not null && accumulators.Any(a => !a.IsFinite))
+            // The one finiteness check of the sums: the core takes them as they are (the capacity pass included).
+            if (accumulators.Any(a => !a.IsFinite) || patches is { IsFinite: false })
             {
                 // The pruned-so-far network computed NaN or infinity where the original did not.
                 throw new InvalidOperationException(
                     $"While pruning '{layer}': the pruned-so-far network's activations on the calibration images are not finite although the original's are. {defect ?? "The one-time probe found no libtorch convolution defect on this device."} If NetworkPruningOptions.ChannelMultiple is below 16, set it back to 16; otherwise report this with the network's layer widths. The caller's network is unchanged.");
             }
 
-            return accumulators.Select(a => a.ToChannelStatistics(null)).ToArray();
+            return accumulators.Select(a => a.ToChannelStatistics()).ToArray();
         }
         finally
         {
