@@ -39,9 +39,9 @@ namespace Ldrf.TorchSharp.Pruning;
 /// network estimates) or from <see cref="NetworkPruningOptions.PerLayerKeepRatios"/>.
 /// </para>
 /// <para>
-/// <see cref="Prune"/> is a loop over internal collaborators with one job each: CalibrationInput (the batches),
-/// WidthPlanner (the widths), StatisticsCollector (the statistics, with the one forward loop and the activation
-/// cache), LayerStep (one layer), OutputCheck, LatencyProbe and ReportBuilder; docs/architecture.md describes them.
+/// Inside, <see cref="Prune"/> is a loop over internal parts with one job each (the calibration input, the width
+/// plan, the statistics collection, one layer's step, the output check, the latency probe, the report), described
+/// in docs/architecture.md ("How the adapter prunes").
 /// </para>
 /// </remarks>
 public sealed class TorchSharpPruner
