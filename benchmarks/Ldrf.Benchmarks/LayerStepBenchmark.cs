@@ -52,8 +52,9 @@ public class LayerStepBenchmark
         var activations = (mixing * latent / Math.Sqrt(LatentFactors) + noise).PointwiseMaximum(0.0);
 
         // Setup is not measured: accumulate on libtorch to keep it short. Nothing pruned yet, so a′ = a.
-        var statistics = new ChannelStatistics(Channels, new TorchNumericBackend());
-        statistics.Accumulate(activations, activations);
+        var accumulator = new ChannelStatisticsAccumulator(Channels, new TorchNumericBackend());
+        accumulator.Accumulate(activations, activations);
+        var statistics = accumulator.ToStatistics();
 
         // He-initialized 3 x 3 x 512 -> 512 consumer, matricized by input channel.
         var consumer = Matrix<double>.Build.Random(Channels, ConsumerColumns, new Normal(0, Math.Sqrt(2.0 / ConsumerColumns), random));

@@ -20,7 +20,7 @@ namespace Ldrf.Benchmarks;
 /// contiguous data: the same 6·C²·n floating-point operations as the three Gram products.</item>
 /// <item><c>RawTorchThreeGrams</c>: the three raw float64 products a′a′ᵀ, a′aᵀ, aaᵀ of ready C x n
 /// tensors: what the adapter's path costs without its reshape, conversion, sums and accumulation.</item>
-/// <item><c>MathNetManaged</c>: the core's <see cref="ChannelStatistics.Accumulate"/> on the managed
+/// <item><c>MathNetManaged</c>: the core's <see cref="ChannelStatisticsAccumulator.Accumulate"/> on the managed
 /// MathNet backend, handed the activations already as C x n matrices.</item>
 /// <item><c>LibTorchBackend</c>: the same core call on <see cref="TorchNumericBackend"/>.</item>
 /// <item><c>AdapterActivationStatistics</c>: the adapter's real path, <c>ActivationStatistics.Add</c> on the
@@ -35,8 +35,8 @@ public class StatisticsAccumulationBenchmark
     private readonly TorchNumericBackend _torchBackend = new();
     private Matrix<double> _prunedMatrix = null!;
     private Matrix<double> _originalMatrix = null!;
-    private ChannelStatistics _managedStatistics = null!;
-    private ChannelStatistics _torchBackendStatistics = null!;
+    private ChannelStatisticsAccumulator _managedStatistics = null!;
+    private ChannelStatisticsAccumulator _torchBackendStatistics = null!;
     private ActivationStatistics _adapterStatistics = null!;
     private Tensor _pruned = null!;
     private Tensor _original = null!;
@@ -88,8 +88,8 @@ public class StatisticsAccumulationBenchmark
         _prunedColumns = torch.tensor(_prunedMatrix.ToRowMajorArray(), channels, samples, ScalarType.Float64);
         _originalColumns = torch.tensor(_originalMatrix.ToRowMajorArray(), channels, samples, ScalarType.Float64);
 
-        _managedStatistics = new ChannelStatistics(channels, MathNetNumericBackend.Instance);
-        _torchBackendStatistics = new ChannelStatistics(channels, _torchBackend);
+        _managedStatistics = new ChannelStatisticsAccumulator(channels, MathNetNumericBackend.Instance);
+        _torchBackendStatistics = new ChannelStatisticsAccumulator(channels, _torchBackend);
         _adapterStatistics = new ActivationStatistics(channels, torch.CPU);
 
         int Index(int c, int s) => ((s / pixels) * channels * pixels) + (c * pixels) + (s % pixels);

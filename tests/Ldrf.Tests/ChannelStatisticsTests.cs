@@ -11,9 +11,10 @@ public class ChannelStatisticsTests
     {
         var pruned = TestData.Activations(5, 40, seed: 1);
         var original = TestData.Activations(5, 40, seed: 2);
-        var stats = new ChannelStatistics(5);
-        stats.Accumulate(pruned.SubMatrix(0, 5, 0, 15), original.SubMatrix(0, 5, 0, 15));
-        stats.Accumulate(pruned.SubMatrix(0, 5, 15, 25), original.SubMatrix(0, 5, 15, 25));
+        var accumulator = new ChannelStatisticsAccumulator(5);
+        accumulator.Accumulate(pruned.SubMatrix(0, 5, 0, 15), original.SubMatrix(0, 5, 0, 15));
+        accumulator.Accumulate(pruned.SubMatrix(0, 5, 15, 25), original.SubMatrix(0, 5, 15, 25));
+        var stats = accumulator.ToStatistics();
         var ones = Vector<double>.Build.Dense(40, 1.0);
         Assert.Multiple(() =>
         {
@@ -33,9 +34,9 @@ public class ChannelStatisticsTests
         var random = new Random(11);
         var pruned = Matrix<double>.Build.Dense(4, 60, (_, _) => random.Next(0, 8));
         var original = Matrix<double>.Build.Dense(4, 60, (_, _) => random.Next(0, 8));
-        var onePass = new ChannelStatistics(4);
-        var left = new ChannelStatistics(4);
-        var right = new ChannelStatistics(4);
+        var onePass = new ChannelStatisticsAccumulator(4);
+        var left = new ChannelStatisticsAccumulator(4);
+        var right = new ChannelStatisticsAccumulator(4);
         for (var start = 0; start < 60; start += 10)
         {
             var p = pruned.SubMatrix(0, 4, start, 10);
@@ -44,11 +45,11 @@ public class ChannelStatisticsTests
             (start < 30 ? left : right).Accumulate(p, o);
         }
 
-        var merged = left.Merge(right);
+        var merged = left.Merge(right.ToStatistics());
         Assert.Multiple(() =>
         {
             Assert.That(merged, Is.SameAs(left));
-            AssertIdentical(merged, onePass);
+            AssertIdentical(merged.ToStatistics(), onePass.ToStatistics());
         });
     }
 
@@ -60,13 +61,15 @@ public class ChannelStatisticsTests
         var onePass = TestData.Stats(pruned, original);
         var left = TestData.Stats(pruned.SubMatrix(0, 6, 0, 77), original.SubMatrix(0, 6, 0, 77));
         var right = TestData.Stats(pruned.SubMatrix(0, 6, 77, 123), original.SubMatrix(0, 6, 77, 123));
-        left.Merge(right);
+        var merged = new ChannelStatisticsAccumulator(6).Merge(left).Merge(right).ToStatistics();
         Assert.Multiple(() =>
         {
-            Assert.That(left.SampleCount, Is.EqualTo(200));
-            Assert.That(TestData.RelativeError(left.PrunedGram, onePass.PrunedGram), IsFinite.LessThan(1e-14));
-            Assert.That(TestData.RelativeError(left.Cross, onePass.Cross), IsFinite.LessThan(1e-14));
-            Assert.That(TestData.RelativeError(left.OriginalGram, onePass.OriginalGram), IsFinite.LessThan(1e-14));
+            Assert.That(merged.SampleCount, Is.EqualTo(200));
+            Assert.That(TestData.RelativeError(merged.PrunedGram, onePass.PrunedGram), IsFinite.LessThan(1e-14));
+            Assert.That(TestData.RelativeError(merged.Cross, onePass.Cross), IsFinite.LessThan(1e-14));
+            Assert.That(TestData.RelativeError(merged.OriginalGram, onePass.OriginalGram), IsFinite.LessThan(1e-14));
+            Assert.That((merged.PrunedSum - onePass.PrunedSum).L2Norm() / onePass.PrunedSum.L2Norm(), IsFinite.LessThan(1e-14));
+            Assert.That((merged.OriginalSum - onePass.OriginalSum).L2Norm() / onePass.OriginalSum.L2Norm(), IsFinite.LessThan(1e-14));
         });
     }
 
@@ -76,26 +79,44 @@ public class ChannelStatisticsTests
         // Small integers keep every sum exact, so the result cannot depend on the order of additions.
         var random = new Random(12);
         var batches = Enumerable.Range(0, 16).Select(_ => Matrix<double>.Build.Dense(6, 25, (_, _) => random.Next(0, 5))).ToArray();
-        var sequential = new ChannelStatistics(6);
+        var sequential = new ChannelStatisticsAccumulator(6);
         foreach (var batch in batches)
         {
             sequential.Accumulate(batch, batch);
         }
 
-        var concurrent = new ChannelStatistics(6);
+        var concurrent = new ChannelStatisticsAccumulator(6);
         Parallel.ForEach(batches, new ParallelOptions { MaxDegreeOfParallelism = 4 }, batch => concurrent.Accumulate(batch, batch));
-        AssertIdentical(concurrent, sequential);
+        AssertIdentical(concurrent.ToStatistics(), sequential.ToStatistics());
     }
 
     [Test]
-    public void AddSums_equals_Accumulate()
+    public void FromSums_equals_Accumulate_and_keeps_its_own_copy()
     {
         var pruned = TestData.Activations(3, 20, seed: 5);
         var original = TestData.Activations(3, 20, seed: 6);
         var reference = TestData.Stats(pruned, original);
-        var stats = new ChannelStatistics(3);
-        stats.AddSums(reference.PrunedGram, reference.Cross, reference.OriginalGram, reference.PrunedSum, reference.OriginalSum, 20);
+        var cross = reference.Cross;
+        var stats = ChannelStatistics.FromSums(reference.PrunedGram, cross, reference.OriginalGram, reference.PrunedSum, reference.OriginalSum, 20);
+        cross[0, 1] = -1;
         AssertIdentical(stats, reference);
+    }
+
+    [Test]
+    public void A_snapshot_does_not_change_when_its_accumulator_goes_on()
+    {
+        var accumulator = new ChannelStatisticsAccumulator(3);
+        accumulator.Accumulate(TestData.Activations(3, 10, seed: 1), TestData.Activations(3, 10, seed: 2));
+        var snapshot = accumulator.ToStatistics();
+        var gram = snapshot.PrunedGram;
+        accumulator.Accumulate(TestData.Activations(3, 10, seed: 3), TestData.Activations(3, 10, seed: 4));
+        Assert.Multiple(() =>
+        {
+            Assert.That(snapshot.SampleCount, Is.EqualTo(10));
+            Assert.That(snapshot.PrunedGram, Is.EqualTo(gram));
+            Assert.That(accumulator.SampleCount, Is.EqualTo(20));
+            Assert.That(accumulator.ToStatistics().PrunedGram, Is.Not.EqualTo(gram));
+        });
     }
 
     [Test]
@@ -147,9 +168,10 @@ public class ChannelStatisticsTests
     {
         // 3 C x C matrices of 10,000² doubles: a 2.4 GB body, past int sizes and past what a MemoryStream holds.
         const int channels = 10_000;
-        var stats = new ChannelStatistics(channels);
+        var grams = Enumerable.Range(0, 3).Select(_ => Matrix<double>.Build.Dense(channels, channels)).ToArray();
+        var sums = Enumerable.Range(0, 2).Select(_ => Vector<double>.Build.Dense(channels)).ToArray();
         var random = new Random(21);
-        foreach (var values in Storage(stats))
+        foreach (var values in grams.Select(g => g.AsColumnMajorArray()).Concat(sums.Select(v => v.AsArray())))
         {
             // Random bits with bit 62 clear: every sign, mantissa and exponent below 0x400 (subnormals too), all finite.
             var bits = MemoryMarshal.Cast<double, long>(values.AsSpan());
@@ -160,6 +182,8 @@ public class ChannelStatisticsTests
             }
         }
 
+        // Random sums are no accumulator's result, so the statistics are made from them directly.
+        var stats = new ChannelStatistics(grams[0], grams[1], grams[2], sums[0], sums[1], 0);
         var folder = Directory.CreateTempSubdirectory("ldrf-stats-").FullName;
         try
         {
@@ -212,13 +236,13 @@ public class ChannelStatisticsTests
     }
 
     [Test]
-    public void The_channel_bound_is_the_same_for_the_constructor_and_the_reader()
+    public void The_channel_bound_is_the_same_for_the_accumulator_and_the_reader()
     {
         var bytes = Serialized();
         BitConverter.TryWriteBytes(bytes.AsSpan(12, 4), 46_341);
         Assert.Multiple(() =>
         {
-            Assert.That(() => new ChannelStatistics(46_341), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("at most 46340"));
+            Assert.That(() => new ChannelStatisticsAccumulator(46_341), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("at most 46340"));
             Assert.That(() => ChannelStatistics.ReadFrom(new MemoryStream(bytes)),
                 Throws.InstanceOf<InvalidDataException>().With.Message.Contains("header is corrupt").And.Message.Contains("46341 channels"));
         });

@@ -88,8 +88,7 @@ internal sealed class DeepChain
         for (var l = 0; l < HiddenLayers; l++)
         {
             var current = propagate ? pruned.Forward(calibration)[l] : original[l];
-            var stats = new ChannelStatistics(current.RowCount);
-            stats.Accumulate(current, original[l]);
+            var stats = TestData.Stats(current, original[l]);
             var result = pruner.Prune(new LayerPruningRequest($"dense{l}", Consumer(l), stats)
             {
                 KeepCount = keep,

@@ -193,9 +193,10 @@ public class LayerPrunerTests
         // Statistics accumulated in two batches by hand, no container: the pruner must see exactly these activations.
         var pruned = TestData.Activations(3, 10, 1);
         var original = TestData.Activations(3, 10, 2);
-        var stats = new ChannelStatistics(3);
-        stats.Accumulate(pruned.SubMatrix(0, 3, 0, 4), original.SubMatrix(0, 3, 0, 4));
-        stats.Accumulate(pruned.SubMatrix(0, 3, 4, 6), original.SubMatrix(0, 3, 4, 6));
+        var accumulator = new ChannelStatisticsAccumulator(3);
+        accumulator.Accumulate(pruned.SubMatrix(0, 3, 0, 4), original.SubMatrix(0, 3, 0, 4));
+        accumulator.Accumulate(pruned.SubMatrix(0, 3, 4, 6), original.SubMatrix(0, 3, 4, 6));
+        var stats = accumulator.ToStatistics();
         var m = TestData.Gaussian(3, 4, 3);
         var result = new LdrfLayerPruner(new LdrfOptions(), MathNetNumericBackend.Instance)
             .Prune(new LayerPruningRequest("l", m, stats) { KeepCount = 2 });

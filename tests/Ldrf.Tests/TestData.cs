@@ -16,10 +16,13 @@ internal static class TestData
 
     public static ChannelStatistics Stats(Matrix<double> pruned, Matrix<double> original)
     {
-        var stats = new ChannelStatistics(pruned.RowCount);
-        stats.Accumulate(pruned, original);
-        return stats;
+        var accumulator = new ChannelStatisticsAccumulator(pruned.RowCount);
+        accumulator.Accumulate(pruned, original);
+        return accumulator.ToStatistics();
     }
+
+    /// <summary>The statistics of no samples (what an accumulator holds before its first batch).</summary>
+    public static ChannelStatistics Empty(int channels) => new ChannelStatisticsAccumulator(channels).ToStatistics();
 
     public static Matrix<double> Rows(Matrix<double> m, IReadOnlyList<int> rows) =>
         Matrix<double>.Build.Dense(rows.Count, m.ColumnCount, (i, j) => m[rows[i], j]);

@@ -18,7 +18,7 @@ public class StatisticsAndRecompositionTests
         using var accumulator = new ActivationStatistics(4, CPU);
         accumulator.Add(pruned, original);
         accumulator.Add(original, original);
-        var actual = accumulator.ToChannelStatistics(null);
+        var actual = accumulator.ToChannelStatistics();
 
         // Explicit: one column per (image, pixel).
         static Matrix<double> Columns(Tensor t)
@@ -27,9 +27,10 @@ public class StatisticsAndRecompositionTests
             return Matrix<double>.Build.Dense(4, 30, (c, col) => data[((col / 10) * 40) + (c * 10) + (col % 10)]);
         }
 
-        var expected = new ChannelStatistics(4);
-        expected.Accumulate(Columns(pruned), Columns(original));
-        expected.Accumulate(Columns(original), Columns(original));
+        var core = new ChannelStatisticsAccumulator(4);
+        core.Accumulate(Columns(pruned), Columns(original));
+        core.Accumulate(Columns(original), Columns(original));
+        var expected = core.ToStatistics();
         Assert.That(actual.SampleCount, Is.EqualTo(60));
         Assert.That((actual.PrunedGram - expected.PrunedGram).InfinityNorm(), IsFinite.LessThan(1e-10));
         Assert.That((actual.Cross - expected.Cross).InfinityNorm(), IsFinite.LessThan(1e-10));
@@ -52,7 +53,7 @@ public class StatisticsAndRecompositionTests
             accumulator.Add(pruned, original);
             accumulator.Add(original, original);
             accumulator.Add(pruned[..7], original[..7]);
-            return accumulator.ToChannelStatistics(null);
+            return accumulator.ToChannelStatistics();
         }
 
         var chunked = Run(1);

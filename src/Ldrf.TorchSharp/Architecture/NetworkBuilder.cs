@@ -6,7 +6,11 @@ using static TorchSharp.torch;
 namespace Ldrf.TorchSharp.Architecture;
 
 /// <summary>A network built from specs: the nested Sequential and its top-level layers in forward order (one per spec; a residual block is one).</summary>
-internal sealed record BuiltNetwork(Sequential Root, IReadOnlyList<nn.Module<Tensor, Tensor>> Leaves);
+/// <remarks>Disposing it disposes <see cref="Root"/>, and with it every layer.</remarks>
+internal sealed record BuiltNetwork(Sequential Root, IReadOnlyList<nn.Module<Tensor, Tensor>> Leaves) : IDisposable
+{
+    public void Dispose() => Root.Dispose();
+}
 
 /// <summary>
 /// Builds new TorchSharp modules from a chain of <see cref="LayerSpec"/> and a state dictionary. Paths become

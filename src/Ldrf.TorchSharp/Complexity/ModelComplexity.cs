@@ -86,15 +86,49 @@ public static class ModelComplexity
         return shape.Skip(shape.Count - 3).ToArray();
     }
 
-    internal static ComplexityReport Count(IReadOnlyList<LayerSpec> specs, long[] imageShape, string paramName)
+    internal static ComplexityReport Count(IReadOnlyList<LayerSpec> specs, long[] imageShape, string paramName) =>
+        new([.. Leaves(specs, imageShape, paramName).Select(l => new LayerComplexity(l.Spec.Path, l.Spec.TypeName, l.Output, Flops(l.Spec, l.Output), Parameters(l.Spec)))]);
+
+    /// <summary>
+    /// Every leaf layer in forward order with its output shape for one image: a residual block contributes its main
+    /// branch and then its shortcut (the add is free), each run on the block's input.
+    /// </summary>
+    /// <exception cref="ArgumentException">A layer cannot take its input (the message names the layer and <paramref name="paramName"/>).</exception>
+    internal static List<(LayerSpec Spec, long[] Output)> Leaves(IReadOnlyList<LayerSpec> specs, long[] imageShape, string paramName)
     {
-        var layers = new List<LayerComplexity>();
-        AddChain(specs, imageShape, layers, paramName);
-        return new ComplexityReport(layers);
+        var leaves = new List<(LayerSpec Spec, long[] Output)>();
+        AddChain(specs, imageShape, leaves, paramName);
+        return leaves;
     }
 
-    // One row per leaf; a residual block contributes its main branch and then its shortcut (the add is free).
-    private static void AddChain(IReadOnlyList<LayerSpec> specs, long[] input, List<LayerComplexity> layers, string paramName)
+    /// <summary>
+    /// The cost model: multiply-accumulates per (input, output) pair for one image, so that a layer's FLOPs are
+    /// in · out · <see cref="CostPerPair"/>: kh · kw · H_out · W_out for a Conv2d (pairs of channels), 1 for a Linear
+    /// (pairs of features), 0 for every other layer. The width allocation prices a pruned width with the same model.
+    /// </summary>
+    internal static long CostPerPair(LayerSpec spec, long[] output) => spec switch
+    {
+        Conv2dSpec c => (long)c.Kernel[0] * c.Kernel[1] * output[1] * output[2],
+        LinearSpec => 1,
+        _ => 0,
+    };
+
+    private static long Flops(LayerSpec spec, long[] output) => spec switch
+    {
+        Conv2dSpec c => (long)c.OutChannels * c.InChannels * CostPerPair(c, output),
+        LinearSpec l => (long)l.InFeatures * l.OutFeatures * CostPerPair(l, output),
+        _ => 0,
+    };
+
+    private static long Parameters(LayerSpec spec) => spec switch
+    {
+        Conv2dSpec c => ((long)c.OutChannels * c.InChannels * c.Kernel[0] * c.Kernel[1]) + (c.HasBias ? c.OutChannels : 0),
+        LinearSpec l => ((long)l.InFeatures * l.OutFeatures) + (l.HasBias ? l.OutFeatures : 0),
+        BatchNorm2dSpec b => b.Affine ? 2L * b.Channels : 0L,
+        _ => 0,
+    };
+
+    private static void AddChain(IReadOnlyList<LayerSpec> specs, long[] input, List<(LayerSpec Spec, long[] Output)> leaves, string paramName)
     {
         var outputs = ShapeInference.Outputs(specs, input, paramName);
         for (var i = 0; i < specs.Count; i++)
@@ -102,20 +136,12 @@ public static class ModelComplexity
             if (specs[i] is ResidualBlockSpec block)
             {
                 var blockInput = ShapeInference.Input(outputs, i, input);
-                AddChain(block.Main, blockInput, layers, paramName);
-                AddChain(block.Shortcut, blockInput, layers, paramName);
+                AddChain(block.Main, blockInput, leaves, paramName);
+                AddChain(block.Shortcut, blockInput, leaves, paramName);
                 continue;
             }
 
-            var (flops, parameters) = specs[i] switch
-            {
-                Conv2dSpec c => ((long)c.OutChannels * outputs[i][1] * outputs[i][2] * c.InChannels * c.Kernel[0] * c.Kernel[1],
-                    ((long)c.OutChannels * c.InChannels * c.Kernel[0] * c.Kernel[1]) + (c.HasBias ? c.OutChannels : 0)),
-                LinearSpec l => ((long)l.InFeatures * l.OutFeatures, ((long)l.InFeatures * l.OutFeatures) + (l.HasBias ? l.OutFeatures : 0)),
-                BatchNorm2dSpec b => (0L, b.Affine ? 2L * b.Channels : 0L),
-                _ => (0L, 0L),
-            };
-            layers.Add(new LayerComplexity(specs[i].Path, specs[i].TypeName, outputs[i], flops, parameters));
+            leaves.Add((specs[i], outputs[i]));
         }
     }
 }

@@ -1,4 +1,3 @@
-using Ldrf.Numerics;
 using Ldrf.Statistics;
 using MathNet.Numerics.LinearAlgebra;
 using static TorchSharp.torch;
@@ -97,23 +96,18 @@ internal sealed class ActivationStatistics : IDisposable
         _samples += images * perImage;
     }
 
-    /// <summary>Whether every sum is finite (no activation was NaN or infinite).</summary>
-    public bool IsFinite
-    {
-        get
-        {
-            using var scope = NewDisposeScope();
-            return new[] { _prunedGram, _cross, _originalGram, _prunedSum, _originalSum }.All(t => isfinite(t).all().item<bool>());
-        }
-    }
+    /// <summary>Whether the original network's sums (Σ aaᵀ, Σ a) are finite: none of its activations was NaN or infinite.</summary>
+    public bool OriginalIsFinite => AllFinite(_originalGram, _originalSum);
 
-    /// <summary>Copies the sums to the core's statistics object.</summary>
-    public ChannelStatistics ToChannelStatistics(INumericBackend? backend)
-    {
-        var statistics = new ChannelStatistics(Channels, backend);
-        statistics.AddSums(Matrix(_prunedGram), Matrix(_cross), Matrix(_originalGram), Vector(_prunedSum), Vector(_originalSum), _samples);
-        return statistics;
-    }
+    /// <summary>Whether every sum is finite: no activation of either network was NaN or infinite.</summary>
+    public bool IsFinite => AllFinite(_prunedGram, _cross, _originalGram, _prunedSum, _originalSum);
+
+    /// <summary>
+    /// Copies the sums to the core's statistics. Call only when <see cref="IsFinite"/>: the core takes them as they
+    /// are, without checking them again.
+    /// </summary>
+    public ChannelStatistics ToChannelStatistics() =>
+        new(Matrix(_prunedGram), Matrix(_cross), Matrix(_originalGram), Vector(_prunedSum), Vector(_originalSum), _samples);
 
     public void Dispose()
     {
@@ -124,6 +118,12 @@ internal sealed class ActivationStatistics : IDisposable
         _originalSum.Dispose();
         _prunedStaging?.Dispose();
         _originalStaging?.Dispose();
+    }
+
+    private static bool AllFinite(params Tensor[] sums)
+    {
+        using var scope = NewDisposeScope();
+        return sums.All(t => isfinite(t).all().item<bool>());
     }
 
     // N x C x (anything) -> N x C x (positions), a view.

@@ -1,4 +1,3 @@
-using Ldrf.TorchSharp.Architecture;
 using static TorchSharp.torch;
 
 namespace Ldrf.TorchSharp.Pruning;
@@ -6,6 +5,7 @@ namespace Ldrf.TorchSharp.Pruning;
 /// <summary>
 /// Both networks' activations, for every calibration batch, at the input of one top-level layer (the
 /// <see cref="Position"/>), so that calibrating a layer runs the networks from there instead of from the images.
+/// <see cref="StatisticsCollector"/> moves it forward.
 /// </summary>
 /// <remarks>
 /// Layers are pruned front to back and pruning a unit changes only its producer and consumer, which lie at or
@@ -43,53 +43,8 @@ internal sealed class CalibrationCache : IDisposable
     /// <summary>The top-level layer whose inputs are cached (0: the calibration batches).</summary>
     public int Position { get; private set; }
 
-    /// <summary>
-    /// Moves the cache forward to the input of top-level layer <paramref name="position"/>, running the layers in
-    /// between on each network; false, leaving the cache where it is, when those activations would exceed the limit.
-    /// </summary>
-    public bool TryMoveTo(int position, BuiltNetwork original, BuiltNetwork pruned, CancellationToken cancellationToken)
-    {
-        if (position < Position)
-        {
-            throw new InvalidOperationException($"The calibration cache is at layer {Position} and cannot move back to {position}.");
-        }
-
-        if (position == Position)
-        {
-            return true;
-        }
-
-        if (_bytesAt(position) > _limitBytes)
-        {
-            return false;
-        }
-
-        var movedOriginal = new Tensor[_batches.Count];
-        var movedPruned = new Tensor[_batches.Count];
-        try
-        {
-            for (var b = 0; b < _batches.Count; b++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                using var noGrad = no_grad();
-                var (x0, x1) = Inputs(b);
-                movedOriginal[b] = Forward(original, x0, Position, position).DetachFromDisposeScope();
-                movedPruned[b] = Forward(pruned, x1, Position, position).DetachFromDisposeScope();
-            }
-        }
-        catch
-        {
-            Dispose(movedOriginal);
-            Dispose(movedPruned);
-            throw;
-        }
-
-        Dispose(_original);
-        Dispose(_pruned);
-        (_original, _pruned, Position) = (movedOriginal, movedPruned, position);
-        return true;
-    }
+    /// <summary>Whether both networks' activations at the input of top-level layer <paramref name="position"/> fit the limit.</summary>
+    public bool Fits(int position) => _bytesAt(position) <= _limitBytes;
 
     /// <summary>The inputs of batch <paramref name="b"/> at <see cref="Position"/> for the original and the pruned network (the same tensor at position 0).</summary>
     /// <remarks>Call inside a dispose scope: at position 0 the batch is converted to the networks' type and device there.</remarks>
@@ -104,6 +59,18 @@ internal sealed class CalibrationCache : IDisposable
         return (_original[b], _pruned[b]);
     }
 
+    /// <summary>Holds <paramref name="original"/> and <paramref name="pruned"/> (one per batch, now owned here) as the inputs at <paramref name="position"/>.</summary>
+    public void MoveTo(int position, Tensor[] original, Tensor[] pruned)
+    {
+        if (position <= Position)
+        {
+            throw new InvalidOperationException($"The calibration cache is at layer {Position} and cannot move back to {position}.");
+        }
+
+        Dispose();
+        (_original, _pruned, Position) = (original, pruned, position);
+    }
+
     public void Dispose()
     {
         Dispose(_original);
@@ -111,17 +78,8 @@ internal sealed class CalibrationCache : IDisposable
         (_original, _pruned) = (null, null);
     }
 
-    private static Tensor Forward(BuiltNetwork network, Tensor x, int from, int to)
-    {
-        for (var i = from; i < to; i++)
-        {
-            x = network.Leaves[i].forward(x);
-        }
-
-        return x;
-    }
-
-    private static void Dispose(Tensor?[]? tensors)
+    /// <summary>Disposes every tensor of <paramref name="tensors"/> (entries may be null).</summary>
+    public static void Dispose(Tensor?[]? tensors)
     {
         foreach (var t in tensors ?? [])
         {

@@ -55,7 +55,14 @@ internal sealed class PatchSampler : IDisposable
         _statistics.Add(sampled, ReferenceEquals(p0, p1) ? sampled : p0.gather(2, index));
     }
 
-    public Ldrf.Statistics.ChannelStatistics ToChannelStatistics() => _statistics.ToChannelStatistics(null);
+    /// <summary>Whether the original network's patch sums are finite.</summary>
+    public bool OriginalIsFinite => _statistics.OriginalIsFinite;
+
+    /// <summary>Whether every patch sum is finite.</summary>
+    public bool IsFinite => _statistics.IsFinite;
+
+    /// <summary>Copies the patch sums to the core's statistics; call only when <see cref="IsFinite"/>.</summary>
+    public Ldrf.Statistics.ChannelStatistics ToChannelStatistics() => _statistics.ToChannelStatistics();
 
     public void Dispose() => _statistics.Dispose();
 

@@ -27,11 +27,11 @@ public class BaselineBadInputTests
         var m = data.ConsumerWeights;
         Bad(() => pruner.Prune(new LayerPruningRequest("features.3", m, data.ChannelStatistics) { KeepCount = 2 }),
             "features.3", method, "'PatchStatistics'", "null", "C = 4");
-        Bad(() => pruner.Prune(new LayerPruningRequest("features.3", m, data.ChannelStatistics) { KeepCount = 2, PatchStatistics = new ChannelStatistics(38) }),
+        Bad(() => pruner.Prune(new LayerPruningRequest("features.3", m, data.ChannelStatistics) { KeepCount = 2, PatchStatistics = TestData.Empty(38) }),
             "features.3", "38 features", "C = 4");
         Bad(() => pruner.Prune(new LayerPruningRequest("features.3", m, data.ChannelStatistics) { KeepCount = 2, PatchStatistics = Stats(4 * 4) }),
             "features.3", "16 features", "P = 16 / 4 = 4", "4 x 27", "27");
-        Bad(() => pruner.Prune(new LayerPruningRequest("features.3", m, data.ChannelStatistics) { KeepCount = 2, PatchStatistics = new ChannelStatistics(36) }),
+        Bad(() => pruner.Prune(new LayerPruningRequest("features.3", m, data.ChannelStatistics) { KeepCount = 2, PatchStatistics = TestData.Empty(36) }),
             "features.3", "zero samples", "36 features");
     }
 

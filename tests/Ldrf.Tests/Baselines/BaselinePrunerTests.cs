@@ -96,8 +96,7 @@ public class BaselinePrunerTests
         for (var l = 0; l < chain.HiddenLayers; l++)
         {
             var current = pruned.Forward(calibration)[l];
-            var stats = new ChannelStatistics(current.RowCount);
-            stats.Accumulate(current, original[l]);
+            var stats = TestData.Stats(current, original[l]);
             var result = pruner.Prune(new LayerPruningRequest($"dense{l}", pruned.Consumer(l), stats)
             {
                 KeepCount = keep,

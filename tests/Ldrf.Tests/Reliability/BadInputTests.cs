@@ -41,9 +41,9 @@ public class BadInputTests
     [Test]
     public void Statistics_reject_bad_batches()
     {
-        var stats = new ChannelStatistics(5);
+        var stats = new ChannelStatisticsAccumulator(5);
         var good = TestData.Activations(5, 10, seed: 2);
-        Bad(() => _ = new ChannelStatistics(0), "'channels'", "0");
+        Bad(() => _ = new ChannelStatisticsAccumulator(0), "'channels'", "0");
         Bad(() => stats.Accumulate(TestData.Activations(4, 10, 3), good), "'pruned'", "4 x 10", "5 rows");
         Bad(() => stats.Accumulate(good, TestData.Activations(5, 9, 3)), "'original'", "5 x 9", "5 x 10");
         Bad(() => stats.Accumulate(Matrix<double>.Build.Dense(5, 0), Matrix<double>.Build.Dense(5, 0)), "'pruned'", "zero samples", "5 x 0");
@@ -56,23 +56,24 @@ public class BadInputTests
     [Test]
     public void Statistics_reject_bad_sums_and_merges()
     {
-        var stats = new ChannelStatistics(3);
         var gram = Matrix<double>.Build.DenseIdentity(3);
         var sum = Vector<double>.Build.Dense(3, 1.0);
-        Bad(() => stats.AddSums(Matrix<double>.Build.DenseIdentity(4), gram, gram, sum, sum, 10), "'prunedGram'", "4 x 4", "3 x 3");
-        Bad(() => stats.AddSums(gram, With(gram, 1, 1, double.NaN), gram, sum, sum, 10), "'cross'", "NaN", "[1, 1]");
-        Bad(() => stats.AddSums(gram, gram, gram, Vector<double>.Build.Dense(2), sum, 10), "'prunedSum'", "length 2", "3");
-        Bad(() => stats.AddSums(gram, gram, gram, sum, Vector<double>.Build.Dense(3, double.NegativeInfinity), 10), "'originalSum'", "[0]");
-        Bad(() => stats.AddSums(gram, gram, gram, sum, sum, 0), "'samples'", "0");
-        Bad(() => stats.Merge(new ChannelStatistics(4)), "'other'", "4 channels", "3");
-        Bad(() => stats.Merge(stats), "'other'");
+        Bad(() => ChannelStatistics.FromSums(gram, Matrix<double>.Build.DenseIdentity(4), gram, sum, sum, 10), "'cross'", "4 x 4", "3 x 3");
+        Bad(() => ChannelStatistics.FromSums(Matrix<double>.Build.Dense(3, 4), gram, gram, sum, sum, 10), "'prunedGram'", "3 x 4", "3 x 3");
+        Bad(() => ChannelStatistics.FromSums(gram, With(gram, 1, 1, double.NaN), gram, sum, sum, 10), "'cross'", "NaN", "[1, 1]");
+        Bad(() => ChannelStatistics.FromSums(gram, gram, gram, Vector<double>.Build.Dense(2), sum, 10), "'prunedSum'", "length 2", "3");
+        Bad(() => ChannelStatistics.FromSums(gram, gram, gram, sum, Vector<double>.Build.Dense(3, double.NegativeInfinity), 10), "'originalSum'", "[0]");
+        Bad(() => ChannelStatistics.FromSums(gram, gram, gram, sum, sum, 0), "'samples'", "0");
+        Bad(() => ChannelStatistics.FromSums(null!, gram, gram, sum, sum, 10), "'prunedGram'");
+        Bad(() => new ChannelStatisticsAccumulator(3).Merge(TestData.Empty(4)), "'shard'", "4 channels", "3");
+        Bad(() => new ChannelStatisticsAccumulator(3).Merge(null!), "'shard'");
     }
 
     [Test]
     public void Pruner_rejects_inconsistent_requests()
     {
         var pruner = new LdrfLayerPruner();
-        Bad(() => pruner.Prune(Request(stats: new ChannelStatistics(5))), "block2.conv1", "zero samples", "5 channels");
+        Bad(() => pruner.Prune(Request(stats: TestData.Empty(5))), "block2.conv1", "zero samples", "5 channels");
         Bad(() => pruner.Prune(Request(TestData.Gaussian(4, 6, 1))), "block2.conv1", "ConsumerWeights", "4 x 6", "5 channels");
         Bad(() => pruner.Prune(Request(With(TestData.Gaussian(5, 6, 1), 3, 2, double.NaN))), "block2.conv1", "ConsumerWeights", "[3, 2]");
         Bad(() => pruner.Prune(new LayerPruningRequest("block2.conv1", TestData.Gaussian(5, 6, 1), Stats()) { KeepCount = 0 }), "block2.conv1", "KeepCount", "5 channels", "0");
@@ -134,7 +135,7 @@ public class BadInputTests
         Bad(() => recomposer.Fit(embedding, stats, [1, 1], "block2.conv1"), "'keptChannels'[1] = 1", "repeated");
         Bad(() => recomposer.Fit(embedding, stats, [], "block2.conv1"), "'keptChannels'", "empty", "5 channels");
         Bad(() => recomposer.Fit(embedding, Stats(channels: 6), [0], "block2.conv1"), "block2.conv1", "5 rows", "6 channels");
-        Bad(() => recomposer.Fit(embedding, new ChannelStatistics(5), [0], "block2.conv1"), "zero samples");
+        Bad(() => recomposer.Fit(embedding, TestData.Empty(5), [0], "block2.conv1"), "zero samples");
     }
 
     [Test]
@@ -161,7 +162,7 @@ public class BadInputTests
             Bad(() => decomposer.Decompose(TestData.Gaussian(5, 3, 1), stats, RankRule.Fixed(9), "block2.conv1"), "block2.conv1", "rank 9");
         }
 
-        Bad(() => new ActivationPcaDecomposer(Backend).Decompose(TestData.Gaussian(5, 6, 1), new ChannelStatistics(5), RankRule.Full, "block2.conv1"), "zero samples");
+        Bad(() => new ActivationPcaDecomposer(Backend).Decompose(TestData.Gaussian(5, 6, 1), TestData.Empty(5), RankRule.Full, "block2.conv1"), "zero samples");
         Bad(() => new ResponseAwareDecomposer(Backend).Decompose(TestData.Gaussian(5, 6, 1), TestData.Stats(Matrix<double>.Build.Dense(5, 4), Matrix<double>.Build.Dense(5, 4)), RankRule.Full, "block2.conv1"),
             "block2.conv1", "zero activation energy", "5 channels");
         Bad(() => RankRule.Fixed(0), "'rank'", "0");

@@ -4,9 +4,9 @@ using MathNet.Numerics.LinearAlgebra;
 namespace Ldrf.Tests.Reliability;
 
 /// <summary>
-/// The documented contract of <see cref="ChannelStatistics"/>: every member may be called from several threads;
-/// concurrent accumulation equals sequential accumulation (bit for bit when the sums are exact), and readers
-/// see whole batches only.
+/// The documented contract of <see cref="ChannelStatisticsAccumulator"/>: every member may be called from several
+/// threads; concurrent accumulation and merging equal sequential accumulation (bit for bit when the sums are exact),
+/// and snapshots hold whole batches only.
 /// </summary>
 [Category("Reliability")]
 public class ChannelStatisticsConcurrencyTests
@@ -25,13 +25,13 @@ public class ChannelStatisticsConcurrencyTests
 
     private static ChannelStatistics Sequential(IEnumerable<(Matrix<double> Pruned, Matrix<double> Original)> batches)
     {
-        var stats = new ChannelStatistics(Channels);
+        var accumulator = new ChannelStatisticsAccumulator(Channels);
         foreach (var (p, o) in batches)
         {
-            stats.Accumulate(p, o);
+            accumulator.Accumulate(p, o);
         }
 
-        return stats;
+        return accumulator.ToStatistics();
     }
 
     /// <summary>Runs <paramref name="work"/> on <see cref="Threads"/> threads released together, with a deadlock timeout.</summary>
@@ -63,7 +63,7 @@ public class ChannelStatisticsConcurrencyTests
     public void Concurrent_accumulation_equals_sequential_accumulation_bit_for_bit_when_sums_are_exact()
     {
         var batches = IntegerBatches(200, seed: 1);
-        var shared = new ChannelStatistics(Channels);
+        var shared = new ChannelStatisticsAccumulator(Channels);
         Concurrently(t =>
         {
             for (var i = t; i < batches.Count; i += Threads)
@@ -71,21 +71,22 @@ public class ChannelStatisticsConcurrencyTests
                 shared.Accumulate(batches[i].Pruned, batches[i].Original);
             }
         });
-        AssertIdentical(shared, Sequential(batches));
+        AssertIdentical(shared.ToStatistics(), Sequential(batches));
     }
 
     [Test]
     public void Concurrent_accumulation_of_real_data_equals_sequential_to_round_off()
     {
         var batches = Enumerable.Range(0, 120).Select(i => (TestData.Activations(Channels, 16, 2 * i), TestData.Activations(Channels, 16, (2 * i) + 1))).ToList();
-        var shared = new ChannelStatistics(Channels);
+        var accumulator = new ChannelStatisticsAccumulator(Channels);
         Concurrently(t =>
         {
             for (var i = t; i < batches.Count; i += Threads)
             {
-                shared.Accumulate(batches[i].Item1, batches[i].Item2);
+                accumulator.Accumulate(batches[i].Item1, batches[i].Item2);
             }
         });
+        var shared = accumulator.ToStatistics();
         var sequential = Sequential(batches);
         Assert.That(shared.SampleCount, Is.EqualTo(sequential.SampleCount));
         Assert.That(TestData.RelativeError(shared.PrunedGram, sequential.PrunedGram), IsFinite.LessThan(1e-13));
@@ -100,7 +101,7 @@ public class ChannelStatisticsConcurrencyTests
         var v = Vector<double>.Build.DenseOfArray([1, 2, 3, 0, 1, 2]);
         var batch = Matrix<double>.Build.DenseOfColumnVectors(Enumerable.Repeat(v, 8));
         var outer = v.OuterProduct(v);
-        var shared = new ChannelStatistics(Channels);
+        var shared = new ChannelStatisticsAccumulator(Channels);
         var snapshots = 0;
         Concurrently(t =>
         {
@@ -112,7 +113,7 @@ public class ChannelStatisticsConcurrencyTests
                     continue;
                 }
 
-                var snapshot = shared.Clone();
+                var snapshot = shared.ToStatistics();
                 var n = snapshot.SampleCount;
                 Assert.That(n % 8, Is.Zero, "only whole batches");
                 Assert.That(snapshot.PrunedSum.ToArray(), Is.EqualTo((v * n).ToArray()), $"Σa′ at N = {n}");
@@ -129,31 +130,68 @@ public class ChannelStatisticsConcurrencyTests
     {
         var batches = IntegerBatches(80, seed: 2);
         var shards = Enumerable.Range(0, Threads).Select(t => Sequential(batches.Where((_, i) => i % Threads == t))).ToArray();
-        var total = new ChannelStatistics(Channels);
+        var total = new ChannelStatisticsAccumulator(Channels);
         Concurrently(t => total.Merge(shards[t]));
-        AssertIdentical(total, Sequential(batches));
+        AssertIdentical(total.ToStatistics(), Sequential(batches));
     }
 
     [Test]
-    public void Merging_two_instances_into_each_other_concurrently_does_not_deadlock()
+    public void Merging_two_accumulators_into_each_other_concurrently_adds_whole_snapshots()
     {
-        var a = Sequential(IntegerBatches(2, seed: 3));
-        var b = Sequential(IntegerBatches(2, seed: 4));
-        // Few rounds: each merge adds the other's count, so the counts grow geometrically.
+        // a starts as 4 samples of u, b as 4 samples of w. Whatever the interleaving, each accumulator then holds
+        // α samples of u and β of w with N = α + β, α = Σ a′ at channel 0 and β at channel 1, and every sum exactly
+        // α·(statistics of u) + β·(statistics of w): a merge that added part of a snapshot, or a count without its
+        // sums, breaks that. Every entry stays a small integer, so the sums are exact.
+        var u = Vector<double>.Build.DenseOfArray([1, 0, 1, 0, 0, 0]);
+        var w = Vector<double>.Build.DenseOfArray([0, 1, 1, 0, 0, 0]);
+        var a = Repeated(u, 4);
+        var b = Repeated(w, 4);
+        const int rounds = 10;
         Concurrently(t =>
         {
-            for (var i = 0; i < 10; i++)
+            for (var i = 0; i < rounds; i++)
             {
                 if (t % 2 == 0)
                 {
-                    a.Merge(b);
+                    a.Merge(b.ToStatistics());
                 }
                 else
                 {
-                    b.Merge(a);
+                    b.Merge(a.ToStatistics());
                 }
             }
         });
-        Assert.That(a.SampleCount, Is.GreaterThan(0));
+
+        // Each of the Threads / 2 · rounds merges into an accumulator added a snapshot of at least 4 samples of the other.
+        var merges = Threads / 2 * rounds;
+        AssertCombination(a.ToStatistics(), u, w, minimumU: 4, minimumW: 4 * merges);
+        AssertCombination(b.ToStatistics(), u, w, minimumU: 4 * merges, minimumW: 4);
+    }
+
+    private static ChannelStatisticsAccumulator Repeated(Vector<double> v, int samples)
+    {
+        var accumulator = new ChannelStatisticsAccumulator(Channels);
+        var batch = Matrix<double>.Build.DenseOfColumnVectors(Enumerable.Repeat(v, samples));
+        accumulator.Accumulate(batch, batch);
+        return accumulator;
+    }
+
+    private static void AssertCombination(ChannelStatistics stats, Vector<double> u, Vector<double> w, int minimumU, int minimumW)
+    {
+        var alpha = stats.PrunedSum[0];
+        var beta = stats.PrunedSum[1];
+        var gram = (alpha * u.OuterProduct(u)) + (beta * w.OuterProduct(w));
+        var sum = (alpha * u) + (beta * w);
+        Assert.Multiple(() =>
+        {
+            Assert.That(alpha, IsFinite.AtLeast(minimumU), "samples of u");
+            Assert.That(beta, IsFinite.AtLeast(minimumW), "samples of w");
+            Assert.That(alpha + beta, IsFinite.EqualTo(stats.SampleCount), "the count moved with the sums");
+            Assert.That(stats.PrunedSum.ToArray(), Is.EqualTo(sum.ToArray()));
+            Assert.That(stats.OriginalSum.ToArray(), Is.EqualTo(sum.ToArray()));
+            Assert.That(stats.PrunedGram.ToColumnMajorArray(), Is.EqualTo(gram.ToColumnMajorArray()));
+            Assert.That(stats.Cross.ToColumnMajorArray(), Is.EqualTo(gram.ToColumnMajorArray()));
+            Assert.That(stats.OriginalGram.ToColumnMajorArray(), Is.EqualTo(gram.ToColumnMajorArray()));
+        });
     }
 }

@@ -54,16 +54,16 @@ public class CoreBadInputCatalogueTests
     [Test]
     public void C01_statistics_need_at_least_one_channel()
     {
-        var ex = Throws<ArgumentOutOfRangeException>(() => _ = new ChannelStatistics(0), "'channels'", "at least 1", "0");
+        var ex = Throws<ArgumentOutOfRangeException>(() => _ = new ChannelStatisticsAccumulator(0), "'channels'", "at least 1", "0");
         Assert.That(ex.ParamName, Is.EqualTo("channels"));
-        var tooMany = Throws<ArgumentOutOfRangeException>(() => _ = new ChannelStatistics(46_341), "'channels'", "at most 46340", "46341");
+        var tooMany = Throws<ArgumentOutOfRangeException>(() => _ = new ChannelStatisticsAccumulator(46_341), "'channels'", "at most 46340", "46341");
         Assert.That(tooMany.ParamName, Is.EqualTo("channels"));
     }
 
     [Test]
     public void C02_a_batch_with_the_wrong_channel_count_names_both_sizes()
     {
-        var stats = new ChannelStatistics(5);
+        var stats = new ChannelStatisticsAccumulator(5);
         var ex = Throws<ArgumentException>(() => stats.Accumulate(TestData.Activations(4, 10, 3), TestData.Activations(5, 10, 2)), "'pruned'", "4 x 10", "5 rows");
         Assert.That(ex.ParamName, Is.EqualTo("pruned"));
         Assert.That(stats.SampleCount, Is.Zero, "nothing is half-added");
@@ -72,21 +72,21 @@ public class CoreBadInputCatalogueTests
     [Test]
     public void C03_pruned_and_original_batches_of_different_lengths_name_both_shapes()
     {
-        var stats = new ChannelStatistics(5);
+        var stats = new ChannelStatisticsAccumulator(5);
         Throws<ArgumentException>(() => stats.Accumulate(TestData.Activations(5, 10, 2), TestData.Activations(5, 9, 3)), "'original'", "5 x 9", "5 x 10");
     }
 
     [Test]
     public void C04_an_empty_batch_is_refused()
     {
-        var stats = new ChannelStatistics(5);
+        var stats = new ChannelStatisticsAccumulator(5);
         Throws<ArgumentException>(() => stats.Accumulate(Matrix<double>.Build.Dense(5, 0), Matrix<double>.Build.Dense(5, 0)), "'pruned'", "zero samples", "5 x 0");
     }
 
     [Test]
     public void C05_nan_in_a_batch_names_the_matrix_and_position()
     {
-        var stats = new ChannelStatistics(5);
+        var stats = new ChannelStatisticsAccumulator(5);
         var good = TestData.Activations(5, 10, seed: 2);
         Throws<ArgumentException>(() => stats.Accumulate(With(good, 2, 7, double.NaN), good), "'pruned'", "NaN", "[2, 7]", "5 x 10");
         Assert.That(stats.SampleCount, Is.Zero);
@@ -95,7 +95,7 @@ public class CoreBadInputCatalogueTests
     [Test]
     public void C06_infinity_in_a_batch_names_the_matrix_and_position()
     {
-        var stats = new ChannelStatistics(5);
+        var stats = new ChannelStatisticsAccumulator(5);
         var good = TestData.Activations(5, 10, seed: 2);
         Throws<ArgumentException>(() => stats.Accumulate(good, With(good, 4, 0, double.PositiveInfinity)), "'original'", "Infinity", "[4, 0]");
     }
@@ -103,25 +103,26 @@ public class CoreBadInputCatalogueTests
     [Test]
     public void C07_sums_for_zero_samples_are_refused()
     {
-        var stats = new ChannelStatistics(3);
         var gram = Matrix<double>.Build.DenseIdentity(3);
         var sum = Vector<double>.Build.Dense(3, 1.0);
-        Throws<ArgumentOutOfRangeException>(() => stats.AddSums(gram, gram, gram, sum, sum, 0), "'samples'", "at least 1", "0");
+        var ex = Throws<ArgumentOutOfRangeException>(() => ChannelStatistics.FromSums(gram, gram, gram, sum, sum, 0), "'samples'", "at least 1", "0");
+        Assert.That(ex.ParamName, Is.EqualTo("samples"));
     }
 
     [Test]
     public void C08_nan_in_accelerator_sums_names_the_sum_and_position()
     {
-        var stats = new ChannelStatistics(3);
         var gram = Matrix<double>.Build.DenseIdentity(3);
         var sum = Vector<double>.Build.Dense(3, 1.0);
-        Throws<ArgumentException>(() => stats.AddSums(gram, With(gram, 1, 1, double.NaN), gram, sum, sum, 10), "'cross'", "NaN", "[1, 1]");
+        var ex = Throws<ArgumentException>(() => ChannelStatistics.FromSums(gram, With(gram, 1, 1, double.NaN), gram, sum, sum, 10), "'cross'", "NaN", "[1, 1]");
+        Assert.That(ex.ParamName, Is.EqualTo("cross"));
     }
 
     [Test]
     public void C09_merging_statistics_of_another_layer_names_both_channel_counts()
     {
-        Throws<ArgumentException>(() => new ChannelStatistics(3).Merge(new ChannelStatistics(4)), "'other'", "4 channels", "3");
+        var ex = Throws<ArgumentException>(() => new ChannelStatisticsAccumulator(3).Merge(TestData.Empty(4)), "'shard'", "4 channels", "3");
+        Assert.That(ex.ParamName, Is.EqualTo("shard"));
     }
 
     [Test]
@@ -170,7 +171,7 @@ public class CoreBadInputCatalogueTests
     [Test]
     public void C13_pruning_without_calibration_samples_names_the_layer()
     {
-        var request = new LayerPruningRequest(Layer, TestData.Gaussian(5, 6, 1), new ChannelStatistics(5));
+        var request = new LayerPruningRequest(Layer, TestData.Gaussian(5, 6, 1), TestData.Empty(5));
         Throws<ArgumentException>(() => new LdrfLayerPruner().Prune(request), Layer, "zero samples", "5 channels");
     }
 

@@ -210,6 +210,32 @@ public class FaultToleranceTests
         }
     }
 
+    [TestCase(true, "While measuring the layers' valid capacities", TestName = "An original network that overflows is refused in the capacity pass, naming the original")]
+    [TestCase(false, "While pruning 'features.0'", TestName = "An original network that overflows is refused while pruning its first layer, naming the original")]
+    public void An_original_network_whose_activations_overflow_is_refused(bool capacityBounds, string where)
+    {
+        // Finite weights (so the reader accepts them) large enough that the first convolution's float32 outputs
+        // overflow: the statistics cannot be taken, and the message blames the original, not the pruning.
+        using var network = TestNetworks.SmallVgg(redundant: true);
+        using (no_grad())
+        {
+            network.state_dict()["features.0.weight"].fill_(3e38f);
+        }
+
+        var batches = TestNetworks.Batches(2);
+        var bitsBefore = Expect.Bits(network);
+        var start = Expect.LiveTensors();
+        var options = new NetworkPruningOptions { TargetFlopsReduction = 1.2, UseCapacityBounds = capacityBounds, MeasureLatency = false, ChannelMultiple = 1 };
+        Expect.Throws<InvalidOperationException>(() => new TorchSharpPruner(Ldrf).Prune(network, batches, options).Dispose(),
+            where, "the original network's activations on the calibration images are not finite", "unchanged");
+        Assert.That(Expect.LiveTensors() - start, Is.Zero, "tensors left alive by the refused run");
+        Expect.SameBits(Expect.Bits(network), bitsBefore, "the caller's network");
+        foreach (var b in batches)
+        {
+            b.Dispose();
+        }
+    }
+
     private static IEnumerable<Tensor> FailAfter(List<Tensor> batches, int count)
     {
         for (var i = 0; i < count; i++)

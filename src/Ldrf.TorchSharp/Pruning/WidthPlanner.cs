@@ -1,0 +1,86 @@
+using Ldrf.Allocation;
+using Ldrf.TorchSharp.Architecture;
+using Ldrf.TorchSharp.Complexity;
+using static TorchSharp.torch;
+
+namespace Ldrf.TorchSharp.Pruning;
+
+/// <summary>
+/// Decides every prunable layer's kept width before any layer is pruned: from the FLOPs target (allocated by
+/// <see cref="WidthAllocator"/> under each layer's valid capacity, estimated on the original network, when
+/// capacity bounds are on) or from the per-layer keep ratios. FLOPs are priced by the cost model of
+/// <see cref="ModelComplexity"/>, so the reduction planned is the one the report counts.
+/// </summary>
+internal static class WidthPlanner
+{
+    /// <summary>The kept width of each unit, by name.</summary>
+    /// <exception cref="ArgumentException">The layer pruner cannot estimate a capacity, an unknown layer in the ratios, or an unreachable target (from <see cref="WidthAllocator"/>).</exception>
+    public static IReadOnlyDictionary<string, int> KeepCounts(
+        ILayerPruner layerPruner, PrunableNetwork network, BuiltNetwork original, List<Tensor> batches, NetworkPruningOptions options,
+        string? defect, PruningLog log, IProgress<PruningProgress>? progress, CancellationToken cancellationToken)
+    {
+        var units = network.Units;
+        var names = network.Names;
+        var capacities = units.Select(_ => 1).ToArray();
+        if (options.TargetFlopsReduction is not null && options.UseCapacityBounds)
+        {
+            if (layerPruner is not ICapacityEstimator estimator)
+            {
+                throw new ArgumentException(
+                    $"'{nameof(options)}.{nameof(options.UseCapacityBounds)}' is true, but the layer pruner {layerPruner.GetType().Name} estimates no valid capacity (it is not an {nameof(ICapacityEstimator)}); set it to false to allocate widths without capacity bounds.",
+                    nameof(options));
+            }
+
+            // Valid capacity r from the original network: its statistics with nothing pruned yet.
+            using var collector = new StatisticsCollector(network, batches, cacheBytes: 0, defect);
+            var statistics = collector.OfOriginal(original, progress, cancellationToken);
+            for (var j = 0; j < units.Count; j++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var request = new LayerPruningRequest(names[j], network.ConsumerMatrix(network.Folded, j), statistics[j]);
+                capacities[j] = Math.Clamp(estimator.EstimateCapacity(request, cancellationToken), 1, units[j].Channels);
+            }
+        }
+
+        var prunable = units.Select((u, j) => new PrunableLayer(names[j], u.Channels, capacities[j]));
+        var allocator = new WidthAllocator(prunable, ComputeLayers(network), channelMultiple: options.ChannelMultiple);
+        var allocation = options.TargetFlopsReduction is double target ? allocator.Allocate(target) : allocator.FromRatios(options.PerLayerKeepRatios!);
+        log.Widths(names, allocation);
+        return allocation.KeepCounts;
+    }
+
+    // FLOPs = Σ cost · in′ · out′ over every Conv2d and Linear (MACs, residual blocks included), with the widths
+    // that pruning changes linked to their prunable layers. A Linear after Flatten reads Group features per channel.
+    private static List<ComputeLayer> ComputeLayers(PrunableNetwork network)
+    {
+        var layers = network.Folded.Layers;
+        var producer = new Dictionary<string, string>(StringComparer.Ordinal);
+        var consumer = new Dictionary<string, (string Name, PrunableUnit Unit)>(StringComparer.Ordinal);
+        for (var j = 0; j < network.Units.Count; j++)
+        {
+            producer[network.Units[j].ProducerSpec(layers).Path] = network.Names[j];
+            consumer[network.Units[j].ConsumerSpec(layers).Path] = (network.Names[j], network.Units[j]);
+        }
+
+        var result = new List<ComputeLayer>();
+        foreach (var (spec, output) in ModelComplexity.Leaves(layers, network.ImageShape, "calibrationBatches"))
+        {
+            var produced = producer.GetValueOrDefault(spec.Path);
+            var linked = consumer.TryGetValue(spec.Path, out var c) ? c : ((string Name, PrunableUnit Unit)?)null;
+            var cost = ModelComplexity.CostPerPair(spec, output);
+            switch (spec)
+            {
+                case Conv2dSpec conv:
+                    result.Add(new ComputeLayer(conv.Path, cost, linked?.Name, conv.InChannels, produced, conv.OutChannels));
+                    break;
+                case LinearSpec linear:
+                    result.Add(linked is { } l
+                        ? new ComputeLayer(linear.Path, cost * l.Unit.Group, l.Name, l.Unit.Channels, produced, linear.OutFeatures)
+                        : new ComputeLayer(linear.Path, cost, null, linear.InFeatures, produced, linear.OutFeatures));
+                    break;
+            }
+        }
+
+        return result;
+    }
+}
