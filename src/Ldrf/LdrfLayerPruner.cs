@@ -10,7 +10,7 @@ namespace Ldrf;
 
 /// <summary>
 /// The LDRF layer pruner: decompose the layer into its embedding, select the survivors, recompose the
-/// embedding from them by ridge regression and merge it into the consumer (ldrf-method.md §1–3).
+/// embedding from them by ridge regression and merge it into the consumer (docs/method.md §1–3).
 /// </summary>
 /// <remarks>
 /// Each part is replaceable: pass your own <see cref="IEmbeddingDecomposer"/>, <see cref="INeuronSelector"/>,
@@ -26,6 +26,7 @@ public sealed class LdrfLayerPruner : ILayerPruner
 
     /// <summary>Creates a pruner with the built-in parts chosen by <paramref name="options"/> (defaults when null) on <see cref="MathNetNumericBackend"/>.</summary>
     /// <param name="options">The options; copied, so later changes do not affect this pruner.</param>
+    /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
     public LdrfLayerPruner(LdrfOptions? options = null)
         : this(options ?? new LdrfOptions(), MathNetNumericBackend.Instance)
     {
@@ -34,6 +35,7 @@ public sealed class LdrfLayerPruner : ILayerPruner
     /// <summary>Creates a pruner with the built-in parts chosen by <paramref name="options"/> on <paramref name="backend"/>.</summary>
     /// <param name="options">The options; copied.</param>
     /// <param name="backend">The numeric backend for every heavy operation.</param>
+    /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
     public LdrfLayerPruner(LdrfOptions options, INumericBackend backend)
         : this(options, BuiltInParts(options, backend))
     {
@@ -45,10 +47,10 @@ public sealed class LdrfLayerPruner : ILayerPruner
     /// <param name="selector">Selects the survivors.</param>
     /// <param name="recomposer">Recomposes the consumer.</param>
     /// <param name="backend">Used for the output-error diagnostic.</param>
+    /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
     public LdrfLayerPruner(LdrfOptions options, IEmbeddingDecomposer decomposer, INeuronSelector selector, IRecomposer recomposer, INumericBackend backend)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        _options = options.Clone();
+        _options = LdrfOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options)).Clone();
         Decomposer = decomposer ?? throw new ArgumentNullException(nameof(decomposer));
         Selector = selector ?? throw new ArgumentNullException(nameof(selector));
         Recomposer = recomposer ?? throw new ArgumentNullException(nameof(recomposer));
@@ -171,7 +173,7 @@ public sealed class LdrfLayerPruner : ILayerPruner
 
     private static (IEmbeddingDecomposer, INeuronSelector, IRecomposer, INumericBackend) BuiltInParts(LdrfOptions options, INumericBackend backend)
     {
-        ArgumentNullException.ThrowIfNull(options);
+        LdrfOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options));
         ArgumentNullException.ThrowIfNull(backend);
         return (LdrfComponents.CreateDecomposer(options.Embedding, backend),
             LdrfComponents.CreateSelector(options.Selection, options.Seed, backend),

@@ -7,7 +7,7 @@ using MathNet.Numerics.LinearAlgebra;
 namespace Ldrf.Recomposition;
 
 /// <summary>
-/// LDRF recomposition (ldrf-method.md §3): ridge regression of the embedding on the survivors, solved
+/// LDRF recomposition (docs/method.md §3): ridge regression of the embedding on the survivors, solved
 /// through Cholesky, then merged into the consumer.
 /// </summary>
 /// <remarks>
@@ -60,8 +60,9 @@ public sealed class RidgeRecomposer : IRecomposer
     /// <summary>Creates a ridge recomposer configured by <paramref name="options"/>.</summary>
     /// <param name="options">Supplies <see cref="LdrfOptions.RidgeScale"/>, <see cref="LdrfOptions.Lambda"/> and <see cref="LdrfOptions.FitIntercept"/>.</param>
     /// <param name="backend">The numeric backend.</param>
+    /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
     public RidgeRecomposer(LdrfOptions options, INumericBackend backend)
-        : this(backend, (options ?? throw new ArgumentNullException(nameof(options))).RidgeScale, options.Lambda, options.FitIntercept)
+        : this(backend, LdrfOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options)).RidgeScale, options.Lambda, options.FitIntercept)
     {
     }
 
@@ -87,7 +88,7 @@ public sealed class RidgeRecomposer : IRecomposer
                 nameof(embedding));
         }
 
-        statistics.EnsureSamples(layerName);
+        statistics.EnsureSamples(layerName, nameof(statistics));
         var c = kept.Length;
         var g = GramError.Select(statistics.PrunedGramView, kept);
         var h = GramError.Rows(statistics.CrossView, kept);

@@ -3,7 +3,7 @@ using Ldrf.Numerics;
 namespace Ldrf.Selection;
 
 /// <summary>
-/// The default rule (ldrf-method.md §2): keep the neurons that carry the largest share of the energy the
+/// The default rule (docs/method.md §2): keep the neurons that carry the largest share of the energy the
 /// consumer reads through the embedding.
 /// </summary>
 /// <remarks>
@@ -24,7 +24,7 @@ public sealed class EmbeddingEnergySelector(INumericBackend backend) : INeuronSe
     {
         Guard.NotNull(context, nameof(context));
         context.CheckKeep(keep);
-        context.Statistics.EnsureSamples(context.LayerName);
+        context.Statistics.EnsureSamples(context.LayerName, nameof(context));
         var q = context.Embedding.Basis;
         var reader = context.Embedding.Reader;
         var rrt = _backend.MultiplyTransposed(reader, reader);

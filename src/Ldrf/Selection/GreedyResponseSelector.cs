@@ -16,7 +16,7 @@ namespace Ldrf.Selection;
 /// neurons projected out (Schur complements). Each step costs O(C · min(C, K)); nothing larger than B is formed.
 /// </para>
 /// <para>
-/// This is a greedy answer to the ℓ0 selection problem of ldrf-method.md; neurons that are never active (zero
+/// This is a greedy answer to the ℓ0 selection problem of docs/method.md; neurons that are never active (zero
 /// residual energy) are taken last, by decreasing activity.
 /// </para>
 /// </remarks>
@@ -30,7 +30,7 @@ public sealed class GreedyResponseSelector(INumericBackend backend) : INeuronSel
     {
         Guard.NotNull(context, nameof(context));
         context.CheckKeep(keep);
-        context.Statistics.EnsureSamples(context.LayerName);
+        context.Statistics.EnsureSamples(context.LayerName, nameof(context));
         var c = context.Channels;
         var hq = _backend.Multiply(context.Statistics.CrossView, context.Embedding.Basis);
         var reader = context.Embedding.Reader;

@@ -18,7 +18,7 @@ namespace Ldrf.Statistics;
 /// the original network at the same inputs (C x n). The accumulator keeps
 /// <c>PrunedGram = Σ a′a′ᵀ</c>, <c>Cross = Σ a′aᵀ</c>, <c>OriginalGram = Σ a aᵀ</c> (each C x C), the channel
 /// sums <c>Σ a′</c> and <c>Σ a</c>, and the sample count N. Selection of the surviving set S happens later,
-/// so the ridge system of ldrf-method.md §3 reads G = PrunedGram[S, S] and H = Cross[S, :].
+/// so the ridge system of docs/method.md §3 reads G = PrunedGram[S, S] and H = Cross[S, :].
 /// When nothing has been pruned yet (the first layer, or a run without propagation) pass the same
 /// matrix twice.
 /// </para>
@@ -345,14 +345,14 @@ public sealed class ChannelStatistics
         return stats;
     }
 
-    /// <summary>Rejects statistics with no samples; used before any solve.</summary>
-    internal void EnsureSamples(string? layer)
+    /// <summary>Rejects statistics with no samples; used before any solve. <paramref name="paramName"/> is the caller's argument that carries them.</summary>
+    internal void EnsureSamples(string? layer, string paramName)
     {
         if (SampleCount == 0)
         {
             throw new ArgumentException(
                 Guard.Prefix(layer) + $"the channel statistics ({Channels} channels) have zero samples; accumulate calibration data first.",
-                "statistics");
+                paramName);
         }
     }
 
