@@ -201,6 +201,7 @@ public class FaultToleranceTests
         Assert.Throws<ArgumentException>(() => pruner.Prune(network, [wrongChannels], AllStages()));
         Assert.Throws<ArgumentException>(() => pruner.Prune(network, [tooLarge], AllStages()));
         Assert.Throws<ArgumentOutOfRangeException>(() => pruner.Prune(network, batches, new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 50, MeasureLatency = false }));
+        Assert.Throws<ArgumentException>(() => pruner.Prune(network, batches, new NetworkPruningOptions { ChannelMultiple = 0, TargetFlopsReduction = 2 }));
         Assert.Throws<ArgumentException>(() => pruner.Prune(network, batches, new NetworkPruningOptions { ChannelMultiple = 1, PerLayerKeepRatios = new Dictionary<string, double> { ["nope"] = 0.5 } }));
         Assert.That(Expect.LiveTensors() - start, Is.Zero, "tensors left alive by rejected runs");
         Expect.SameBits(Expect.Bits(network), bitsBefore, "the caller's network");
