@@ -107,6 +107,16 @@ internal sealed class ActivationStatistics : IDisposable
         }
     }
 
+    /// <summary>Whether the original network's sums are finite (its own activations were neither NaN nor infinite).</summary>
+    public bool OriginalIsFinite
+    {
+        get
+        {
+            using var scope = NewDisposeScope();
+            return new[] { _originalGram, _originalSum }.All(t => isfinite(t).all().item<bool>());
+        }
+    }
+
     /// <summary>Copies the sums to the core's statistics object.</summary>
     public ChannelStatistics ToChannelStatistics(INumericBackend? backend)
     {

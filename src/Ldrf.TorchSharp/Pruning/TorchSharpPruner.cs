@@ -417,6 +417,15 @@ public sealed class TorchSharpPruner
                 progress?.Report(new PruningProgress(PruningStage.MeasuringCapacity, null, b + 1, inputs.BatchCount));
             }
 
+            if (!accumulators.All(a => a.OriginalIsFinite))
+            {
+                // The caller's network itself overflows on these images (finite weights and images, non-finite
+                // activations): no pruning can work from them, and the fault is the argument's, not the pruner's.
+                throw new ArgumentException(
+                    $"The network's own activations{(layer is null ? "" : $" at the output of '{layer}'")} on the calibration images are not finite (NaN or overflow to infinity), although its weights and the images are finite; check the weights' and the images' scale.",
+                    "network");
+            }
+
             if (pruned is not null && accumulators.Any(a => !a.IsFinite))
             {
                 // The pruned-so-far network computed NaN or infinity where the original did not.

@@ -368,6 +368,29 @@ public class AdapterBadInputCatalogueTests
         Assert.That(e.ParamName, Is.EqualTo("network"));
     }
 
+    [TestCase(true)]
+    [TestCase(false)]
+    public void A80_a_network_whose_own_activations_overflow_names_the_argument(bool capacityPass)
+    {
+        // Finite weights and images, but activations beyond float32's range after two scaled convolutions.
+        using var network = TestNetworks.SmallVgg();
+        using (no_grad())
+        {
+            foreach (var path in new[] { "features.0.weight", "features.3.weight" })
+            {
+                network.get_parameter(path)!.mul_(1e20f);
+            }
+        }
+
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 1.5, UseCapacityBounds = capacityPass, MeasureLatency = false };
+        var e = PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(2), options), "network's own activations", "not finite");
+        Assert.That(e.ParamName, Is.EqualTo("network"));
+        if (!capacityPass)
+        {
+            Assert.That(e.Message, Does.Contain("'features.3'"), "the layer whose output overflows");
+        }
+    }
+
     [Test]
     public void A54_a_target_of_1_returns_the_network_as_it_is()
     {
