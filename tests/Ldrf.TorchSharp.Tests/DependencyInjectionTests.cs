@@ -108,6 +108,16 @@ public class DependencyInjectionTests
     }
 
     [Test]
+    public void Per_layer_keep_ratios_bind_from_configuration()
+    {
+        var configuration = Configuration(("Ldrf:Pruning:PerLayerKeepRatios:features.3", "0.5"), ("Ldrf:Pruning:PerLayerKeepRatios:classifier.0", "0.25"));
+        using var provider = new ServiceCollection().AddLdrfTorchSharp(configuration.GetSection("Ldrf")).Services.BuildServiceProvider();
+        var options = provider.GetRequiredService<IOptions<NetworkPruningOptions>>().Value;
+        Assert.That(options.TargetFlopsReduction, Is.Null);
+        Assert.That(options.PerLayerKeepRatios, Is.EquivalentTo(new Dictionary<string, double> { ["features.3"] = 0.5, ["classifier.0"] = 0.25 }));
+    }
+
+    [Test]
     public void ValidateOnStart_throws_when_the_host_starts_not_before()
     {
         var services = new ServiceCollection();
