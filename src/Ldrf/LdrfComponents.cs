@@ -38,10 +38,10 @@ public static class LdrfComponents
     /// <param name="options">The options; read once.</param>
     /// <param name="backend">The numeric backend.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">Not a defined <see cref="RecompositionKind"/>.</exception>
+    /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option; ParamName options).</exception>
     public static IRecomposer CreateRecomposer(LdrfOptions options, INumericBackend backend)
     {
-        ArgumentNullException.ThrowIfNull(options);
+        LdrfOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options));
         ArgumentNullException.ThrowIfNull(backend);
         var channel = new RidgeRecomposer(backend, options.RidgeScale, options.Lambda, options.FitIntercept);
         return options.Recomposition switch

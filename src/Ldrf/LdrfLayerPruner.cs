@@ -26,6 +26,7 @@ public sealed class LdrfLayerPruner : ILayerPruner, ICapacityEstimator
 
     /// <summary>Creates a pruner with the built-in parts chosen by <paramref name="options"/> (defaults when null) on <see cref="MathNetNumericBackend"/>.</summary>
     /// <param name="options">The options; copied, so later changes do not affect this pruner.</param>
+    /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
     public LdrfLayerPruner(LdrfOptions? options = null)
         : this(options ?? new LdrfOptions(), MathNetNumericBackend.Instance)
     {
@@ -34,6 +35,7 @@ public sealed class LdrfLayerPruner : ILayerPruner, ICapacityEstimator
     /// <summary>Creates a pruner with the built-in parts chosen by <paramref name="options"/> on <paramref name="backend"/>.</summary>
     /// <param name="options">The options; copied.</param>
     /// <param name="backend">The numeric backend for every heavy operation.</param>
+    /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
     public LdrfLayerPruner(LdrfOptions options, INumericBackend backend)
         : this(options, BuiltInParts(options, backend))
     {
@@ -44,10 +46,10 @@ public sealed class LdrfLayerPruner : ILayerPruner, ICapacityEstimator
     /// <param name="decomposer">Builds the embedding.</param>
     /// <param name="selector">Selects the survivors.</param>
     /// <param name="recomposer">Recomposes the consumer and measures the errors (its ridge settings are its own).</param>
+    /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
     public LdrfLayerPruner(LdrfOptions options, IEmbeddingDecomposer decomposer, INeuronSelector selector, IRecomposer recomposer)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        _options = options.Clone();
+        _options = LdrfOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options)).Clone();
         Decomposer = decomposer ?? throw new ArgumentNullException(nameof(decomposer));
         Selector = selector ?? throw new ArgumentNullException(nameof(selector));
         Recomposer = recomposer ?? throw new ArgumentNullException(nameof(recomposer));
@@ -133,7 +135,7 @@ public sealed class LdrfLayerPruner : ILayerPruner, ICapacityEstimator
 
     private static (IEmbeddingDecomposer, INeuronSelector, IRecomposer) BuiltInParts(LdrfOptions options, INumericBackend backend)
     {
-        ArgumentNullException.ThrowIfNull(options);
+        LdrfOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options));
         ArgumentNullException.ThrowIfNull(backend);
         return (LdrfComponents.CreateDecomposer(options.Embedding, backend),
             LdrfComponents.CreateSelector(options.Selection, options.Seed, backend),

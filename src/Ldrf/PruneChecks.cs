@@ -25,21 +25,21 @@ internal static class PruneChecks
                 nameof(request));
         }
 
-        Guard.Finite(m, "ConsumerWeights", name);
-        stats.EnsureSamples(name);
+        Guard.Finite(m, "ConsumerWeights", name, nameof(request));
+        stats.EnsureSamples(name, nameof(request));
         if (stats.PrunedGramView.Diagonal().AbsoluteMaximum() == 0 && stats.OriginalGramView.Diagonal().AbsoluteMaximum() == 0)
         {
             // Caught here, by name: later it would surface as a singular ridge system (λ scales with tr(G) = 0).
             throw new ArgumentException(
                 Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
                     $"the channel statistics ({stats.Channels} channels, {stats.SampleCount} samples) have zero activation energy: every calibration activation is 0, so there is nothing to select or reconstruct from. Check the calibration data and the layers before this one."),
-                "statistics");
+                nameof(request));
         }
 
         if (request.ProducerWeights is { } p)
         {
-            Guard.Rows(p, stats.Channels, "ProducerWeights", "one row per output channel of the producer", name);
-            Guard.Finite(p, "ProducerWeights", name);
+            Guard.Rows(p, stats.Channels, "ProducerWeights", "one row per output channel of the producer", name, nameof(request));
+            Guard.Finite(p, "ProducerWeights", name, nameof(request));
         }
 
         if (request.PatchStatistics is { } patches)
@@ -51,13 +51,13 @@ internal static class PruneChecks
 
         if (request.KeepCount is int keep && (keep < 1 || keep > stats.Channels))
         {
-            throw new ArgumentOutOfRangeException("KeepCount", keep, Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
+            throw new ArgumentOutOfRangeException(nameof(request), keep, Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
                 $"'KeepCount' must be between 1 and the layer's {stats.Channels} channels but is {keep}."));
         }
 
         if (request.Rank is int rank && (rank < 1 || rank > Math.Min(m.RowCount, m.ColumnCount)))
         {
-            throw new ArgumentOutOfRangeException("Rank", rank, Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
+            throw new ArgumentOutOfRangeException(nameof(request), rank, Guard.Prefix(name) + string.Create(CultureInfo.InvariantCulture,
                 $"'Rank' must be between 1 and min(C, K) = {Math.Min(m.RowCount, m.ColumnCount)} for 'ConsumerWeights' {Guard.Shape(m)}, but is {rank}."));
         }
     }

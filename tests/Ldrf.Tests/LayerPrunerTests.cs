@@ -143,7 +143,7 @@ public class LayerPrunerTests
             o.Seed = 9;
             o.RidgeScale = 1e-3;
             o.FitIntercept = true;
-        }), Is.SameAs(services));
+        }).Services, Is.SameAs(services));
         using var provider = services.BuildServiceProvider();
         var pruner = provider.GetRequiredService<ILayerPruner>();
         Assert.Multiple(() =>

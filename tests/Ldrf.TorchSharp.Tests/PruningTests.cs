@@ -182,6 +182,7 @@ public class PruningTests
         var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 50, MeasureLatency = false };
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new TorchSharpPruner().Prune(network, TestNetworks.Batches(2), options));
         Assert.That(ex!.Message, Does.Contain("unreachable").And.Contain("best reachable"));
+        Assert.That(ex.ParamName, Is.EqualTo("options"));
     }
 
     [Test]

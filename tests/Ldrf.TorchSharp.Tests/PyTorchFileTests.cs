@@ -251,18 +251,18 @@ public class PyTorchFileTests
         using var result = Pruned(network);
         using var other = TestNetworks.SmallResNet();
         var path = Path.Combine(_folder, "x.pt");
-        var ex = Expect.Throws<ArgumentException>(() => result.Network.ExportPyTorch(path, layoutOf: other), "'layoutOf' does not correspond to 'network'", "'conv1'");
+        var ex = CallerArgument.Throws<ArgumentException>(typeof(NetworkFile), nameof(NetworkFile.ExportPyTorch), () => result.Network.ExportPyTorch(path, layoutOf: other), "'layoutOf' does not correspond to 'network'", "'conv1'");
         Assert.That(ex.ParamName, Is.EqualTo("layoutOf"));
         Assert.That(File.Exists(path), Is.False);
 
         // Same names, another kernel.
         using var kernel5 = nn.Sequential(("conv", nn.Conv2d(3, 4, 5)), ("fc", nn.Linear(4, 2)));
         using var kernel3 = ConvFc();
-        Expect.Throws<ArgumentException>(() => kernel3.ExportPyTorch(path, layoutOf: kernel5), "layer 'conv' (Conv2d)", "kernel 5x5", "kernel 3x3");
+        CallerArgument.Throws<ArgumentException>(typeof(NetworkFile), nameof(NetworkFile.ExportPyTorch), () => kernel3.ExportPyTorch(path, layoutOf: kernel5), "layer 'conv' (Conv2d)", "kernel 5x5", "kernel 3x3");
 
         // A layer of the network that the layout lacks.
         using var longer = ConvFc(extra: true);
-        Expect.Throws<ArgumentException>(() => longer.ExportPyTorch(path, layoutOf: kernel3), "layer 'extra' (Linear) of 'network' is not in 'layoutOf'");
+        CallerArgument.Throws<ArgumentException>(typeof(NetworkFile), nameof(NetworkFile.ExportPyTorch), () => longer.ExportPyTorch(path, layoutOf: kernel3), "layer 'extra' (Linear) of 'network' is not in 'layoutOf'");
     }
 
     [Test, Category("BadInput")]
@@ -272,13 +272,13 @@ public class PyTorchFileTests
         using var network = nn.Sequential(("conv", nn.Conv2d(3, 4, 3)), ("relu", nn.ReLU()));
         using var layout = nn.Sequential(("conv", nn.Conv2d(3, 4, 3, bias: false)), ("relu", nn.ReLU()));
         var path = Path.Combine(_folder, "bias.pt");
-        var ex = Expect.Throws<ArgumentException>(() => network.ExportPyTorch(path, layoutOf: layout), "layer 'conv' (Conv2d)", "no batch norm follows it");
+        var ex = CallerArgument.Throws<ArgumentException>(typeof(NetworkFile), nameof(NetworkFile.ExportPyTorch), () => network.ExportPyTorch(path, layoutOf: layout), "layer 'conv' (Conv2d)", "no batch norm follows it");
         Assert.That(ex.ParamName, Is.EqualTo("layoutOf"));
 
         // A batch norm in the layout after something other than a convolution cannot have been folded.
         using var plain = nn.Sequential(("conv", nn.Conv2d(3, 4, 3)), ("relu", nn.ReLU()));
         using var bnAfterRelu = nn.Sequential(("conv", nn.Conv2d(3, 4, 3)), ("relu", nn.ReLU()), ("bn", nn.BatchNorm2d(4)));
-        Expect.Throws<ArgumentException>(() => plain.ExportPyTorch(path, layoutOf: bnAfterRelu), "layer 'bn' (BatchNorm2d)", "does not directly follow a Conv2d");
+        CallerArgument.Throws<ArgumentException>(typeof(NetworkFile), nameof(NetworkFile.ExportPyTorch), () => plain.ExportPyTorch(path, layoutOf: bnAfterRelu), "layer 'bn' (BatchNorm2d)", "does not directly follow a Conv2d");
     }
 
     [Test, Category("BadInput")]

@@ -1,22 +1,14 @@
-using System.Globalization;
-
 namespace Ldrf.TorchSharp.Pruning;
 
 /// <summary>
 /// What to prune to and how to calibrate, for <see cref="TorchSharpPruner"/>. Set exactly one target:
-/// <see cref="TargetFlopsReduction"/> or <see cref="PerLayerKeepRatios"/>. Every setter validates its value.
+/// <see cref="TargetFlopsReduction"/> or <see cref="PerLayerKeepRatios"/>. Setters accept any value;
+/// <see cref="TorchSharpPruner.Prune"/> checks them all (an <see cref="ArgumentException"/> naming every invalid option),
+/// and <c>AddLdrfTorchSharp</c> registers a validator that reports every invalid option at once.
 /// </summary>
 public sealed class NetworkPruningOptions
 {
-    private double? _targetFlopsReduction;
     private IReadOnlyDictionary<string, double>? _perLayerKeepRatios;
-    private int? _maxCalibrationBatches;
-    private int _latencyRuns = 10;
-    private int _latencyBatchSize = 32;
-    private int _patchSamplesPerImage = 10;
-    private long _calibrationCacheBytes = DefaultCalibrationCacheBytes;
-    private int _channelMultiple = DefaultChannelMultiple;
-    private int? _heldOutImages;
 
     /// <summary>The default of <see cref="ChannelMultiple"/>: 16.</summary>
     public const int DefaultChannelMultiple = 16;
@@ -31,15 +23,7 @@ public sealed class NetworkPruningOptions
     /// step's cost of it, or, where that step overshoots by more than 5%, as close to it as the allowed widths
     /// permit. Default null.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">Below 1 or not finite.</exception>
-    public double? TargetFlopsReduction
-    {
-        get => _targetFlopsReduction;
-        set => _targetFlopsReduction = value is double v && (!(v >= 1) || double.IsInfinity(v))
-            ? throw new ArgumentOutOfRangeException(nameof(TargetFlopsReduction), v,
-                string.Create(CultureInfo.InvariantCulture, $"'{nameof(TargetFlopsReduction)}' must be a finite ratio of at least 1 (5 means 5x fewer FLOPs) but is {v}."))
-            : value;
-    }
+    public double? TargetFlopsReduction { get; set; }
 
     /// <summary>
     /// The fraction of output channels to keep, in (0, 1], per prunable layer path (a Conv2d or Linear whose
@@ -59,28 +43,14 @@ public sealed class NetworkPruningOptions
     public bool UseCapacityBounds { get; set; } = true;
 
     /// <summary>Use at most this many calibration batches (at least 1), or null for all (default).</summary>
-    /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
-    public int? MaxCalibrationBatches
-    {
-        get => _maxCalibrationBatches;
-        set => _maxCalibrationBatches = value is int v && v < 1
-            ? throw new ArgumentOutOfRangeException(nameof(MaxCalibrationBatches), v, $"'{nameof(MaxCalibrationBatches)}' must be at least 1 (or null for all) but is {v}.")
-            : value;
-    }
+    public int? MaxCalibrationBatches { get; set; }
 
     /// <summary>
     /// Output locations sampled per calibration image for the patch statistics of a Conv2d consumer (at least 1,
     /// default 10 as in He et al.'s Channel Pruning), collected only for layer pruners that read them
     /// (<see cref="ILayerPruner.UsesPatchStatistics"/>: LDRF with its default patch recomposition, ThiNet, Channel Pruning).
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
-    public int PatchSamplesPerImage
-    {
-        get => _patchSamplesPerImage;
-        set => _patchSamplesPerImage = value < 1
-            ? throw new ArgumentOutOfRangeException(nameof(PatchSamplesPerImage), value, $"'{nameof(PatchSamplesPerImage)}' must be at least 1 but is {value}.")
-            : value;
-    }
+    public int PatchSamplesPerImage { get; set; } = 10;
 
     /// <summary>
     /// The most memory, in bytes on the network's device, that calibration may use to keep both networks'
@@ -90,14 +60,7 @@ public sealed class NetworkPruningOptions
     /// times faster on deep networks; where they would not fit, a layer's calibration starts from the last position
     /// that did. The pruned network is the same either way.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
-    public long CalibrationCacheBytes
-    {
-        get => _calibrationCacheBytes;
-        set => _calibrationCacheBytes = value < 0
-            ? throw new ArgumentOutOfRangeException(nameof(CalibrationCacheBytes), value, $"'{nameof(CalibrationCacheBytes)}' must be 0 (no cache) or more but is {value}.")
-            : value;
-    }
+    public long CalibrationCacheBytes { get; set; } = DefaultCalibrationCacheBytes;
 
     /// <summary>
     /// Kept widths are multiples of this many channels (at least 1, default <see cref="DefaultChannelMultiple"/>),
@@ -109,14 +72,7 @@ public sealed class NetworkPruningOptions
     /// <see cref="PerLayerKeepRatios"/> are then followed exactly); the pruned network's output check
     /// (<see cref="PruningReport.HeldOutOutputError"/>) still guards the result.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
-    public int ChannelMultiple
-    {
-        get => _channelMultiple;
-        set => _channelMultiple = value < 1
-            ? throw new ArgumentOutOfRangeException(nameof(ChannelMultiple), value, $"'{nameof(ChannelMultiple)}' must be at least 1 (1 allows every width) but is {value}.")
-            : value;
-    }
+    public int ChannelMultiple { get; set; } = DefaultChannelMultiple;
 
     /// <summary>
     /// Calibration images, taken from the end of the calibration batches, that are kept out of the statistics and
@@ -125,14 +81,7 @@ public sealed class NetworkPruningOptions
     /// image in eight, at most 64 and at least 1 when there are two or more images; 0 checks on the calibration
     /// images themselves. Must leave at least one image for the statistics.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
-    public int? HeldOutImages
-    {
-        get => _heldOutImages;
-        set => _heldOutImages = value is int v && v < 0
-            ? throw new ArgumentOutOfRangeException(nameof(HeldOutImages), v, $"'{nameof(HeldOutImages)}' must be 0 or more (or null for the default) but is {v}.")
-            : value;
-    }
+    public int? HeldOutImages { get; set; }
 
     /// <summary>The seed of the patch-location sampling (default 0): the same seed and inputs give the same pruned network.</summary>
     public int Seed { get; set; }
@@ -145,22 +94,8 @@ public sealed class NetworkPruningOptions
     /// single image makes libtorch pick other CPU kernels for small layers, and on CPUs that NNPACK does not
     /// support it then prints "Could not initialize NNPACK! Reason: Unsupported hardware." for each of them.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
-    public int LatencyBatchSize
-    {
-        get => _latencyBatchSize;
-        set => _latencyBatchSize = value < 1
-            ? throw new ArgumentOutOfRangeException(nameof(LatencyBatchSize), value, $"'{nameof(LatencyBatchSize)}' must be at least 1 but is {value}.")
-            : value;
-    }
+    public int LatencyBatchSize { get; set; } = 32;
 
     /// <summary>Timed forward passes per network for the latency (median; at least 1, default 10), after 2 warm-up passes; the two networks' passes alternate, so that other work on the machine slows both alike.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
-    public int LatencyRuns
-    {
-        get => _latencyRuns;
-        set => _latencyRuns = value < 1
-            ? throw new ArgumentOutOfRangeException(nameof(LatencyRuns), value, $"'{nameof(LatencyRuns)}' must be at least 1 but is {value}.")
-            : value;
-    }
+    public int LatencyRuns { get; set; } = 10;
 }

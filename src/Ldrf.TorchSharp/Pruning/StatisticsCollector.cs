@@ -34,7 +34,7 @@ internal sealed class StatisticsCollector : IDisposable
     public long Images { get; }
 
     /// <summary>The statistics of every unit on the original network alone (nothing pruned yet), in one pass over the batches.</summary>
-    /// <exception cref="InvalidOperationException">The original network's activations are not finite.</exception>
+    /// <exception cref="ArgumentException">The original network's activations are not finite (ParamName: network).</exception>
     public ChannelStatistics[] OfOriginal(BuiltNetwork original, IProgress<PruningProgress>? progress, CancellationToken cancellationToken) =>
         Collect(original, null, _network.Units, null, null, progress, cancellationToken);
 
@@ -43,7 +43,8 @@ internal sealed class StatisticsCollector : IDisposable
     /// <paramref name="patches"/> is given, its patch statistics. Moves the cache to the unit's first layer when the
     /// activations there fit the limit (every unit before it is applied), else runs from where the cache is.
     /// </summary>
-    /// <exception cref="InvalidOperationException">Either network's activations are not finite (the message names the layer).</exception>
+    /// <exception cref="ArgumentException">The original network's activations are not finite (ParamName: network; the message names the layer).</exception>
+    /// <exception cref="InvalidOperationException">The pruned-so-far network's activations are not finite where the original's are (the message names the layer).</exception>
     public (ChannelStatistics Statistics, ChannelStatistics? Patches) OfLayer(
         BuiltNetwork original, BuiltNetwork pruned, int j, PatchSampler? patches, CancellationToken cancellationToken)
     {
@@ -87,8 +88,10 @@ internal sealed class StatisticsCollector : IDisposable
             var cause = _defect ?? "The one-time probe found no libtorch convolution defect on this device.";
             if (accumulators.Any(a => !a.OriginalIsFinite) || patches is { OriginalIsFinite: false })
             {
-                throw new InvalidOperationException(
-                    $"{where}: the original network's activations on the calibration images are not finite (NaN or infinity), so no statistics can be taken. {cause} Check the network and the calibration images on their own; the caller's network is unchanged.");
+                // Finite weights and images (both checked) whose activations still overflow: the argument is at fault.
+                throw new ArgumentException(
+                    $"{where}: the network's own activations on the calibration images are not finite (NaN or overflow to infinity), so no statistics can be taken. {cause} Check the scale of the network's weights and of the images; the caller's network is unchanged.",
+                    "network");
             }
 
             // The pruned-so-far network computed NaN or infinity where the original did not.

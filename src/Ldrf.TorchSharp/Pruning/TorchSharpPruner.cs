@@ -52,6 +52,7 @@ public sealed class TorchSharpPruner
     /// <summary>Creates a pruner running <see cref="LdrfLayerPruner"/> with <paramref name="options"/> on a CPU <see cref="TorchNumericBackend"/>.</summary>
     /// <param name="options">The LDRF options (defaults when null); copied.</param>
     /// <param name="logger">Receives one line per pruned layer; optional.</param>
+    /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
     public TorchSharpPruner(LdrfOptions? options = null, ILogger<TorchSharpPruner>? logger = null)
         : this(new LdrfLayerPruner(options ?? new LdrfOptions(), new TorchNumericBackend()), logger)
     {
@@ -75,7 +76,7 @@ public sealed class TorchSharpPruner
     /// <param name="cancellationToken">Stops the run between calibration batches.</param>
     /// <returns>The pruned network and the report.</returns>
     /// <exception cref="ArgumentNullException">An argument or a calibration batch is null.</exception>
-    /// <exception cref="ArgumentException">A network on the meta device, an unsupported module (the message names its path), a calibration batch of the wrong shape, disposed, without data (meta device) or with a NaN or infinity (the message names its index and position), all-zero or no calibration batches, no target or two targets, an unknown layer in the ratios, or an unreachable FLOPs target.</exception>
+    /// <exception cref="ArgumentException">A network on the meta device, an unsupported module (the message names its path), a calibration batch of the wrong shape, disposed, without data (meta device) or with a NaN or infinity (the message names its index and position), all-zero or no calibration batches, invalid <paramref name="options"/> (no target or two targets, or values out of range: the message names every invalid option), an unknown layer in the ratios, or an unreachable FLOPs target. The exception's ParamName is the argument at fault.</exception>
     /// <exception cref="InvalidOperationException">The original network computed NaN or infinity on the calibration images, the pruned-so-far or the pruned network did where the original did not (the message says where and what to do; see <see cref="PruningReport.CpuConvolutionDefect"/>), or a layer pruner returned a malformed result.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; the caller's network is untouched.</exception>
     /// <remarks>
@@ -95,12 +96,7 @@ public sealed class TorchSharpPruner
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(calibrationBatches);
-        ArgumentNullException.ThrowIfNull(options);
-        if (options.TargetFlopsReduction.HasValue == (options.PerLayerKeepRatios is not null))
-        {
-            throw new ArgumentException(
-                $"Set exactly one of '{nameof(options.TargetFlopsReduction)}' and '{nameof(options.PerLayerKeepRatios)}' in '{nameof(options)}'.", nameof(options));
-        }
+        NetworkPruningOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options));
 
         var (device, dtype) = NetworkReader.DeviceAndType(network, nameof(network));
         var log = new PruningLog(_logger);

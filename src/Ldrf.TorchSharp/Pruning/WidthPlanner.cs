@@ -44,7 +44,10 @@ internal static class WidthPlanner
 
         var prunable = units.Select((u, j) => new PrunableLayer(names[j], u.Channels, capacities[j]));
         var allocator = new WidthAllocator(prunable, ComputeLayers(network), channelMultiple: options.ChannelMultiple);
-        var allocation = options.TargetFlopsReduction is double target ? allocator.Allocate(target) : allocator.FromRatios(options.PerLayerKeepRatios!);
+        var allocation = options.TargetFlopsReduction is double target
+            ? allocator.Allocate(target, nameof(options), $"{nameof(options)}.{nameof(options.TargetFlopsReduction)}",
+                $"set '{nameof(options)}.{nameof(options.UseCapacityBounds)}' to false (it keeps every layer at or above its valid capacity)")
+            : allocator.FromRatios(options.PerLayerKeepRatios!, nameof(options), $"{nameof(options)}.{nameof(options.PerLayerKeepRatios)}");
         log.Widths(names, allocation);
         return allocation.KeepCounts;
     }

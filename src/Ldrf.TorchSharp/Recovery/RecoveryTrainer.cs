@@ -65,7 +65,7 @@ public sealed class RecoveryTrainer
     /// A network that the pruner cannot read, disposed, on the meta device or with non-finite weights; the two networks'
     /// outputs are not both N x classes of the same size; the images are not a floating-point N x C x H x W tensor the
     /// networks take, are disposed or hold NaN or infinity, or are too few to hold out; the labels are not N integers in
-    /// [0, classes). The message names the argument and what is wrong.
+    /// [0, classes); an invalid option (the message names every invalid option). The message names the argument and what is wrong.
     /// </exception>
     /// <exception cref="InvalidOperationException">The original's or the given pruned network's outputs are not finite.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; the caller's networks are unchanged.</exception>
@@ -81,7 +81,7 @@ public sealed class RecoveryTrainer
         ArgumentNullException.ThrowIfNull(original);
         ArgumentNullException.ThrowIfNull(pruned);
         ArgumentNullException.ThrowIfNull(images);
-        options ??= new RecoveryOptions();
+        options = options is null ? new RecoveryOptions() : RecoveryOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options));
         cancellationToken.ThrowIfCancellationRequested();
         var clock = Stopwatch.StartNew();
 

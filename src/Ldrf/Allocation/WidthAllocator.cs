@@ -9,7 +9,7 @@ namespace Ldrf.Allocation;
 /// </summary>
 /// <remarks>
 /// <para>
-/// <see cref="Allocate"/> keeps the same fraction α of every layer, clamped to [r, C]
+/// <see cref="Allocate(double)"/> keeps the same fraction α of every layer, clamped to [r, C]
 /// (C′ = clamp(⌈α C⌉, r, C), rounded up to an allowed width), and bisects α to the widest widths that still
 /// reach the target; it then widens layers by one allowed step, narrowest layers first, while the target still
 /// holds, so the reduction lands within one step's cost of the target. Where that step is coarse and the
@@ -97,20 +97,26 @@ public sealed class WidthAllocator
     /// <summary>FLOPs of the unpruned network.</summary>
     public double FlopsBefore { get; }
 
-    /// <summary>The largest reachable reduction: every layer at its valid capacity.</summary>
+    /// <summary>The largest reachable reduction: every layer at its valid capacity (rounded up to an allowed width).</summary>
     public double MaxReduction { get; }
 
     /// <summary>Widths that reduce FLOPs by <paramref name="targetFlopsReduction"/> (for example 5 for 5x): at least the target, or as close to it as the allowed widths permit when that overshoots by more than 5%.</summary>
     /// <param name="targetFlopsReduction">FlopsBefore / FlopsAfter to reach, ≥ 1.</param>
     /// <exception cref="ArgumentOutOfRangeException">The target is below 1, not finite, or above <see cref="MaxReduction"/> (the message gives it).</exception>
-    public WidthAllocation Allocate(double targetFlopsReduction)
+    public WidthAllocation Allocate(double targetFlopsReduction) =>
+        Allocate(targetFlopsReduction, nameof(targetFlopsReduction), nameof(targetFlopsReduction), "the capacities");
+
+    /// <summary>
+    /// <see cref="Allocate(double)"/> for a caller whose own argument carries the target: <paramref name="paramName"/>
+    /// is that argument (the exception's ParamName), <paramref name="target"/> how the message names the target, and
+    /// <paramref name="capacityRemedy"/> what the message advises to lower when the layers' capacities bound the reduction.
+    /// </summary>
+    internal WidthAllocation Allocate(double targetFlopsReduction, string paramName, string target, string capacityRemedy)
     {
-        CheckTarget(targetFlopsReduction);
+        CheckTarget(targetFlopsReduction, paramName, target);
         if (targetFlopsReduction > MaxReduction * (1 + 1e-12))
         {
-            throw new ArgumentOutOfRangeException(nameof(targetFlopsReduction), targetFlopsReduction,
-                string.Create(CultureInfo.InvariantCulture,
-                    $"A {targetFlopsReduction:0.###}x FLOPs reduction is unreachable: with every one of the {_layers.Length} prunable layers at its valid capacity{(_multiple > 1 ? $" (rounded up to a multiple of {_multiple} channels)" : "")} the best reachable reduction is {MaxReduction:0.###}x ({FlopsBefore:0.###e0} -> {FlopsBefore / MaxReduction:0.###e0} FLOPs). Lower the target, the capacities or the channel multiple."));
+            throw new ArgumentOutOfRangeException(paramName, targetFlopsReduction, Unreachable(targetFlopsReduction, capacityRemedy));
         }
 
         double lo = 0, hi = 1;
@@ -164,7 +170,7 @@ public sealed class WidthAllocator
     /// layer whose next allowed narrowing adds the least error per FLOP saved is narrowed, until the FLOPs
     /// reduction reaches <paramref name="targetFlopsReduction"/>; then layers are widened back, the most error
     /// saved per FLOP first, while the target still holds, and the result is brought within 5% of the target as
-    /// <see cref="Allocate"/> does.
+    /// <see cref="Allocate(double)"/> does.
     /// </summary>
     /// <remarks>
     /// This minimizes Σ_l e_l(C′_l) (each layer's error curve normalized to [0, 1]: the fraction of its response
@@ -184,7 +190,7 @@ public sealed class WidthAllocator
     /// <exception cref="ArgumentOutOfRangeException">The target is below 1, not finite or unreachable, or <paramref name="minimumWidth"/> is below 1.</exception>
     public WidthAllocation AllocateByError(double targetFlopsReduction, IReadOnlyDictionary<string, IReadOnlyList<double>> errorCurves, int minimumWidth = 1)
     {
-        CheckTarget(targetFlopsReduction);
+        CheckTarget(targetFlopsReduction, nameof(targetFlopsReduction), nameof(targetFlopsReduction));
         Guard.NotNull(errorCurves, nameof(errorCurves));
         if (minimumWidth < 1)
         {
@@ -295,23 +301,29 @@ public sealed class WidthAllocator
     /// </summary>
     /// <param name="keepRatios">The fraction of channels to keep, in (0, 1], per prunable layer name.</param>
     /// <exception cref="ArgumentException">A name is unknown (the message lists the valid names) or a ratio is out of range.</exception>
-    public WidthAllocation FromRatios(IReadOnlyDictionary<string, double> keepRatios)
+    public WidthAllocation FromRatios(IReadOnlyDictionary<string, double> keepRatios) => FromRatios(keepRatios, nameof(keepRatios), nameof(keepRatios));
+
+    /// <summary>
+    /// <see cref="FromRatios(IReadOnlyDictionary{string, double})"/> for a caller whose own argument carries the ratios:
+    /// <paramref name="paramName"/> is that argument and <paramref name="ratios"/> how the message names the ratios.
+    /// </summary>
+    internal WidthAllocation FromRatios(IReadOnlyDictionary<string, double> keepRatios, string paramName, string ratios)
     {
-        Guard.NotNull(keepRatios, nameof(keepRatios));
+        Guard.NotNull(keepRatios, paramName);
         var widths = _layers.Select(l => l.Channels).ToArray();
         foreach (var (name, ratio) in keepRatios)
         {
             if (!_index.TryGetValue(name, out var i))
             {
                 throw new ArgumentException(
-                    $"'keepRatios' names an unknown layer '{name}'; the {_layers.Length} prunable layers are: {string.Join(", ", _layers.Select(l => l.Name))}.",
-                    nameof(keepRatios));
+                    $"'{ratios}' names an unknown layer '{name}'; the {_layers.Length} prunable layers are: {string.Join(", ", _layers.Select(l => l.Name))}.",
+                    paramName);
             }
 
             if (!(ratio > 0 && ratio <= 1))
             {
-                throw new ArgumentOutOfRangeException(nameof(keepRatios), ratio,
-                    string.Create(CultureInfo.InvariantCulture, $"'keepRatios'['{name}'] must be in (0, 1] but is {ratio} (layer of {_layers[i].Channels} channels)."));
+                throw new ArgumentOutOfRangeException(paramName, ratio,
+                    string.Create(CultureInfo.InvariantCulture, $"'{ratios}'['{name}'] must be in (0, 1] but is {ratio} (layer of {_layers[i].Channels} channels)."));
             }
 
             widths[i] = RoundNearest(Math.Clamp((int)Math.Round(ratio * _layers[i].Channels, MidpointRounding.AwayFromZero), 1, _layers[i].Channels), _layers[i].Channels);
@@ -347,13 +359,33 @@ public sealed class WidthAllocator
         return Flops(widths);
     }
 
-    private static void CheckTarget(double targetFlopsReduction)
+    private static void CheckTarget(double targetFlopsReduction, string paramName, string target)
     {
         if (!(targetFlopsReduction >= 1) || double.IsInfinity(targetFlopsReduction))
         {
-            throw new ArgumentOutOfRangeException(nameof(targetFlopsReduction), targetFlopsReduction,
-                string.Create(CultureInfo.InvariantCulture, $"'targetFlopsReduction' must be a finite ratio ≥ 1 (for example 5 for 5x) but is {targetFlopsReduction}."));
+            throw new ArgumentOutOfRangeException(paramName, targetFlopsReduction,
+                string.Create(CultureInfo.InvariantCulture, $"'{target}' must be a finite ratio ≥ 1 (for example 5 for 5x) but is {targetFlopsReduction}."));
         }
+    }
+
+    // Names what bounds the reduction: the capacities only where one keeps a layer above its narrowest allowed width
+    // (with capacity bounds off every capacity is 1, and then only the target and the channel multiple can change).
+    private string Unreachable(double target, string capacityRemedy)
+    {
+        var capacitiesBind = _layers.Any(l => RoundUp(l.Capacity, l.Channels) > RoundUp(1, l.Channels));
+        var rounding = _multiple > 1 ? $" (rounded up to a multiple of {_multiple} channels)" : "";
+        var floor = capacitiesBind
+            ? $"at its valid capacity{rounding}"
+            : _multiple > 1 ? $"at its narrowest allowed width ({_multiple} channels, or its full width when narrower)" : "at 1 channel";
+        var remedy = (capacitiesBind, _multiple > 1) switch
+        {
+            (true, true) => $"Lower the target, {capacityRemedy} or the channel multiple.",
+            (true, false) => $"Lower the target or {capacityRemedy}.",
+            (false, true) => "Lower the target or the channel multiple.",
+            (false, false) => "Lower the target.",
+        };
+        return string.Create(CultureInfo.InvariantCulture,
+            $"A {target:0.###}x FLOPs reduction is unreachable: with every one of the {_layers.Length} prunable layers {floor} the best reachable reduction is {MaxReduction:0.###}x ({FlopsBefore:0.###e0} -> {FlopsBefore / MaxReduction:0.###e0} FLOPs). {remedy}");
     }
 
     // With coarse allowed widths, the widest widths that reach the target can overshoot it by a whole step. Then

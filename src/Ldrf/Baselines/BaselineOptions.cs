@@ -3,22 +3,19 @@ using Ldrf.Recomposition;
 
 namespace Ldrf.Baselines;
 
-/// <summary>Options of the baselines built by <see cref="BaselinePruners.Create"/>. Every setter validates its value.</summary>
+/// <summary>
+/// Options of the baselines built by <see cref="BaselinePruners.Create"/>. Setters accept any value;
+/// <see cref="BaselinePruners.Create"/> checks them all (an <see cref="ArgumentException"/> naming every invalid option),
+/// and <c>AddLdrf</c> registers a validator that reports every invalid option at once.
+/// </summary>
 public sealed class BaselineOptions
 {
-    private double _ridgeScale = RidgeRecomposer.DefaultRidgeScale;
-
     /// <summary>
     /// The ridge λ of every least-squares fit relative to the mean diagonal of its Gram matrix (≥ 0); default
     /// <see cref="RidgeRecomposer.DefaultRidgeScale"/> (1e-4), the same relative damping as LDRF's recomposition,
     /// so that the baselines and LDRF are compared at equal regularization.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">Negative or not finite.</exception>
-    public double RidgeScale
-    {
-        get => _ridgeScale;
-        set => _ridgeScale = CheckRidgeScale(value, nameof(RidgeScale));
-    }
+    public double RidgeScale { get; set; } = RidgeRecomposer.DefaultRidgeScale;
 
     /// <summary>The seed of <see cref="BaselineKind.RandomLeastSquares"/>; default 0.</summary>
     public int Seed { get; set; }
@@ -33,6 +30,8 @@ public sealed class BaselineOptions
     /// <summary>Returns an independent copy.</summary>
     public BaselineOptions Clone() => (BaselineOptions)MemberwiseClone();
 
+
+    // The baseline pruners' own constructors take a ridge scale directly and refuse a bad one at once.
     internal static double CheckRidgeScale(double value, string name)
     {
         if (!(value >= 0) || double.IsInfinity(value))

@@ -25,9 +25,10 @@ public static class BaselinePruners
     /// <param name="backend">The numeric backend; default <see cref="MathNetNumericBackend"/>.</param>
     /// <returns>A stateless pruner that may be shared.</returns>
     /// <exception cref="ArgumentOutOfRangeException">Not a defined <see cref="BaselineKind"/>.</exception>
+    /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
     public static ILayerPruner Create(BaselineKind kind, BaselineOptions? options = null, INumericBackend? backend = null)
     {
-        var o = options ?? new BaselineOptions();
+        var o = options is null ? new BaselineOptions() : BaselineOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options));
         var b = backend ?? MathNetNumericBackend.Instance;
         return kind switch
         {

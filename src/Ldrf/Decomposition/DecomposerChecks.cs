@@ -21,7 +21,7 @@ internal static class DecomposerChecks
         Guard.Finite(consumerWeights, nameof(consumerWeights), layer);
         if (needsSamples)
         {
-            statistics.EnsureSamples(layer);
+            statistics.EnsureSamples(layer, nameof(statistics));
         }
     }
 

@@ -3,7 +3,11 @@ using MathNet.Numerics.LinearAlgebra;
 
 namespace Ldrf.Numerics;
 
-/// <summary>Argument checks shared by the library; every message names the argument and the sizes.</summary>
+/// <summary>
+/// Argument checks shared by the library; every message names the argument and the sizes. Where the checked value is
+/// a part of the caller's argument (a request's weights, a context's producer), <c>name</c> is the part the message
+/// names and <c>argument</c> the caller's argument, which becomes the exception's ParamName.
+/// </summary>
 internal static class Guard
 {
     public static string Shape(Matrix<double> m) => string.Create(CultureInfo.InvariantCulture, $"{m.RowCount} x {m.ColumnCount}");
@@ -17,7 +21,7 @@ internal static class Guard
     }
 
     /// <summary>Throws when any entry is NaN or infinite, giving the first bad position.</summary>
-    public static void Finite(Matrix<double> m, string paramName, string? context = null)
+    public static void Finite(Matrix<double> m, string paramName, string? context = null, string? argument = null)
     {
         // Walk the storage once; column-major enumeration keeps it cheap for dense matrices.
         for (var j = 0; j < m.ColumnCount; j++)
@@ -30,7 +34,7 @@ internal static class Guard
                     throw new ArgumentException(
                         Prefix(context) + string.Create(CultureInfo.InvariantCulture,
                             $"'{paramName}' ({Shape(m)}) contains {v} at [{i}, {j}]; every entry must be finite."),
-                        paramName);
+                        argument ?? paramName);
                 }
             }
         }
@@ -50,14 +54,14 @@ internal static class Guard
         }
     }
 
-    public static void Rows(Matrix<double> m, int rows, string paramName, string expectation, string? context = null)
+    public static void Rows(Matrix<double> m, int rows, string paramName, string expectation, string? context = null, string? argument = null)
     {
         if (m.RowCount != rows)
         {
             throw new ArgumentException(
                 Prefix(context) + string.Create(CultureInfo.InvariantCulture,
                     $"'{paramName}' is {Shape(m)} but must have {rows} rows ({expectation})."),
-                paramName);
+                argument ?? paramName);
         }
     }
 

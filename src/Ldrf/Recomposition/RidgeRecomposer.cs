@@ -94,7 +94,7 @@ public sealed class RidgeRecomposer : IRecomposer
                 nameof(embedding));
         }
 
-        statistics.EnsureSamples(layerName);
+        statistics.EnsureSamples(layerName, nameof(statistics));
         var c = kept.Length;
         var g = GramError.Select(statistics.PrunedGramView, kept);
         var h = GramError.Rows(statistics.CrossView, kept);

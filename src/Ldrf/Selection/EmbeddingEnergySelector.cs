@@ -24,7 +24,7 @@ public sealed class EmbeddingEnergySelector(INumericBackend backend) : INeuronSe
     {
         Guard.NotNull(context, nameof(context));
         context.CheckKeep(keep);
-        context.Statistics.EnsureSamples(context.LayerName);
+        context.Statistics.EnsureSamples(context.LayerName, nameof(context));
         var q = context.Embedding.Basis;
         var reader = context.Embedding.Reader;
         var rrt = _backend.MultiplyTransposed(reader, reader);

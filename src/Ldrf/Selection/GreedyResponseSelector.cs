@@ -63,7 +63,7 @@ public sealed class GreedyResponseSelector(INumericBackend backend) : INeuronSel
     // last by activity, which add nothing, are not recorded).
     private List<int> Greedy(SelectionContext context, int keep, List<double>? gains)
     {
-        context.Statistics.EnsureSamples(context.LayerName);
+        context.Statistics.EnsureSamples(context.LayerName, nameof(context));
         var c = context.Channels;
         var hq = _backend.Multiply(context.Statistics.CrossView, context.Embedding.Basis);
         var reader = context.Embedding.Reader;

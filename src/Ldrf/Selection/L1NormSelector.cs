@@ -16,7 +16,7 @@ public sealed class L1NormSelector : INeuronSelector
         var producer = context.ProducerWeights ?? throw new ArgumentException(
             Guard.Prefix(context.LayerName) + $"L1-norm selection needs the producer's weights (C = {context.Channels} rows), but 'ProducerWeights' is null.",
             nameof(context));
-        Guard.Finite(producer, nameof(context.ProducerWeights), context.LayerName);
+        Guard.Finite(producer, nameof(context.ProducerWeights), context.LayerName, nameof(context));
         var scores = new double[context.Channels];
         for (var i = 0; i < scores.Length; i++)
         {

@@ -150,14 +150,14 @@ public sealed class ChannelStatistics
     /// </exception>
     public static ChannelStatistics ReadFrom(Stream stream) => ChannelStatisticsFormat.Read(stream);
 
-    /// <summary>Rejects statistics with no samples; used before any solve.</summary>
-    internal void EnsureSamples(string? layer)
+    /// <summary>Rejects statistics with no samples; used before any solve. <paramref name="paramName"/> is the caller's argument that carries them.</summary>
+    internal void EnsureSamples(string? layer, string paramName)
     {
         if (SampleCount == 0)
         {
             throw new ArgumentException(
                 Guard.Prefix(layer) + $"the channel statistics ({Channels} channels) have zero samples; accumulate calibration data first.",
-                "statistics");
+                paramName);
         }
     }
 

@@ -110,14 +110,17 @@ public class BaselinePrunerTests
     }
 
     [Test]
-    public void Options_validate_and_copy()
+    public void Options_are_validated_by_the_factory_and_copied()
     {
         var options = new BaselineOptions();
         Assert.Multiple(() =>
         {
             Assert.That(options.RidgeScale, Is.EqualTo(RidgeRecomposer.DefaultRidgeScale));
-            Assert.That(() => options.RidgeScale = -1, Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("RidgeScale"));
-            Assert.That(() => options.RidgeScale = double.NaN, Throws.InstanceOf<ArgumentOutOfRangeException>());
+            var invalid = new BaselineOptions { RidgeScale = -1 };
+            Assert.That(() => BaselinePruners.Create(BaselineKind.ChannelPruning, invalid),
+                Throws.ArgumentException.With.Property(nameof(ArgumentException.ParamName)).EqualTo("options").And.Message.Contains("'RidgeScale'").And.Message.Contains("-1"));
+            invalid.RidgeScale = double.NaN;
+            Assert.That(() => BaselinePruners.Create(BaselineKind.ThiNet, invalid), Throws.ArgumentException.With.Message.Contains("NaN"));
             var copy = options.Clone();
             copy.Seed = 3;
             Assert.That(options.Seed, Is.Zero);

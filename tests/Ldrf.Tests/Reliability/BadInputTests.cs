@@ -109,18 +109,35 @@ public class BadInputTests
     }
 
     [Test]
-    public void Options_reject_invalid_values()
+    public void Invalid_options_are_refused_by_every_pruner_built_from_them_each_named()
     {
-        var options = new LdrfOptions();
-        Bad(() => options.RidgeScale = -1e-3, "RidgeScale", "-0.001");
-        Bad(() => options.RidgeScale = double.NaN, "RidgeScale", "NaN");
-        Bad(() => options.Lambda = -1, "Lambda", "-1");
-        Bad(() => options.Lambda = double.PositiveInfinity, "Lambda");
-        Bad(() => options.EnergyThreshold = 0, "EnergyThreshold", "(0, 1]");
-        Bad(() => options.EnergyThreshold = 1.5, "EnergyThreshold", "1.5");
-        Bad(() => options.Embedding = (EmbeddingKind)42, "Embedding", "WeightSvd");
-        Bad(() => options.Selection = (SelectionKind)42, "Selection", "EmbeddingEnergy");
-        Assert.That(options.RidgeScale, Is.EqualTo(RidgeRecomposer.DefaultRidgeScale), "a rejected value must not be stored");
+        // Each value alone, then all at once: the message names every invalid option, not only the first.
+        var cases = new (Action<LdrfOptions> Set, string[] Fragments)[]
+        {
+            (o => o.RidgeScale = -1e-3, ["'RidgeScale'", "-0.001"]),
+            (o => o.RidgeScale = double.NaN, ["'RidgeScale'", "NaN"]),
+            (o => o.Lambda = -1, ["'Lambda'", "-1"]),
+            (o => o.Lambda = double.PositiveInfinity, ["'Lambda'", "Infinity"]),
+            (o => o.EnergyThreshold = 0, ["'EnergyThreshold'", "(0, 1]"]),
+            (o => o.EnergyThreshold = 1.5, ["'EnergyThreshold'", "1.5"]),
+            (o => o.Embedding = (EmbeddingKind)42, ["'Embedding'", "WeightSvd"]),
+            (o => o.Selection = (SelectionKind)42, ["'Selection'", "EmbeddingEnergy"]),
+            (o => o.Recomposition = (RecompositionKind)42, ["'Recomposition'", "Patch"]),
+        };
+        var all = new LdrfOptions();
+        foreach (var (set, fragments) in cases)
+        {
+            var options = new LdrfOptions();
+            set(options);
+            set(all);
+            Bad(() => _ = new LdrfLayerPruner(options), ["'options'", "1 invalid", .. fragments]);
+            Bad(() => _ = LdrfComponents.CreateRecomposer(options, Backend), ["'options'", .. fragments]);
+        }
+
+        var ex = Assert.Throws<ArgumentException>(() => _ = new LdrfLayerPruner(all, Backend))!;
+        Assert.That(ex.ParamName, Is.EqualTo("options"));
+        Assert.That(ex.Message, Does.Contain("6 invalid"), "RidgeScale, Lambda, EnergyThreshold, Embedding, Selection, Recomposition");
+        Assert.That(LdrfOptionsValidator.Instance.Validate(null, new LdrfOptions()).Succeeded, Is.True, "the defaults are valid");
     }
 
     [Test]

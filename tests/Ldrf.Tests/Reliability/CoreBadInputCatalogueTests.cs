@@ -3,6 +3,7 @@ using Ldrf.Baselines;
 using Ldrf.Numerics;
 using Ldrf.Recomposition;
 using Ldrf.Decomposition;
+using Ldrf.Selection;
 using Ldrf.Statistics;
 using MathNet.Numerics.LinearAlgebra;
 
@@ -17,9 +18,12 @@ public class CoreBadInputCatalogueTests
 {
     private const string Layer = "block2.conv1";
 
+    // For exceptions that are not argument exceptions (corrupt data); every argument exception goes through
+    // CallerArgument.Throws, which also checks that its ParamName is an argument of the public method called.
     private static T Throws<T>(TestDelegate code, params string[] fragments)
         where T : Exception
     {
+        Assert.That(typeof(ArgumentException).IsAssignableFrom(typeof(T)), Is.False, "an argument exception is asserted with CallerArgument.Throws");
         var ex = Assert.Throws<T>(code)!;
         foreach (var fragment in fragments)
         {
@@ -54,9 +58,9 @@ public class CoreBadInputCatalogueTests
     [Test]
     public void C01_statistics_need_at_least_one_channel()
     {
-        var ex = Throws<ArgumentOutOfRangeException>(() => _ = new ChannelStatisticsAccumulator(0), "'channels'", "at least 1", "0");
+        var ex = CallerArgument.Throws<ArgumentOutOfRangeException>(typeof(ChannelStatisticsAccumulator), ".ctor", () => _ = new ChannelStatisticsAccumulator(0), "'channels'", "at least 1", "0");
         Assert.That(ex.ParamName, Is.EqualTo("channels"));
-        var tooMany = Throws<ArgumentOutOfRangeException>(() => _ = new ChannelStatisticsAccumulator(46_341), "'channels'", "at most 46340", "46341");
+        var tooMany = CallerArgument.Throws<ArgumentOutOfRangeException>(typeof(ChannelStatisticsAccumulator), ".ctor", () => _ = new ChannelStatisticsAccumulator(46_341), "'channels'", "at most 46340", "46341");
         Assert.That(tooMany.ParamName, Is.EqualTo("channels"));
     }
 
@@ -64,7 +68,7 @@ public class CoreBadInputCatalogueTests
     public void C02_a_batch_with_the_wrong_channel_count_names_both_sizes()
     {
         var stats = new ChannelStatisticsAccumulator(5);
-        var ex = Throws<ArgumentException>(() => stats.Accumulate(TestData.Activations(4, 10, 3), TestData.Activations(5, 10, 2)), "'pruned'", "4 x 10", "5 rows");
+        var ex = CallerArgument.Throws<ArgumentException>(typeof(ChannelStatisticsAccumulator), nameof(ChannelStatisticsAccumulator.Accumulate), () => stats.Accumulate(TestData.Activations(4, 10, 3), TestData.Activations(5, 10, 2)), "'pruned'", "4 x 10", "5 rows");
         Assert.That(ex.ParamName, Is.EqualTo("pruned"));
         Assert.That(stats.SampleCount, Is.Zero, "nothing is half-added");
     }
@@ -73,14 +77,14 @@ public class CoreBadInputCatalogueTests
     public void C03_pruned_and_original_batches_of_different_lengths_name_both_shapes()
     {
         var stats = new ChannelStatisticsAccumulator(5);
-        Throws<ArgumentException>(() => stats.Accumulate(TestData.Activations(5, 10, 2), TestData.Activations(5, 9, 3)), "'original'", "5 x 9", "5 x 10");
+        CallerArgument.Throws<ArgumentException>(typeof(ChannelStatisticsAccumulator), nameof(ChannelStatisticsAccumulator.Accumulate), () => stats.Accumulate(TestData.Activations(5, 10, 2), TestData.Activations(5, 9, 3)), "'original'", "5 x 9", "5 x 10");
     }
 
     [Test]
     public void C04_an_empty_batch_is_refused()
     {
         var stats = new ChannelStatisticsAccumulator(5);
-        Throws<ArgumentException>(() => stats.Accumulate(Matrix<double>.Build.Dense(5, 0), Matrix<double>.Build.Dense(5, 0)), "'pruned'", "zero samples", "5 x 0");
+        CallerArgument.Throws<ArgumentException>(typeof(ChannelStatisticsAccumulator), nameof(ChannelStatisticsAccumulator.Accumulate), () => stats.Accumulate(Matrix<double>.Build.Dense(5, 0), Matrix<double>.Build.Dense(5, 0)), "'pruned'", "zero samples", "5 x 0");
     }
 
     [Test]
@@ -88,7 +92,7 @@ public class CoreBadInputCatalogueTests
     {
         var stats = new ChannelStatisticsAccumulator(5);
         var good = TestData.Activations(5, 10, seed: 2);
-        Throws<ArgumentException>(() => stats.Accumulate(With(good, 2, 7, double.NaN), good), "'pruned'", "NaN", "[2, 7]", "5 x 10");
+        CallerArgument.Throws<ArgumentException>(typeof(ChannelStatisticsAccumulator), nameof(ChannelStatisticsAccumulator.Accumulate), () => stats.Accumulate(With(good, 2, 7, double.NaN), good), "'pruned'", "NaN", "[2, 7]", "5 x 10");
         Assert.That(stats.SampleCount, Is.Zero);
     }
 
@@ -97,7 +101,7 @@ public class CoreBadInputCatalogueTests
     {
         var stats = new ChannelStatisticsAccumulator(5);
         var good = TestData.Activations(5, 10, seed: 2);
-        Throws<ArgumentException>(() => stats.Accumulate(good, With(good, 4, 0, double.PositiveInfinity)), "'original'", "Infinity", "[4, 0]");
+        CallerArgument.Throws<ArgumentException>(typeof(ChannelStatisticsAccumulator), nameof(ChannelStatisticsAccumulator.Accumulate), () => stats.Accumulate(good, With(good, 4, 0, double.PositiveInfinity)), "'original'", "Infinity", "[4, 0]");
     }
 
     [Test]
@@ -105,7 +109,7 @@ public class CoreBadInputCatalogueTests
     {
         var gram = Matrix<double>.Build.DenseIdentity(3);
         var sum = Vector<double>.Build.Dense(3, 1.0);
-        var ex = Throws<ArgumentOutOfRangeException>(() => ChannelStatistics.FromSums(gram, gram, gram, sum, sum, 0), "'samples'", "at least 1", "0");
+        var ex = CallerArgument.Throws<ArgumentOutOfRangeException>(typeof(ChannelStatistics), nameof(ChannelStatistics.FromSums), () => ChannelStatistics.FromSums(gram, gram, gram, sum, sum, 0), "'samples'", "at least 1", "0");
         Assert.That(ex.ParamName, Is.EqualTo("samples"));
     }
 
@@ -114,14 +118,14 @@ public class CoreBadInputCatalogueTests
     {
         var gram = Matrix<double>.Build.DenseIdentity(3);
         var sum = Vector<double>.Build.Dense(3, 1.0);
-        var ex = Throws<ArgumentException>(() => ChannelStatistics.FromSums(gram, With(gram, 1, 1, double.NaN), gram, sum, sum, 10), "'cross'", "NaN", "[1, 1]");
+        var ex = CallerArgument.Throws<ArgumentException>(typeof(ChannelStatistics), nameof(ChannelStatistics.FromSums), () => ChannelStatistics.FromSums(gram, With(gram, 1, 1, double.NaN), gram, sum, sum, 10), "'cross'", "NaN", "[1, 1]");
         Assert.That(ex.ParamName, Is.EqualTo("cross"));
     }
 
     [Test]
     public void C09_merging_statistics_of_another_layer_names_both_channel_counts()
     {
-        var ex = Throws<ArgumentException>(() => new ChannelStatisticsAccumulator(3).Merge(TestData.Empty(4)), "'shard'", "4 channels", "3");
+        var ex = CallerArgument.Throws<ArgumentException>(typeof(ChannelStatisticsAccumulator), nameof(ChannelStatisticsAccumulator.Merge), () => new ChannelStatisticsAccumulator(3).Merge(TestData.Empty(4)), "'shard'", "4 channels", "3");
         Assert.That(ex.ParamName, Is.EqualTo("shard"));
     }
 
@@ -172,7 +176,7 @@ public class CoreBadInputCatalogueTests
     public void C13_pruning_without_calibration_samples_names_the_layer()
     {
         var request = new LayerPruningRequest(Layer, TestData.Gaussian(5, 6, 1), TestData.Empty(5));
-        Throws<ArgumentException>(() => new LdrfLayerPruner().Prune(request), Layer, "zero samples", "5 channels");
+        CallerArgument.Throws<ArgumentException>(typeof(LdrfLayerPruner), nameof(LdrfLayerPruner.Prune), () => new LdrfLayerPruner().Prune(request), Layer, "zero samples", "5 channels");
     }
 
     [Test]
@@ -183,7 +187,7 @@ public class CoreBadInputCatalogueTests
         foreach (var kind in Enum.GetValues<EmbeddingKind>())
         {
             var request = new LayerPruningRequest(Layer, TestData.Gaussian(5, 6, 1), TestData.Stats(zeros, zeros)) { KeepCount = 3 };
-            Throws<ArgumentException>(() => new LdrfLayerPruner(new LdrfOptions { Embedding = kind }).Prune(request), Layer, "zero activation energy", "5 channels");
+            CallerArgument.Throws<ArgumentException>(typeof(LdrfLayerPruner), nameof(LdrfLayerPruner.Prune), () => new LdrfLayerPruner(new LdrfOptions { Embedding = kind }).Prune(request), Layer, "zero activation energy", "5 channels");
         }
     }
 
@@ -191,21 +195,21 @@ public class CoreBadInputCatalogueTests
     public void C15_nan_in_consumer_weights_names_the_layer_and_position()
     {
         var request = new LayerPruningRequest(Layer, With(TestData.Gaussian(5, 6, 1), 3, 2, double.NaN), Stats());
-        Throws<ArgumentException>(() => new LdrfLayerPruner().Prune(request), Layer, "ConsumerWeights", "NaN", "[3, 2]");
+        CallerArgument.Throws<ArgumentException>(typeof(LdrfLayerPruner), nameof(LdrfLayerPruner.Prune), () => new LdrfLayerPruner().Prune(request), Layer, "ConsumerWeights", "NaN", "[3, 2]");
     }
 
     [Test]
     public void C16_consumer_weights_that_do_not_match_the_statistics_name_both_sizes()
     {
         var request = new LayerPruningRequest(Layer, TestData.Gaussian(4, 6, 1), Stats());
-        Throws<ArgumentException>(() => new LdrfLayerPruner().Prune(request), Layer, "ConsumerWeights", "4 x 6", "5 channels");
+        CallerArgument.Throws<ArgumentException>(typeof(LdrfLayerPruner), nameof(LdrfLayerPruner.Prune), () => new LdrfLayerPruner().Prune(request), Layer, "ConsumerWeights", "4 x 6", "5 channels");
     }
 
     [Test]
     public void C17_a_keep_count_above_the_channel_count_names_both()
     {
         var request = new LayerPruningRequest(Layer, TestData.Gaussian(5, 6, 1), Stats()) { KeepCount = 6 };
-        var ex = Throws<ArgumentOutOfRangeException>(() => new LdrfLayerPruner().Prune(request), Layer, "KeepCount", "6", "5 channels");
+        var ex = CallerArgument.Throws<ArgumentOutOfRangeException>(typeof(LdrfLayerPruner), nameof(LdrfLayerPruner.Prune), () => new LdrfLayerPruner().Prune(request), Layer, "KeepCount", "6", "5 channels");
         Assert.That(ex.ActualValue, Is.EqualTo(6));
     }
 
@@ -213,7 +217,7 @@ public class CoreBadInputCatalogueTests
     public void C18_a_rank_above_the_weight_rank_names_the_bound()
     {
         var request = new LayerPruningRequest(Layer, TestData.Gaussian(5, 3, 1), Stats()) { Rank = 4 };
-        Throws<ArgumentOutOfRangeException>(() => new LdrfLayerPruner().Prune(request), Layer, "Rank", "min(C, K) = 3", "5 x 3");
+        CallerArgument.Throws<ArgumentOutOfRangeException>(typeof(LdrfLayerPruner), nameof(LdrfLayerPruner.Prune), () => new LdrfLayerPruner().Prune(request), Layer, "Rank", "min(C, K) = 3", "5 x 3");
     }
 
     [Test]
@@ -221,7 +225,7 @@ public class CoreBadInputCatalogueTests
     {
         var data = Baselines.ConvLayerData.Create(4, 3, 4, seed: 1);
         var request = new LayerPruningRequest("features.3", data.ConsumerWeights, data.ChannelStatistics) { KeepCount = 2 };
-        Throws<ArgumentException>(() => BaselinePruners.Create(BaselineKind.ThiNet).Prune(request), "features.3", "'PatchStatistics'", "null");
+        CallerArgument.Throws<ArgumentException>(typeof(ILayerPruner), nameof(ILayerPruner.Prune), () => BaselinePruners.Create(BaselineKind.ThiNet).Prune(request), "features.3", "'PatchStatistics'", "null");
     }
 
     // ---- Width allocation ---------------------------------------------------------------------------------
@@ -238,46 +242,58 @@ public class CoreBadInputCatalogueTests
     public void C20_an_unreachable_target_gives_the_best_reachable_reduction()
     {
         var allocator = Chain(capacity: 6);
-        var ex = Throws<ArgumentOutOfRangeException>(() => allocator.Allocate(20), "20x", "unreachable", "best reachable reduction is");
+        var ex = CallerArgument.Throws<ArgumentOutOfRangeException>(typeof(WidthAllocator), nameof(WidthAllocator.Allocate), () => allocator.Allocate(20), "20x", "unreachable", "best reachable reduction is");
         Assert.That(ex.Message, Does.Contain(allocator.MaxReduction.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) + "x"));
         Assert.That(ex.ParamName, Is.EqualTo("targetFlopsReduction"));
+        Assert.That(ex.Message, Does.Contain("valid capacity").And.Contain("Lower the target or the capacities"));
+
+        // Without binding capacities (every r = 1, as with capacity bounds off) the message does not blame them.
+        var unbounded = new WidthAllocator(allocator.Layers.Select(l => new PrunableLayer(l.Name, l.Channels, 1)),
+            [new ComputeLayer("conv0", 9 * 100, null, 3, "conv0", 8), new ComputeLayer("conv1", 9 * 100, "conv0", 8, "conv1", 16)], fixedFlops: 1e6, channelMultiple: 8);
+        var plain = CallerArgument.Throws<ArgumentOutOfRangeException>(typeof(WidthAllocator), nameof(WidthAllocator.Allocate), () => unbounded.Allocate(50),
+            "50x", "unreachable", "narrowest allowed width (8 channels", "Lower the target or the channel multiple.");
+        Assert.That(plain.Message, Does.Not.Contain("capacit"));
     }
 
     [Test]
     public void C21_a_ratio_for_an_unknown_layer_lists_the_prunable_layers()
     {
-        Throws<ArgumentException>(() => Chain(4).FromRatios(new Dictionary<string, double> { ["conv7"] = 0.5 }), "'conv7'", "conv0, conv1");
+        CallerArgument.Throws<ArgumentException>(typeof(WidthAllocator), nameof(WidthAllocator.FromRatios), () => Chain(4).FromRatios(new Dictionary<string, double> { ["conv7"] = 0.5 }), "'conv7'", "conv0, conv1");
     }
 
     [Test]
     public void C22_a_capacity_above_the_channel_count_names_the_layer()
     {
-        Throws<ArgumentException>(() => _ = new WidthAllocator([new PrunableLayer("conv0", 4, 5)], [new ComputeLayer("conv0", 1, null, 3, "conv0", 4)]),
+        CallerArgument.Throws<ArgumentException>(typeof(WidthAllocator), ".ctor", () => _ = new WidthAllocator([new PrunableLayer("conv0", 4, 5)], [new ComputeLayer("conv0", 1, null, 3, "conv0", 4)]),
             "'conv0'", "Capacity = 5", "Channels = 4");
     }
 
     // ---- Options, factories and numerics ------------------------------------------------------------------
 
     [Test]
-    public void C23_an_energy_threshold_outside_0_1_names_the_option()
+    public void C23_invalid_ldrf_options_are_all_named_when_the_pruner_is_built()
     {
-        var options = new LdrfOptions();
-        var ex = Throws<ArgumentOutOfRangeException>(() => options.EnergyThreshold = 1.5, "EnergyThreshold", "(0, 1]", "1.5");
-        Assert.That(ex.ParamName, Is.EqualTo("EnergyThreshold"));
-        Assert.That(options.EnergyThreshold, Is.EqualTo(ValidCapacity.DefaultEnergyThreshold), "the rejected value is not stored");
+        // Setters accept any value (configuration binding sets them all first); the pruner refuses them, naming each.
+        var options = new LdrfOptions { EnergyThreshold = 1.5, RidgeScale = -1, Selection = (SelectionKind)42 };
+        Assert.That(options.EnergyThreshold, Is.EqualTo(1.5));
+        var ex = CallerArgument.Throws<ArgumentException>(typeof(LdrfLayerPruner), ".ctor", () => _ = new LdrfLayerPruner(options),
+            "'options'", "3 invalid", "'EnergyThreshold' must be in (0, 1] but is 1.5", "'RidgeScale' must be finite and non-negative but is -1", "'Selection' must be one of", "GreedyResponse");
+        Assert.That(ex.ParamName, Is.EqualTo("options"));
+        CallerArgument.Throws<ArgumentException>(typeof(BaselinePruners), nameof(BaselinePruners.Create),
+            () => BaselinePruners.Create(BaselineKind.ThiNet, new BaselineOptions { RidgeScale = double.NaN }), "'RidgeScale'", "NaN");
     }
 
     [Test]
     public void C24_an_undefined_baseline_kind_lists_the_defined_ones()
     {
-        Throws<ArgumentOutOfRangeException>(() => BaselinePruners.Create((BaselineKind)42), "ThiNet", "ChannelPruning");
+        CallerArgument.Throws<ArgumentOutOfRangeException>(typeof(BaselinePruners), nameof(BaselinePruners.Create), () => BaselinePruners.Create((BaselineKind)42), "ThiNet", "ChannelPruning");
     }
 
     [Test]
     public void C25_a_matrix_that_is_not_positive_definite_names_the_argument_and_size()
     {
         var notDefinite = -Matrix<double>.Build.DenseIdentity(3);
-        Throws<ArgumentException>(() => MathNetNumericBackend.Instance.SolvePositiveDefinite(notDefinite, TestData.Gaussian(3, 1, 2)), "'spd'", "3 x 3", "positive definite");
+        CallerArgument.Throws<ArgumentException>(typeof(INumericBackend), nameof(INumericBackend.SolvePositiveDefinite), () => MathNetNumericBackend.Instance.SolvePositiveDefinite(notDefinite, TestData.Gaussian(3, 1, 2)), "'spd'", "3 x 3", "positive definite");
     }
 
     [Test]
@@ -285,7 +301,7 @@ public class CoreBadInputCatalogueTests
     {
         var stats = Stats();
         var embedding = new WeightSvdDecomposer(MathNetNumericBackend.Instance).Decompose(TestData.Gaussian(5, 6, 1), stats, RankRule.Full);
-        Throws<ArgumentException>(() => new RidgeRecomposer(MathNetNumericBackend.Instance).Recompose(embedding, TestData.Gaussian(5, 6, 1), stats, null, [0, 7], Layer),
+        CallerArgument.Throws<ArgumentException>(typeof(IRecomposer), nameof(IRecomposer.Recompose), () => new RidgeRecomposer(MathNetNumericBackend.Instance).Recompose(embedding, TestData.Gaussian(5, 6, 1), stats, null, [0, 7], Layer),
             Layer, "'keptChannels'[1] = 7", "[0, 5)");
     }
 }

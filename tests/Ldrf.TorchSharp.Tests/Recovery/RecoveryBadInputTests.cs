@@ -17,6 +17,11 @@ public class RecoveryBadInputTests
     private static RecoveryResult Recover(nn.Module<Tensor, Tensor> original, nn.Module<Tensor, Tensor> pruned, Tensor images, Tensor? labels = null) =>
         new RecoveryTrainer().Recover(original, pruned, images, labels, OneStep);
 
+    // An argument exception from RecoveryTrainer.Recover: its ParamName must be one of Recover's arguments.
+    private static T RecoverThrows<T>(TestDelegate code, params string[] fragments)
+        where T : ArgumentException =>
+        CallerArgument.Throws<T>(typeof(RecoveryTrainer), nameof(RecoveryTrainer.Recover), code, fragments);
+
     [TestCase("original")]
     [TestCase("pruned")]
     [TestCase("images")]
@@ -25,7 +30,7 @@ public class RecoveryBadInputTests
         using var teacher = TestNetworks.WideVgg();
         using var student = RecoveryTests.Student();
         using var images = RecoveryTests.Images(32);
-        var ex = Assert.Throws<ArgumentNullException>(() => Recover(
+        var ex = RecoverThrows<ArgumentNullException>(() => Recover(
             argument == "original" ? null! : teacher, argument == "pruned" ? null! : student, argument == "images" ? null! : images))!;
         Assert.That(ex.ParamName, Is.EqualTo(argument));
     }
@@ -36,7 +41,7 @@ public class RecoveryBadInputTests
         using var teacher = TestNetworks.WideVgg();
         using var student = nn.Sequential(("features", nn.Sequential(("0", nn.Conv2d(3, 16, 3)), ("1", nn.Tanh()))), ("flatten", nn.Flatten()), ("head", nn.Linear(16 * 10 * 10, 5)));
         using var images = RecoveryTests.Images(32);
-        var ex = Expect.Throws<ArgumentException>(() => Recover(teacher, student, images), "'features.1'", "Tanh");
+        var ex = RecoverThrows<ArgumentException>(() => Recover(teacher, student, images), "'features.1'", "Tanh");
         Assert.That(ex.ParamName, Is.EqualTo("pruned"));
     }
 
@@ -46,7 +51,7 @@ public class RecoveryBadInputTests
         using var teacher = TestNetworks.WideVgg();
         using var student = nn.Sequential(("features", nn.Sequential(("0", nn.Conv2d(3, 16, 3)), ("1", nn.ReLU()))), ("flatten", nn.Flatten()), ("head", nn.Linear(16 * 10 * 10, 4)));
         using var images = RecoveryTests.Images(32);
-        var ex = Expect.Throws<ArgumentException>(() => Recover(teacher, student, images), "'pruned' gives 4 outputs", "'original' gives 5");
+        var ex = RecoverThrows<ArgumentException>(() => Recover(teacher, student, images), "'pruned' gives 4 outputs", "'original' gives 5");
         Assert.That(ex.ParamName, Is.EqualTo("pruned"));
     }
 
@@ -57,8 +62,8 @@ public class RecoveryBadInputTests
         using var student = RecoveryTests.Student();
         using var flat = torch.randn(32, 3 * 12 * 12);
         using var fourChannels = torch.randn(32, 4, 12, 12);
-        var rank = Expect.Throws<ArgumentException>(() => Recover(teacher, student, flat), "'images'", "32 x 432", "N x C x H x W");
-        var channels = Expect.Throws<ArgumentException>(() => Recover(teacher, student, fourChannels), "features.0", "4 x 12 x 12");
+        var rank = RecoverThrows<ArgumentException>(() => Recover(teacher, student, flat), "'images'", "32 x 432", "N x C x H x W");
+        var channels = RecoverThrows<ArgumentException>(() => Recover(teacher, student, fourChannels), "features.0", "4 x 12 x 12");
         Assert.That((rank.ParamName, channels.ParamName), Is.EqualTo(("images", "images")));
     }
 
@@ -69,7 +74,7 @@ public class RecoveryBadInputTests
         using var student = RecoveryTests.Student();
         using var images = RecoveryTests.Images(32);
         images[5, 1, 2, 3] = torch.tensor(float.NaN);
-        var ex = Expect.Throws<ArgumentException>(() => Recover(teacher, student, images), "'images'", "NaN", "[5, 1, 2, 3]");
+        var ex = RecoverThrows<ArgumentException>(() => Recover(teacher, student, images), "'images'", "NaN", "[5, 1, 2, 3]");
         Assert.That(ex.ParamName, Is.EqualTo("images"));
     }
 
@@ -79,7 +84,7 @@ public class RecoveryBadInputTests
         using var teacher = TestNetworks.WideVgg();
         using var student = RecoveryTests.Student();
         using var one = RecoveryTests.Images(16).narrow(0, 0, 1);
-        var ex = Expect.Throws<ArgumentException>(() => Recover(teacher, student, one), "'images' holds 1 image", "HeldOutFraction");
+        var ex = RecoverThrows<ArgumentException>(() => Recover(teacher, student, one), "'images' holds 1 image", "HeldOutFraction");
         Assert.That(ex.ParamName, Is.EqualTo("images"));
     }
 
@@ -92,9 +97,9 @@ public class RecoveryBadInputTests
         using var short_ = torch.zeros(31, ScalarType.Int64);
         using var outside = torch.full(32, 5, ScalarType.Int64);
         using var floats = torch.zeros(32);
-        var length = Expect.Throws<ArgumentException>(() => Recover(teacher, student, images, short_), "'labels'", "31", "32 integer class indices");
-        var range = Expect.Throws<ArgumentException>(() => Recover(teacher, student, images, outside), "'labels'", "from 5 to 5", "[0, 5)");
-        var type = Expect.Throws<ArgumentException>(() => Recover(teacher, student, images, floats), "'labels'", "Float32");
+        var length = RecoverThrows<ArgumentException>(() => Recover(teacher, student, images, short_), "'labels'", "31", "32 integer class indices");
+        var range = RecoverThrows<ArgumentException>(() => Recover(teacher, student, images, outside), "'labels'", "from 5 to 5", "[0, 5)");
+        var type = RecoverThrows<ArgumentException>(() => Recover(teacher, student, images, floats), "'labels'", "Float32");
         Assert.That(new[] { length.ParamName, range.ParamName, type.ParamName }, Is.All.EqualTo("labels"));
     }
 
@@ -109,7 +114,7 @@ public class RecoveryBadInputTests
             student.named_parameters().First(p => p.name == "features.2.weight").parameter[1, 2, 0, 0] = torch.tensor(float.NaN);
         }
 
-        var ex = Expect.Throws<ArgumentException>(() => Recover(teacher, student, images), "'features.2.weight'", "[1, 2, 0, 0]");
+        var ex = RecoverThrows<ArgumentException>(() => Recover(teacher, student, images), "'features.2.weight'", "[1, 2, 0, 0]");
         Assert.That(ex.ParamName, Is.EqualTo("pruned"));
     }
 
@@ -132,16 +137,30 @@ public class RecoveryBadInputTests
     ];
 
     [Test]
-    public void A79_recovery_options_out_of_range_are_refused_by_the_option_and_not_stored()
+    public void A79_recovery_options_out_of_range_are_named_by_the_trainer_all_at_once()
     {
+        using var teacher = TestNetworks.WideVgg();
+        using var student = RecoveryTests.Student();
+        using var images = RecoveryTests.Images(32);
         foreach (var (option, set) in BadOptions)
         {
             var options = new RecoveryOptions();
-            var defaults = Describe(options);
-            var ex = Expect.Throws<ArgumentOutOfRangeException>(() => set(options), $"'{option}' must be");
-            Assert.That(ex.ParamName, Is.EqualTo(option));
-            Assert.That(Describe(options), Is.EqualTo(defaults), $"{option}: a refused value must not be stored");
+            set(options);
+            var before = Describe(options);
+            var ex = RecoverThrows<ArgumentException>(() => new RecoveryTrainer().Recover(teacher, student, images, options: options), "'options'", $"'{option}' must be");
+            Assert.That(ex.ParamName, Is.EqualTo("options"), option);
+            Assert.That(Describe(options), Is.EqualTo(before), $"{option}: the caller's options are left as they are");
         }
+
+        // Every invalid value at once, not only the first.
+        var all = new RecoveryOptions();
+        foreach (var (_, set) in BadOptions)
+        {
+            set(all);
+        }
+
+        var every = RecoverThrows<ArgumentException>(() => new RecoveryTrainer().Recover(teacher, student, images, options: all), "'options'");
+        Assert.That(BadOptions.Select(b => b.Option).Distinct(), Has.All.Matches<string>(o => every.Message.Contains($"'{o}' must be", StringComparison.Ordinal)));
     }
 
     private static string Describe(RecoveryOptions o) =>

@@ -29,6 +29,20 @@ public class AdapterBadInputCatalogueTests
     private static PruningResult Prune(nn.Module<Tensor, Tensor> network, IEnumerable<Tensor> batches, NetworkPruningOptions? options = null) =>
         new TorchSharpPruner().Prune(network, batches, options ?? Uniform);
 
+    // An argument exception from TorchSharpPruner.Prune: its ParamName must be one of Prune's arguments.
+    private static T PruneThrows<T>(TestDelegate code, params string[] fragments)
+        where T : ArgumentException =>
+        CallerArgument.Throws<T>(typeof(TorchSharpPruner), nameof(TorchSharpPruner.Prune), code, fragments);
+
+    // For exceptions that are not argument exceptions (corrupt files); every argument exception goes through
+    // CallerArgument.Throws (or PruneThrows), which also checks that its ParamName is an argument of the method called.
+    private static T Throws<T>(TestDelegate code, params string[] fragments)
+        where T : Exception
+    {
+        Assert.That(typeof(ArgumentException).IsAssignableFrom(typeof(T)), Is.False, "an argument exception is asserted with CallerArgument.Throws");
+        return Expect.Throws<T>(code, fragments);
+    }
+
     private static Sequential WithCalibrationSizedHead(params (string Name, nn.Module<Tensor, Tensor> Module)[] features) =>
         nn.Sequential(("features", nn.Sequential(features)), ("flatten", nn.Flatten()), ("head", nn.Linear(4 * 8 * 8, 2)));
 
@@ -38,7 +52,7 @@ public class AdapterBadInputCatalogueTests
     public void A01_unsupported_layer_type_names_its_path_and_type()
     {
         using var network = WithCalibrationSizedHead(("0", nn.Conv2d(3, 4, 3)), ("1", nn.Tanh()), ("2", nn.Conv2d(4, 4, 3)));
-        var ex = Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'features.1'", "Tanh", "supported are");
+        var ex = PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'features.1'", "Tanh", "supported are");
         Assert.That(ex.ParamName, Is.EqualTo("network"));
     }
 
@@ -46,7 +60,7 @@ public class AdapterBadInputCatalogueTests
     public void A02_grouped_convolution_is_refused_with_its_groups()
     {
         using var network = nn.Sequential(("0", nn.Conv2d(3, 4, 3)), ("1", nn.Conv2d(4, 4, 3, groups: 2)), ("2", nn.Conv2d(4, 4, 3)));
-        var ex = Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'1'", "Conv2d", "groups = 2", "only groups = 1");
+        var ex = PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'1'", "Conv2d", "groups = 2", "only groups = 1");
         Assert.That(ex.ParamName, Is.EqualTo("network"));
     }
 
@@ -54,14 +68,14 @@ public class AdapterBadInputCatalogueTests
     public void A03_depthwise_convolution_is_refused_with_its_groups()
     {
         using var network = nn.Sequential(("stem", nn.Conv2d(3, 8, 3)), ("dw", nn.Conv2d(8, 8, 3, groups: 8)), ("pw", nn.Conv2d(8, 4, 1)));
-        Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'dw'", "groups = 8");
+        PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'dw'", "groups = 8");
     }
 
     [Test]
     public void A04_a_root_that_is_not_a_sequential_is_named_by_type()
     {
         using var network = nn.Conv2d(3, 4, 3);
-        var ex = Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'network'", "Conv2d", "Sequential");
+        var ex = PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'network'", "Conv2d", "Sequential");
         Assert.That(ex.ParamName, Is.EqualTo("network"));
     }
 
@@ -69,35 +83,35 @@ public class AdapterBadInputCatalogueTests
     public void A05_an_empty_sequential_has_no_layers()
     {
         using var network = nn.Sequential();
-        Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'network'", "no layers");
+        PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'network'", "no layers");
     }
 
     [Test]
     public void A06_batch_norm_without_running_statistics_is_named()
     {
         using var network = nn.Sequential(("0", nn.Conv2d(3, 4, 3)), ("1", nn.BatchNorm2d(4, track_running_stats: false)), ("2", nn.Conv2d(4, 4, 3)));
-        Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'1'", "BatchNorm2d", "track_running_stats = false");
+        PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'1'", "BatchNorm2d", "track_running_stats = false");
     }
 
     [Test]
     public void A07_batch_norm_that_does_not_follow_a_convolution_is_named()
     {
         using var network = nn.Sequential(("0", nn.Conv2d(3, 4, 3)), ("1", nn.ReLU()), ("2", nn.BatchNorm2d(4)), ("3", nn.Conv2d(4, 4, 3)));
-        Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "BatchNorm2d '2'", "must directly follow a Conv2d", "'1' (ReLU)");
+        PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "BatchNorm2d '2'", "must directly follow a Conv2d", "'1' (ReLU)");
     }
 
     [Test]
     public void A08_flatten_over_other_dimensions_is_named()
     {
         using var network = nn.Sequential(("0", nn.Conv2d(3, 4, 3)), ("1", nn.Flatten(2)), ("2", nn.Linear(100, 2)));
-        Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'1'", "Flatten", "start_dim = 2");
+        PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'1'", "Flatten", "start_dim = 2");
     }
 
     [Test]
     public void A09_a_single_compute_layer_has_nothing_to_prune()
     {
         using var network = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU());
-        Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'network'", "no prunable layer");
+        PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'network'", "no prunable layer");
     }
 
     // ---- Calibration data ---------------------------------------------------------------------------------
@@ -107,7 +121,7 @@ public class AdapterBadInputCatalogueTests
     {
         using var network = TestNetworks.SmallVgg();
         using var batch = torch.randn(2, 4, 12, 12);
-        var ex = Expect.Throws<ArgumentException>(() => Prune(network, [batch]), "features.0", "4 x 12 x 12");
+        var ex = PruneThrows<ArgumentException>(() => Prune(network, [batch]), "features.0", "4 x 12 x 12");
         Assert.That(ex.ParamName, Is.EqualTo("calibrationBatches"));
     }
 
@@ -116,7 +130,7 @@ public class AdapterBadInputCatalogueTests
     {
         using var network = TestNetworks.SmallVgg();
         using var batch = torch.randn(2, 432);
-        Expect.Throws<ArgumentException>(() => Prune(network, [batch]), "'calibrationBatches'[0]", "2 x 432", "N x C x H x W");
+        PruneThrows<ArgumentException>(() => Prune(network, [batch]), "'calibrationBatches'[0]", "2 x 432", "N x C x H x W");
     }
 
     [Test]
@@ -126,7 +140,7 @@ public class AdapterBadInputCatalogueTests
         var batches = TestNetworks.Batches(2);
         using var odd = torch.randn(2, 3, 16, 16);
         batches.Add(odd);
-        Expect.Throws<ArgumentException>(() => Prune(network, batches), "'calibrationBatches'[2]", "2 x 3 x 16 x 16", "8 x 3 x 12 x 12");
+        PruneThrows<ArgumentException>(() => Prune(network, batches), "'calibrationBatches'[2]", "2 x 3 x 16 x 16", "8 x 3 x 12 x 12");
     }
 
     [Test]
@@ -134,7 +148,7 @@ public class AdapterBadInputCatalogueTests
     {
         using var network = TestNetworks.SmallVgg();
         using var batch = torch.ones([8, 3, 12, 12], ScalarType.Int64);
-        Expect.Throws<ArgumentException>(() => Prune(network, [batch]), "'calibrationBatches'[0]", "Int64", "floating-point");
+        PruneThrows<ArgumentException>(() => Prune(network, [batch]), "'calibrationBatches'[0]", "Int64", "floating-point");
     }
 
     [Test]
@@ -142,14 +156,14 @@ public class AdapterBadInputCatalogueTests
     {
         using var network = TestNetworks.SmallVgg();
         using var batch = torch.zeros(0, 3, 12, 12);
-        Expect.Throws<ArgumentException>(() => Prune(network, [batch]), "'calibrationBatches'[0]", "0 x 3 x 12 x 12", "non-empty");
+        PruneThrows<ArgumentException>(() => Prune(network, [batch]), "'calibrationBatches'[0]", "0 x 3 x 12 x 12", "non-empty");
     }
 
     [Test]
     public void A15_an_empty_calibration_set_is_refused()
     {
         using var network = TestNetworks.SmallVgg();
-        var ex = Expect.Throws<ArgumentException>(() => Prune(network, []), "'calibrationBatches'", "empty");
+        var ex = PruneThrows<ArgumentException>(() => Prune(network, []), "'calibrationBatches'", "empty");
         Assert.That(ex.ParamName, Is.EqualTo("calibrationBatches"));
     }
 
@@ -157,7 +171,7 @@ public class AdapterBadInputCatalogueTests
     public void A16_a_null_calibration_batch_names_its_index()
     {
         using var network = TestNetworks.SmallVgg();
-        var ex = Expect.Throws<ArgumentNullException>(() => Prune(network, [.. TestNetworks.Batches(1), null!]), "'calibrationBatches'[1]");
+        var ex = PruneThrows<ArgumentNullException>(() => Prune(network, [.. TestNetworks.Batches(1), null!]), "'calibrationBatches'[1]");
         Assert.That(ex.ParamName, Is.EqualTo("calibrationBatches"));
     }
 
@@ -166,7 +180,7 @@ public class AdapterBadInputCatalogueTests
     {
         using var network = TestNetworks.SmallVgg();
         using var batch = torch.randn(2, 3, 2, 2);
-        Expect.Throws<ArgumentException>(() => Prune(network, [batch]), "'features.9'", "AvgPool2d", "window of 2", "input size 1");
+        PruneThrows<ArgumentException>(() => Prune(network, [batch]), "'features.9'", "AvgPool2d", "window of 2", "input size 1");
     }
 
     [Test]
@@ -174,7 +188,7 @@ public class AdapterBadInputCatalogueTests
     {
         using var network = TestNetworks.SmallVgg();
         using var batch = torch.randn(2, 3, 16, 16);
-        Expect.Throws<ArgumentException>(() => Prune(network, [batch]), "classifier.0", "144");
+        PruneThrows<ArgumentException>(() => Prune(network, [batch]), "classifier.0", "144");
     }
 
     [Test]
@@ -183,7 +197,7 @@ public class AdapterBadInputCatalogueTests
         using var network = TestNetworks.SmallVgg();
         var batches = TestNetworks.Batches(2);
         batches[1][0, 1, 2, 3] = torch.tensor(float.NaN);
-        var ex = Expect.Throws<ArgumentException>(() => Prune(network, batches), "'calibrationBatches'[1]", "NaN", "[0, 1, 2, 3]");
+        var ex = PruneThrows<ArgumentException>(() => Prune(network, batches), "'calibrationBatches'[1]", "NaN", "[0, 1, 2, 3]");
         Assert.That(ex.ParamName, Is.EqualTo("calibrationBatches"));
     }
 
@@ -193,7 +207,7 @@ public class AdapterBadInputCatalogueTests
         using var network = TestNetworks.SmallVgg();
         var batches = TestNetworks.Batches(2);
         batches[0][3, 2, 1, 0] = torch.tensor(float.NegativeInfinity);
-        Expect.Throws<ArgumentException>(() => Prune(network, batches), "'calibrationBatches'[0]", "Infinity", "[3, 2, 1, 0]");
+        PruneThrows<ArgumentException>(() => Prune(network, batches), "'calibrationBatches'[0]", "Infinity", "[3, 2, 1, 0]");
     }
 
     [Test]
@@ -204,7 +218,7 @@ public class AdapterBadInputCatalogueTests
         using var network = TestNetworks.SmallVgg();
         using var a = torch.zeros(8, 3, 12, 12);
         using var b = torch.zeros(8, 3, 12, 12);
-        Expect.Throws<ArgumentException>(() => Prune(network, [a, b]), "'calibrationBatches'", "all zero");
+        PruneThrows<ArgumentException>(() => Prune(network, [a, b]), "'calibrationBatches'", "all zero");
     }
 
     [Test]
@@ -213,7 +227,7 @@ public class AdapterBadInputCatalogueTests
         // A "meta" tensor has a shape but no storage; libtorch fails with "Cannot copy out of meta tensor".
         using var network = TestNetworks.SmallVgg();
         using var batch = torch.empty([8, 3, 12, 12], device: torch.META);
-        Expect.Throws<ArgumentException>(() => Prune(network, [batch]), "'calibrationBatches'[0]", "meta");
+        PruneThrows<ArgumentException>(() => Prune(network, [batch]), "'calibrationBatches'[0]", "meta");
     }
 
     [Test]
@@ -222,7 +236,7 @@ public class AdapterBadInputCatalogueTests
         using var network = TestNetworks.SmallVgg();
         var batches = TestNetworks.Batches(2);
         batches[1].Dispose();
-        Expect.Throws<ArgumentException>(() => Prune(network, batches), "'calibrationBatches'[1]", "disposed");
+        PruneThrows<ArgumentException>(() => Prune(network, batches), "'calibrationBatches'[1]", "disposed");
     }
 
     // ---- Weights and running statistics -------------------------------------------------------------------
@@ -236,7 +250,7 @@ public class AdapterBadInputCatalogueTests
             network.state_dict()["features.3.weight"][5, 2, 1, 0] = torch.tensor(float.NaN);
         }
 
-        var ex = Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'features.3.weight'", "12 x 8 x 3 x 3", "NaN", "[5, 2, 1, 0]");
+        var ex = PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'features.3.weight'", "12 x 8 x 3 x 3", "NaN", "[5, 2, 1, 0]");
         Assert.That(ex.ParamName, Is.EqualTo("network"));
     }
 
@@ -249,7 +263,7 @@ public class AdapterBadInputCatalogueTests
             network.state_dict()["features.4.running_mean"][7] = torch.tensor(float.PositiveInfinity);
         }
 
-        Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'features.4.running_mean'", "Infinity", "[7]");
+        PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'features.4.running_mean'", "Infinity", "[7]");
     }
 
     [Test]
@@ -261,7 +275,7 @@ public class AdapterBadInputCatalogueTests
             network.state_dict()["features.1.running_var"][2] = torch.tensor(-0.5f);
         }
 
-        Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'features.1.running_var'", "negative", "-0.5", "[2]");
+        PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'features.1.running_var'", "negative", "-0.5", "[2]");
     }
 
     // ---- Targets ------------------------------------------------------------------------------------------
@@ -271,9 +285,16 @@ public class AdapterBadInputCatalogueTests
     {
         using var network = TestNetworks.SmallVgg();
         var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 50, MeasureLatency = false };
-        var ex = Expect.Throws<ArgumentOutOfRangeException>(() => Prune(network, TestNetworks.Batches(2), options), "50x", "unreachable", "best reachable reduction is");
+        var ex = PruneThrows<ArgumentOutOfRangeException>(() => Prune(network, TestNetworks.Batches(2), options), "50x", "unreachable", "best reachable reduction is");
         Assert.That(ex.Message, Does.Match(@"best reachable reduction is \d+(\.\d+)?x"));
         Assert.That(ex.ActualValue, Is.EqualTo(50.0));
+        Assert.That(ex.ParamName, Is.EqualTo("options"));
+        Assert.That(ex.Message, Does.Contain("valid capacity").And.Contain("'options.UseCapacityBounds'"), "the capacities bound the reduction here, so the message names the option that sets them");
+
+        // With capacity bounds off, the message does not talk about capacities.
+        var unbounded = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 5000, UseCapacityBounds = false, MeasureLatency = false };
+        var plain = PruneThrows<ArgumentOutOfRangeException>(() => Prune(network, TestNetworks.Batches(2), unbounded), "5000x", "unreachable", "at 1 channel", "Lower the target.");
+        Assert.That(plain.Message, Does.Not.Contain("capacit").And.Not.Contain("UseCapacityBounds"));
     }
 
     [Test]
@@ -281,8 +302,9 @@ public class AdapterBadInputCatalogueTests
     {
         using var network = TestNetworks.SmallVgg();
         var options = new NetworkPruningOptions { ChannelMultiple = 1, PerLayerKeepRatios = new Dictionary<string, double> { ["features.5"] = 0.5 }, MeasureLatency = false };
-        Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1), options),
-            "'features.5'", "features.0, features.3, features.7, classifier.0");
+        var ex = PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1), options),
+            "'options.PerLayerKeepRatios'", "'features.5'", "features.0, features.3, features.7, classifier.0");
+        Assert.That(ex.ParamName, Is.EqualTo("options"));
     }
 
     [Test]
@@ -290,7 +312,7 @@ public class AdapterBadInputCatalogueTests
     {
         using var network = TestNetworks.SmallVgg();
         var options = new NetworkPruningOptions { ChannelMultiple = 1, PerLayerKeepRatios = new Dictionary<string, double> { ["classifier.3"] = 0.5 }, MeasureLatency = false };
-        Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1), options), "'classifier.3'", "prunable layers are");
+        PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1), options), "'classifier.3'", "prunable layers are");
     }
 
     [TestCase(0.0, "0")]
@@ -300,37 +322,40 @@ public class AdapterBadInputCatalogueTests
     {
         using var network = TestNetworks.SmallVgg();
         var options = new NetworkPruningOptions { ChannelMultiple = 1, PerLayerKeepRatios = new Dictionary<string, double> { ["features.3"] = ratio }, MeasureLatency = false };
-        Expect.Throws<ArgumentOutOfRangeException>(() => Prune(network, TestNetworks.Batches(1), options), "'features.3'", "(0, 1]", shown, "12 channels");
+        PruneThrows<ArgumentOutOfRangeException>(() => Prune(network, TestNetworks.Batches(1), options), "'features.3'", "(0, 1]", shown, "12 channels");
     }
 
     [Test]
     public void A31_no_target_or_two_targets_name_both_options()
     {
         using var network = TestNetworks.SmallVgg();
-        var none = Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1), new NetworkPruningOptions()), "TargetFlopsReduction", "PerLayerKeepRatios");
+        var none = PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1), new NetworkPruningOptions()), "TargetFlopsReduction", "PerLayerKeepRatios");
         Assert.That(none.ParamName, Is.EqualTo("options"));
         var both = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 2, PerLayerKeepRatios = new Dictionary<string, double> { ["features.0"] = 0.5 } };
-        Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1), both), "exactly one", "TargetFlopsReduction", "PerLayerKeepRatios");
+        PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1), both), "exactly one", "TargetFlopsReduction", "PerLayerKeepRatios");
     }
 
     [TestCase(0.5, "0.5")]
     [TestCase(double.NaN, "NaN")]
-    [TestCase(double.PositiveInfinity, "∞")]
-    public void A32_a_flops_target_below_1_or_not_finite_is_refused_by_the_option(double target, string shown)
+    [TestCase(double.PositiveInfinity, "Infinity")]
+    public void A32_a_flops_target_below_1_or_not_finite_is_refused_naming_the_option(double target, string shown)
     {
-        var ex = Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = target }, "'TargetFlopsReduction'", "at least 1");
-        Assert.That(ex.ParamName, Is.EqualTo("TargetFlopsReduction"));
-        Assert.That(ex.Message, Does.Contain(shown).Or.Contain("Infinity"));
+        using var network = TestNetworks.SmallVgg();
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = target };
+        var ex = PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1), options), "'options'", "'TargetFlopsReduction'", "at least 1", shown);
+        Assert.That(ex.ParamName, Is.EqualTo("options"));
     }
 
     [Test]
-    public void A33_calibration_and_latency_counts_below_1_are_refused_by_the_option()
+    public void A33_calibration_and_latency_counts_below_1_are_all_named_at_once()
     {
-        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { ChannelMultiple = 1, MaxCalibrationBatches = 0 }, "'MaxCalibrationBatches'", "at least 1", "0");
-        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { ChannelMultiple = 1, LatencyRuns = -3 }, "'LatencyRuns'", "-3");
-        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { ChannelMultiple = 1, LatencyBatchSize = 0 }, "'LatencyBatchSize'", "0");
-        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { ChannelMultiple = 0 }, "'ChannelMultiple'", "at least 1", "0");
-        Expect.Throws<ArgumentOutOfRangeException>(() => _ = new NetworkPruningOptions { ChannelMultiple = 1, HeldOutImages = -1 }, "'HeldOutImages'", "-1");
+        using var network = TestNetworks.SmallVgg();
+        var options = new NetworkPruningOptions { TargetFlopsReduction = 2, MaxCalibrationBatches = 0, LatencyRuns = -3, LatencyBatchSize = 0, ChannelMultiple = 0, HeldOutImages = -1 };
+        var ex = PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1), options), "5 invalid",
+            "'MaxCalibrationBatches' must be at least 1", "'LatencyRuns' must be at least 1 but is -3", "'LatencyBatchSize' must be at least 1 but is 0",
+            "'ChannelMultiple' must be at least 1", "'HeldOutImages' must be 0 or more (or null for the default) but is -1");
+        Assert.That(ex.ParamName, Is.EqualTo("options"));
+        Assert.That(options.LatencyRuns, Is.EqualTo(-3), "the caller's options are left as they are");
     }
 
     [Test]
@@ -339,8 +364,31 @@ public class AdapterBadInputCatalogueTests
         using var network = TestNetworks.SmallVgg();
         network.to(new Device("meta"));
         var batches = TestNetworks.Batches(2, 4);
-        var e = Expect.Throws<ArgumentException>(() => new TorchSharpPruner().Prune(network, batches, Uniform), "'network'", "'features.0.weight'", "meta");
+        var e = PruneThrows<ArgumentException>(() => new TorchSharpPruner().Prune(network, batches, Uniform), "'network'", "'features.0.weight'", "meta");
         Assert.That(e.ParamName, Is.EqualTo("network"));
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void A80_a_network_whose_own_activations_overflow_names_the_argument(bool capacityPass)
+    {
+        // Finite weights and images, but activations beyond float32's range after two scaled convolutions.
+        using var network = TestNetworks.SmallVgg();
+        using (no_grad())
+        {
+            foreach (var path in new[] { "features.0.weight", "features.3.weight" })
+            {
+                network.get_parameter(path)!.mul_(1e20f);
+            }
+        }
+
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 1.5, UseCapacityBounds = capacityPass, MeasureLatency = false };
+        var e = PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(2), options), "network's own activations", "not finite");
+        Assert.That(e.ParamName, Is.EqualTo("network"));
+        if (!capacityPass)
+        {
+            Assert.That(e.Message, Does.Contain("'features.3'"), "the layer whose output overflows");
+        }
     }
 
     [Test]
@@ -383,7 +431,7 @@ public class AdapterBadInputCatalogueTests
         using var network = TestNetworks.SmallVgg();
         var batches = TestNetworks.Batches(2, 4);
         var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 1.5, UseCapacityBounds = false, MeasureLatency = false, HeldOutImages = 8 };
-        var e = Expect.Throws<ArgumentOutOfRangeException>(() => new TorchSharpPruner().Prune(network, batches, options), "'options.HeldOutImages'", "8", "only 8 calibration images");
+        var e = PruneThrows<ArgumentOutOfRangeException>(() => new TorchSharpPruner().Prune(network, batches, options), "'options.HeldOutImages'", "8", "only 8 calibration images");
         Assert.That(e.ParamName, Is.EqualTo("options"));
     }
 
@@ -394,7 +442,7 @@ public class AdapterBadInputCatalogueTests
     {
         var network = TestNetworks.SmallVgg();
         network.Dispose();
-        var ex = Expect.Throws<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'network'", "disposed", "features.0.weight");
+        var ex = PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "'network'", "disposed", "features.0.weight");
         Assert.That(ex.ParamName, Is.EqualTo("network"));
     }
 
@@ -404,7 +452,7 @@ public class AdapterBadInputCatalogueTests
         var network = TestNetworks.SmallVgg();
         network.Dispose();
         var path = Path.Combine(_folder, "disposed.ldrf");
-        var ex = Expect.Throws<ArgumentException>(() => network.SaveLdrf(path), "'network'", "disposed", "'features.0.weight'");
+        var ex = CallerArgument.Throws<ArgumentException>(typeof(NetworkFile), nameof(NetworkFile.SaveLdrf), () => network.SaveLdrf(path), "'network'", "disposed", "'features.0.weight'");
         Assert.That(ex.ParamName, Is.EqualTo("network"));
         Assert.That(File.Exists(path), Is.False, "nothing is written");
     }
@@ -414,7 +462,7 @@ public class AdapterBadInputCatalogueTests
     {
         var network = TestNetworks.SmallVgg();
         network.Dispose();
-        Expect.Throws<ArgumentException>(() => ModelComplexity.Count(network, [3, 12, 12]), "'network'", "disposed");
+        CallerArgument.Throws<ArgumentException>(typeof(ModelComplexity), nameof(ModelComplexity.Count), () => ModelComplexity.Count(network, [3, 12, 12]), "'network'", "disposed");
     }
 
     // ---- Network files ------------------------------------------------------------------------------------
@@ -471,7 +519,7 @@ public class AdapterBadInputCatalogueTests
         SavedNetwork(out var bytes);
         var length = cut >= 0 ? cut : bytes.Length - 1;
         var path = Write($"cut{length}.ldrf", bytes[..length]);
-        Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "not a valid Ldrf network file");
+        Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "not a valid Ldrf network file");
     }
 
     [Test]
@@ -480,14 +528,14 @@ public class AdapterBadInputCatalogueTests
         SavedNetwork(out var bytes);
         bytes[^100] ^= 0x10;
         var path = Write("flipped.ldrf", bytes);
-        Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "SHA-256");
+        Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "SHA-256");
     }
 
     [Test]
     public void A39_a_file_of_another_format_names_the_missing_signature()
     {
         var path = Write("text.ldrf", "definitely not a network"u8.ToArray());
-        Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "signature");
+        Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "signature");
     }
 
     [Test]
@@ -496,7 +544,7 @@ public class AdapterBadInputCatalogueTests
         SavedNetwork(out var bytes);
         BitConverter.TryWriteBytes(bytes.AsSpan(8, 4), NetworkFile.FormatVersion + 1);
         var path = Write("newer.ldrf", bytes);
-        Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", $"format version is {NetworkFile.FormatVersion + 1}");
+        Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", $"format version is {NetworkFile.FormatVersion + 1}");
     }
 
     [Test]
@@ -505,7 +553,7 @@ public class AdapterBadInputCatalogueTests
         SavedNetwork(out var bytes);
         var (json, weights) = Split(bytes);
         var path = Write("json.ldrf", Join("#" + json[1..], weights.LongLength, weights));
-        Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "not valid JSON");
+        Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "not valid JSON");
     }
 
     [Test]
@@ -515,7 +563,7 @@ public class AdapterBadInputCatalogueTests
         var (json, weights) = Split(bytes);
         Assert.That(json, Does.Contain("\"outChannels\":12"), "the test edits a Conv2d's width");
         var path = Write("mismatch.ldrf", Join(json.Replace("\"outChannels\":12", "\"outChannels\":13", StringComparison.Ordinal), weights.LongLength, weights));
-        Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "do not match its architecture");
+        Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "do not match its architecture");
     }
 
     [Test]
@@ -524,14 +572,14 @@ public class AdapterBadInputCatalogueTests
         SavedNetwork(out var bytes);
         var (json, weights) = Split(bytes);
         var path = Write("negative.ldrf", Join(json, -1, weights));
-        Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "truncated or corrupt");
+        Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "truncated or corrupt");
     }
 
     [Test]
     public void A44_a_missing_file_names_the_path()
     {
         var path = Path.Combine(_folder, "missing.ldrf");
-        var ex = Expect.Throws<FileNotFoundException>(() => NetworkFile.LoadLdrf(path), path);
+        var ex = Throws<FileNotFoundException>(() => NetworkFile.LoadLdrf(path), path);
         Assert.That(ex.FileName, Is.EqualTo(path));
     }
 
@@ -540,7 +588,7 @@ public class AdapterBadInputCatalogueTests
     {
         using var network = nn.Sequential(("0", nn.Conv2d(3, 4, 3)), ("1", nn.GELU()));
         var path = Path.Combine(_folder, "gelu.ldrf");
-        Expect.Throws<ArgumentException>(() => network.SaveLdrf(path), "'1'", "GELU");
+        CallerArgument.Throws<ArgumentException>(typeof(NetworkFile), nameof(NetworkFile.SaveLdrf), () => network.SaveLdrf(path), "'1'", "GELU");
         Assert.That(File.Exists(path), Is.False);
     }
 
@@ -548,7 +596,7 @@ public class AdapterBadInputCatalogueTests
     public void A46_a_complexity_input_shape_of_the_wrong_rank_is_named()
     {
         using var network = TestNetworks.SmallVgg();
-        var ex = Expect.Throws<ArgumentException>(() => ModelComplexity.Count(network, [12, 12]), "'inputShape'", "12 x 12");
+        var ex = CallerArgument.Throws<ArgumentException>(typeof(ModelComplexity), nameof(ModelComplexity.Count), () => ModelComplexity.Count(network, [12, 12]), "'inputShape'", "12 x 12");
         Assert.That(ex.ParamName, Is.EqualTo("inputShape"));
     }
 
@@ -561,7 +609,7 @@ public class AdapterBadInputCatalogueTests
         var at = 24 + Encoding.UTF8.GetByteCount(json[..json.IndexOf("\"padding\":[1,1]", StringComparison.Ordinal)]);
         "\"padding\":[2,2]"u8.CopyTo(bytes.AsSpan(at));
         var path = Write("padding.ldrf", bytes);
-        Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "SHA-256");
+        Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "SHA-256");
     }
 
     [Test]
@@ -569,7 +617,7 @@ public class AdapterBadInputCatalogueTests
     {
         SavedNetwork(out var bytes);
         var path = Write("appended.ldrf", [.. bytes, 0, 0, 0]);
-        Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "3 bytes after", "appended");
+        Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "3 bytes after", "appended");
     }
 
     [Test]
@@ -591,7 +639,7 @@ public class AdapterBadInputCatalogueTests
         }
 
         var path = Write("version1.ldrf", stream.ToArray());
-        Expect.Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "format version is 1", "no longer reads", "save the network again");
+        Throws<InvalidDataException>(() => NetworkFile.LoadLdrf(path), $"'{path}'", "format version is 1", "no longer reads", "save the network again");
     }
 
     [Test]
@@ -600,7 +648,7 @@ public class AdapterBadInputCatalogueTests
         using var network = TestNetworks.SmallVgg();
         var missing = Path.Combine(_folder, "missing");
         var path = Path.Combine(missing, "net.ldrf");
-        var ex = Expect.Throws<DirectoryNotFoundException>(() => network.SaveLdrf(path), $"'{path}'", "does not exist");
+        var ex = Throws<DirectoryNotFoundException>(() => network.SaveLdrf(path), $"'{path}'", "does not exist");
         Assert.That(ex.Message, Does.Not.Contain(".tmp"));
         Assert.That(Directory.Exists(missing), Is.False);
     }
@@ -611,7 +659,7 @@ public class AdapterBadInputCatalogueTests
         using var network = TestNetworks.SmallVgg();
         var path = Path.Combine(_folder, "taken.ldrf");
         Directory.CreateDirectory(Path.Combine(path, "content"));
-        Expect.Throws<IOException>(() => network.SaveLdrf(path), $"Cannot save the Ldrf network file '{path}'");
+        Throws<IOException>(() => network.SaveLdrf(path), $"Cannot save the Ldrf network file '{path}'");
         Assert.That(Directory.GetFileSystemEntries(_folder), Is.EqualTo(new[] { path }), "no temporary file is left");
         Assert.That(Directory.Exists(Path.Combine(path, "content")), Is.True, "the folder in the way is untouched");
     }

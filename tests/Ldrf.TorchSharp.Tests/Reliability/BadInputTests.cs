@@ -89,8 +89,9 @@ public class BadInputTests
         var unknown = new NetworkPruningOptions { ChannelMultiple = 1, PerLayerKeepRatios = new Dictionary<string, double> { ["features.1"] = 0.5 }, MeasureLatency = false };
         var ex = Assert.Throws<ArgumentException>(() => Pruner.Prune(network, TestNetworks.Batches(1), unknown));
         Assert.That(ex!.Message, Does.Contain("features.1").And.Contain("features.3"), "names the unknown layer and lists the prunable ones");
-        Assert.Throws<ArgumentOutOfRangeException>(() => new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 0.5 });
-        Assert.Throws<ArgumentOutOfRangeException>(() => new NetworkPruningOptions { ChannelMultiple = 1, MaxCalibrationBatches = 0 });
+        var invalid = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 0.5, MaxCalibrationBatches = 0 };
+        var both2 = Assert.Throws<ArgumentException>(() => Pruner.Prune(network, TestNetworks.Batches(1), invalid));
+        Assert.That(both2!.Message, Does.Contain("'TargetFlopsReduction'").And.Contain("'MaxCalibrationBatches'"), "every invalid option is named");
     }
 
     [Test]
