@@ -101,9 +101,9 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
             PeakResidentMegabytes = peak,
             LatencyBeforeMilliseconds = report.LatencyBefore?.TotalMilliseconds,
             LatencyAfterMilliseconds = report.LatencyAfter?.TotalMilliseconds,
-            Layers = [.. report.Layers.Where(l => l.LayerPruningTimes is not null).Select(l => new CostLayerRecord(
-                l.Path, l.ChannelsBefore, l.ChannelsAfter, l.CalibrationTime?.TotalSeconds ?? 0, l.LayerPruningTimes!.Decomposition.TotalSeconds,
-                l.LayerPruningTimes.Selection.TotalSeconds, l.LayerPruningTimes.Recomposition.TotalSeconds, l.RelativeEmbeddingError))],
+            Layers = [.. report.Layers.Where(l => l.DecompositionTime is not null).Select(l => new CostLayerRecord(
+                l.Path, l.ChannelsBefore, l.ChannelsAfter, l.CalibrationTime?.TotalSeconds ?? 0, l.DecompositionTime.GetValueOrDefault().TotalSeconds,
+                l.SelectionTime.GetValueOrDefault().TotalSeconds, l.RecompositionTime.GetValueOrDefault().TotalSeconds, l.RelativeEmbeddingError))],
         };
     }
 

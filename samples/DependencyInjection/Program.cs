@@ -5,7 +5,6 @@
 using System.Globalization;
 using Ldrf;
 using Ldrf.Baselines;
-using Ldrf.Numerics;
 using Ldrf.Samples.Common.Data;
 using Ldrf.Samples.Common.Models;
 using Ldrf.Samples.Common.Training;
@@ -46,11 +45,10 @@ var method = settings.Method;
 var baseline = method == "Ldrf" ? (BaselineKind?)null : Enum.Parse<BaselineKind>(method);
 var layerPruner = baseline is { } b ? host.Services.GetRequiredKeyedService<ILayerPruner>(b) : host.Services.GetRequiredService<ILayerPruner>();
 var pruner = baseline is { } k ? host.Services.GetRequiredKeyedService<TorchSharpPruner>(k) : host.Services.GetRequiredService<TorchSharpPruner>();
-var backend = host.Services.GetRequiredService<INumericBackend>();
 var ldrfOptions = host.Services.GetRequiredService<IOptions<LdrfOptions>>().Value;
 var options = host.Services.GetRequiredService<IOptions<NetworkPruningOptions>>().Value;
-logger.LogInformation("Resolved {Method}: ILayerPruner {LayerPruner} on the {Backend} backend (LDRF options: {Embedding} embedding, {Selection} selection)",
-    method, layerPruner.GetType().Name, backend.Name, ldrfOptions.Embedding, ldrfOptions.Selection);
+logger.LogInformation("Resolved {Method}: ILayerPruner {LayerPruner} (LDRF options: {Embedding} embedding, {Selection} selection, {Recomposition} recomposition)",
+    method, layerPruner.GetType().Name, ldrfOptions.Embedding, ldrfOptions.Selection, ldrfOptions.Recomposition);
 
 // 4. The shipped model and data: the trained VGG-style network and the 2,000 + 2,000 image subset.
 torch.set_num_threads(settings.Threads);

@@ -5,7 +5,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 // 1. The Ldrf assemblies came from the packages.
-var core = typeof(Ldrf.Numerics.INumericBackend).Assembly.GetName();
+var core = typeof(Ldrf.LdrfOptions).Assembly.GetName();
 Console.WriteLine($"Loaded {core.Name} {core.Version} from the package feed.");
 
 // 2. One TorchSharp forward pass on CPU.

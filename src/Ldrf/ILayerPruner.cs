@@ -2,8 +2,8 @@ namespace Ldrf;
 
 /// <summary>
 /// Prunes the channels of one layer and rebuilds its consumer. LDRF is one implementation
-/// (<see cref="LdrfLayerPruner"/>); baselines such as selection plus least squares
-/// (<see cref="LeastSquaresLayerPruner"/>) are others.
+/// (<see cref="LdrfLayerPruner"/>); the comparison baselines (<see cref="Baselines.BaselinePruners"/>) are others.
+/// Implement it to plug another method into the adapter's front-to-back loop.
 /// </summary>
 public interface ILayerPruner
 {

@@ -31,10 +31,19 @@ public sealed class LayerPruningResult
     public double? Lambda { get; init; }
 
     /// <summary>
-    /// Where the layer pruner spent its time (decomposition, selection, recomposition), or null for pruners that
-    /// do not measure it.
+    /// The wall-clock time of building the embedding (the SVD or eigendecomposition), or null for pruners that do not
+    /// measure it.
     /// </summary>
-    public LayerPruningTimes? Times { get; init; }
+    public TimeSpan? DecompositionTime { get; init; }
+
+    /// <summary>The wall-clock time of choosing the surviving channels, or null for pruners that do not measure it.</summary>
+    public TimeSpan? SelectionTime { get; init; }
+
+    /// <summary>
+    /// The wall-clock time of solving for the consumer's new weights and measuring the errors, or null for pruners
+    /// that do not measure it.
+    /// </summary>
+    public TimeSpan? RecompositionTime { get; init; }
 
     /// <summary>The embedding rank r used (the layer's valid capacity unless the request fixed the rank), or null for pruners without an embedding.</summary>
     public int? ValidCapacity { get; init; }
@@ -49,9 +58,3 @@ public sealed class LayerPruningResult
     /// </summary>
     public double? RelativeEmbeddingError { get; init; }
 }
-
-/// <summary>The wall-clock time of each stage of pruning one layer.</summary>
-/// <param name="Decomposition">Building the embedding (the SVD or eigendecomposition).</param>
-/// <param name="Selection">Choosing the surviving channels.</param>
-/// <param name="Recomposition">Solving for the consumer's new weights and measuring the errors.</param>
-public sealed record LayerPruningTimes(TimeSpan Decomposition, TimeSpan Selection, TimeSpan Recomposition);

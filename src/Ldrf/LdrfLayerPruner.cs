@@ -24,7 +24,7 @@ public sealed class LdrfLayerPruner : ILayerPruner, ICapacityEstimator
 {
     private readonly LdrfOptions _options;
 
-    /// <summary>Creates a pruner with the built-in parts chosen by <paramref name="options"/> (defaults when null) on <see cref="MathNetNumericBackend"/>.</summary>
+    /// <summary>Creates a pruner with the built-in parts chosen by <paramref name="options"/> (defaults when null), on the managed MathNet linear algebra.</summary>
     /// <param name="options">The options; copied, so later changes do not affect this pruner.</param>
     /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
     public LdrfLayerPruner(LdrfOptions? options = null)
@@ -36,7 +36,7 @@ public sealed class LdrfLayerPruner : ILayerPruner, ICapacityEstimator
     /// <param name="options">The options; copied.</param>
     /// <param name="backend">The numeric backend for every heavy operation.</param>
     /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
-    public LdrfLayerPruner(LdrfOptions options, INumericBackend backend)
+    internal LdrfLayerPruner(LdrfOptions options, INumericBackend backend)
         : this(options, BuiltInParts(options, backend))
     {
     }
@@ -111,7 +111,7 @@ public sealed class LdrfLayerPruner : ILayerPruner, ICapacityEstimator
         // The recomposition's time includes its error measurements.
         clock.Restart();
         var recomposition = Recomposer.Recompose(embedding, request.ConsumerWeights, request.Statistics, request.PatchStatistics, kept, name);
-        var times = new LayerPruningTimes(decomposition, selection, clock.Elapsed);
+        var recompositionTime = clock.Elapsed;
         return new LayerPruningResult
         {
             LayerName = name,
@@ -120,7 +120,9 @@ public sealed class LdrfLayerPruner : ILayerPruner, ICapacityEstimator
             BiasCorrection = recomposition.BiasCorrection,
             RelativeOutputError = recomposition.RelativeOutputError,
             Lambda = recomposition.Lambda,
-            Times = times,
+            DecompositionTime = decomposition,
+            SelectionTime = selection,
+            RecompositionTime = recompositionTime,
             ValidCapacity = embedding.Rank,
             Embedding = embedding.Kind,
             RelativeEmbeddingError = recomposition.RelativeEmbeddingError,

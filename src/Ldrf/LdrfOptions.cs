@@ -22,15 +22,19 @@ public sealed class LdrfOptions
     public EmbeddingKind Embedding { get; set; } = EmbeddingKind.WeightSvd;
 
     /// <summary>
-    /// The energy fraction of the spectrum that defines a layer's valid capacity r, in (0, 1]; default
-    /// <see cref="ValidCapacity.DefaultEnergyThreshold"/> (0.999).
+    /// The energy fraction of the spectrum that defines a layer's valid capacity r, in (0, 1]; default 0.999.
     /// </summary>
     public double EnergyThreshold { get; set; } = ValidCapacity.DefaultEnergyThreshold;
 
     /// <summary>
-    /// λ relative to tr(G)/C′ (≥ 0); default <see cref="RidgeRecomposer.DefaultRidgeScale"/> (1e-4).
-    /// Ignored when <see cref="Lambda"/> is set.
+    /// λ relative to tr(G)/C′ (≥ 0); default 1e-4. Ignored when <see cref="Lambda"/> is set.
     /// </summary>
+    /// <remarks>
+    /// The default, λ = 1e-4 · tr(G)/C′, bounds the condition number of G + λI by about 1e4 · C′, so the Cholesky
+    /// solve stays accurate when survivors are nearly collinear (duplicated or dead channels are common), while on
+    /// well-conditioned survivors it moves the solution by about 1e-4 relative, far below the error that pruning
+    /// itself causes (docs/method.md, "3. Recomposition").
+    /// </remarks>
     public double RidgeScale { get; set; } = RidgeRecomposer.DefaultRidgeScale;
 
     /// <summary>An absolute ridge λ (≥ 0) that overrides <see cref="RidgeScale"/>; default null.</summary>

@@ -15,7 +15,7 @@ namespace Ldrf;
 /// Without a keep count the layer keeps all its channels (there is no capacity estimate). The result has no
 /// embedding kind and no valid capacity; its embedding error is the error of recovering the activations themselves.
 /// </remarks>
-public sealed class LeastSquaresLayerPruner : ILayerPruner
+internal sealed class LeastSquaresLayerPruner : ILayerPruner
 {
     private readonly INeuronSelector _selector;
     private readonly IRecomposer _recomposer;

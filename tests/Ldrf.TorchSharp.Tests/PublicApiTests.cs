@@ -1,4 +1,4 @@
-using Ldrf.TorchSharp.Numerics;
+using Ldrf.TorchSharp.Pruning;
 
 namespace Ldrf.TorchSharp.Tests;
 
@@ -7,5 +7,5 @@ public class PublicApiTests
 {
     [Test]
     public void Public_api_matches_the_approved_listing() =>
-        PublicApi.AssertMatchesApproved(typeof(TorchNumericBackend).Assembly, "tests/Ldrf.TorchSharp.Tests/PublicApi.approved.txt");
+        PublicApi.AssertMatchesApproved(typeof(TorchSharpPruner).Assembly, "tests/Ldrf.TorchSharp.Tests/PublicApi.approved.txt");
 }

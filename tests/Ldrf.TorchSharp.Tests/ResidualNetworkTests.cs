@@ -37,7 +37,9 @@ public class ResidualNetworkTests
         {
             var row = report.Layers.Single(l => l.Path == path);
             Assert.That(row.CalibrationTime, Is.Not.Null, path);
-            Assert.That(row.LayerPruningTimes, Is.Not.Null, path);
+            Assert.That(row.DecompositionTime, Is.Not.Null, path);
+            Assert.That(row.SelectionTime, Is.Not.Null, path);
+            Assert.That(row.RecompositionTime, Is.Not.Null, path);
         }
 
         using var x = TestNetworks.Batches(1, 64, seed: 99)[0];
@@ -65,7 +67,7 @@ public class ResidualNetworkTests
         using var network = TestNetworks.SmallResNet(redundant: true);
         var batches = TestNetworks.Batches(6, 16);
         using var ldrf = new TorchSharpPruner().Prune(network, batches, Target(2.0));
-        using var dropped = new TorchSharpPruner(BaselinePruners.Create(BaselineKind.L1Norm, backend: new TorchNumericBackend())).Prune(network, batches, Target(2.0));
+        using var dropped = new TorchSharpPruner(BaselinePruners.Create(BaselineKind.L1Norm, options: null, backend: new TorchNumericBackend())).Prune(network, batches, Target(2.0));
         using var x = TestNetworks.Batches(1, 64, seed: 99)[0];
         using var expected = network.forward(x);
         using var withLdrf = ldrf.Network.forward(x);
@@ -97,7 +99,7 @@ public class ResidualNetworkTests
     public void Baselines_prune_the_same_inner_channels(BaselineKind kind)
     {
         using var network = TestNetworks.SmallResNet(redundant: true);
-        using var result = new TorchSharpPruner(BaselinePruners.Create(kind, backend: new TorchNumericBackend()))
+        using var result = new TorchSharpPruner(BaselinePruners.Create(kind, options: null, backend: new TorchNumericBackend()))
             .Prune(network, TestNetworks.Batches(6, 16), Target(2.0));
         Assert.That(result.Report.Layers.Where(l => l.ChannelsAfter < l.ChannelsBefore).Select(l => l.Path), Is.SubsetOf(Inner));
         Assert.That(result.Report.FlopsReduction, IsFinite.InRange(2.0 * 0.95, 2.0 * 1.05));

@@ -11,10 +11,10 @@ namespace Ldrf.TorchSharp.Complexity;
 /// <param name="OutputShape">The layer's output shape for one image: C x H x W, or F after Flatten and Linear.</param>
 /// <param name="Flops">Multiply-accumulates (see <see cref="ModelComplexity"/> for the convention).</param>
 /// <param name="Parameters">Trainable parameters (weights, biases, batch-norm scale and shift; running statistics are buffers and do not count).</param>
-public sealed record LayerComplexity(string Path, string Type, IReadOnlyList<long> OutputShape, long Flops, long Parameters);
+internal sealed record LayerComplexity(string Path, string Type, IReadOnlyList<long> OutputShape, long Flops, long Parameters);
 
 /// <summary>Per-layer and total FLOPs and parameters of a network for one input image.</summary>
-public sealed class ComplexityReport
+internal sealed class ComplexityReport
 {
     internal ComplexityReport(IReadOnlyList<LayerComplexity> layers)
     {
@@ -61,7 +61,7 @@ public sealed class ComplexityReport
 /// changes them in proportion anyway. Parameters count weights and biases of Conv2d and Linear and the
 /// scale and shift of an affine BatchNorm2d.
 /// </remarks>
-public static class ModelComplexity
+internal static class ModelComplexity
 {
     /// <summary>Counts FLOPs and parameters for one input image.</summary>
     /// <param name="network">A Sequential (possibly nested) of the supported layers.</param>

@@ -21,8 +21,8 @@ public static class LdrfTorchSharpServiceCollectionExtensions
     public static LdrfBuilder AddLdrfTorchSharp(this IServiceCollection services) => services.AddLdrfTorchSharp(_ => { });
 
     /// <summary>
-    /// Registers, only where nothing is registered yet (TryAdd): a CPU <see cref="TorchNumericBackend"/> as
-    /// <see cref="INumericBackend"/> (libtorch's MKL-backed linear algebra); everything <c>AddLdrf</c> registers
+    /// Registers, only where nothing is registered yet (TryAdd): the parts' linear algebra on libtorch on the CPU
+    /// (MKL-backed, in float64, instead of <c>AddLdrf</c>'s managed MathNet); everything <c>AddLdrf</c> registers
     /// (<see cref="LdrfOptions"/> configured by <paramref name="configure"/>, <see cref="BaselineOptions"/>, the LDRF
     /// <see cref="ILayerPruner"/> and the baselines keyed by <see cref="BaselineKind"/>); <see cref="NetworkPruningOptions"/>
     /// and <see cref="RecoveryOptions"/> as options with validators that report every invalid value at once; and, as

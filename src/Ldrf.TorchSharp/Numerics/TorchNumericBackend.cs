@@ -24,7 +24,7 @@ namespace Ldrf.TorchSharp.Numerics;
 /// once; the arguments are never modified. Tensors live only inside a call (a dispose scope), so the backend is
 /// safe to use from one thread at a time and holds no native memory between calls.
 /// </remarks>
-public sealed class TorchNumericBackend : INumericBackend
+internal sealed class TorchNumericBackend : INumericBackend
 {
     private readonly Device _device;
 

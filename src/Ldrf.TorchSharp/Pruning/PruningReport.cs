@@ -4,8 +4,8 @@ using System.Text;
 namespace Ldrf.TorchSharp.Pruning;
 
 /// <summary>One Conv2d or Linear layer before and after pruning.</summary>
-/// <remarks>FLOPs are multiply-accumulates for one image (see <see cref="Complexity.ModelComplexity"/>). The
-/// parameters of a layer include those of the BatchNorm2d that was folded into it.</remarks>
+/// <remarks>FLOPs are multiply-accumulates for one image, counted by the adapter's cost model from the layers' shapes
+/// at the calibration input's size. The parameters of a layer include those of the BatchNorm2d that was folded into it.</remarks>
 public sealed record LayerReport
 {
     /// <summary>The module path, for example "features.3".</summary>
@@ -47,8 +47,23 @@ public sealed record LayerReport
     /// </summary>
     public TimeSpan? CalibrationTime { get; init; }
 
-    /// <summary>The layer pruner's time per stage (decomposition, selection, recomposition), or null when the pruner does not report it or the layer was not pruned.</summary>
-    public LayerPruningTimes? LayerPruningTimes { get; init; }
+    /// <summary>
+    /// The layer pruner's time building the embedding (<see cref="LayerPruningResult.DecompositionTime"/>), or null when
+    /// the pruner does not report it or the layer was not pruned.
+    /// </summary>
+    public TimeSpan? DecompositionTime { get; init; }
+
+    /// <summary>
+    /// The layer pruner's time choosing the survivors (<see cref="LayerPruningResult.SelectionTime"/>), or null when the
+    /// pruner does not report it or the layer was not pruned.
+    /// </summary>
+    public TimeSpan? SelectionTime { get; init; }
+
+    /// <summary>
+    /// The layer pruner's time solving for the consumer's new weights (<see cref="LayerPruningResult.RecompositionTime"/>),
+    /// or null when the pruner does not report it or the layer was not pruned.
+    /// </summary>
+    public TimeSpan? RecompositionTime { get; init; }
 }
 
 /// <summary>What pruning did: per-layer widths, capacities, errors, costs and times, totals and latencies.</summary>
@@ -79,13 +94,13 @@ public sealed class PruningReport
     public TimeSpan CalibrationTime => Sum(l => l.CalibrationTime);
 
     /// <summary>The layer pruners' total decomposition time.</summary>
-    public TimeSpan DecompositionTime => Sum(l => l.LayerPruningTimes?.Decomposition);
+    public TimeSpan DecompositionTime => Sum(l => l.DecompositionTime);
 
     /// <summary>The layer pruners' total selection time.</summary>
-    public TimeSpan SelectionTime => Sum(l => l.LayerPruningTimes?.Selection);
+    public TimeSpan SelectionTime => Sum(l => l.SelectionTime);
 
     /// <summary>The layer pruners' total recomposition time.</summary>
-    public TimeSpan RecompositionTime => Sum(l => l.LayerPruningTimes?.Recomposition);
+    public TimeSpan RecompositionTime => Sum(l => l.RecompositionTime);
 
     /// <summary>The number of calibration images whose statistics drove pruning.</summary>
     public required int CalibrationImages { get; init; }

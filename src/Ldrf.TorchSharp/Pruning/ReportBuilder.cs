@@ -47,7 +47,9 @@ internal static class ReportBuilder
                 ParametersBefore = before[spec.Path].Parameters + bnParameters,
                 ParametersAfter = after[spec.Path].Parameters,
                 CalibrationTime = result is null ? null : calibrationTime,
-                LayerPruningTimes = result?.Times,
+                DecompositionTime = result?.DecompositionTime,
+                SelectionTime = result?.SelectionTime,
+                RecompositionTime = result?.RecompositionTime,
             });
         }
 

@@ -34,9 +34,9 @@ namespace Ldrf.TorchSharp.Pruning;
 /// to the layer pruner. Each layer's statistics therefore reflect everything pruned before it (propagation).
 /// </para>
 /// <para>
-/// Widths come from <see cref="NetworkPruningOptions.TargetFlopsReduction"/> (allocated by
-/// <see cref="WidthAllocator"/> under each layer's valid capacity, which a first pass over the original
-/// network estimates) or from <see cref="NetworkPruningOptions.PerLayerKeepRatios"/>.
+/// Widths come from <see cref="NetworkPruningOptions.TargetFlopsReduction"/> (allocated over the layers' FLOPs
+/// under each layer's valid capacity, which a first pass over the original network estimates) or from
+/// <see cref="NetworkPruningOptions.PerLayerKeepRatios"/>.
 /// </para>
 /// <para>
 /// Inside, <see cref="Prune"/> is a loop over internal parts with one job each (the calibration input, the width
@@ -49,7 +49,10 @@ public sealed class TorchSharpPruner
     private readonly ILayerPruner _layerPruner;
     private readonly ILogger _logger;
 
-    /// <summary>Creates a pruner running <see cref="LdrfLayerPruner"/> with <paramref name="options"/> on a CPU <see cref="TorchNumericBackend"/>.</summary>
+    /// <summary>
+    /// Creates a pruner running <see cref="LdrfLayerPruner"/> with <paramref name="options"/>, its linear algebra on
+    /// libtorch on the CPU (MKL-backed, in float64).
+    /// </summary>
     /// <param name="options">The LDRF options (defaults when null); copied.</param>
     /// <param name="logger">Receives one line per pruned layer; optional.</param>
     /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>

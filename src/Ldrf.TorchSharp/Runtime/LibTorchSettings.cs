@@ -28,7 +28,7 @@ namespace Ldrf.TorchSharp.Runtime;
 /// of the process: set it once at start-up, before any network runs.
 /// </para>
 /// </remarks>
-public static class LibTorchSettings
+internal static class LibTorchSettings
 {
     private const string LibTorchCpu = "libtorch_cpu";
 

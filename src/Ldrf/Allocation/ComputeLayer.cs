@@ -18,4 +18,4 @@ namespace Ldrf.Allocation;
 /// <param name="InputChannels">The unpruned input width (must equal the input layer's channels when linked).</param>
 /// <param name="OutputLayer">The prunable layer it produces, or null for a fixed output width.</param>
 /// <param name="OutputChannels">The unpruned output width (must equal the output layer's channels when linked).</param>
-public sealed record ComputeLayer(string Name, double CostPerPair, string? InputLayer, int InputChannels, string? OutputLayer, int OutputChannels);
+internal sealed record ComputeLayer(string Name, double CostPerPair, string? InputLayer, int InputChannels, string? OutputLayer, int OutputChannels);

@@ -1,7 +1,7 @@
 namespace Ldrf.Allocation;
 
 /// <summary>Per-layer widths and the FLOPs they give.</summary>
-public sealed class WidthAllocation
+internal sealed class WidthAllocation
 {
     internal WidthAllocation(IReadOnlyDictionary<string, int> keepCounts, double flopsBefore, double flopsAfter)
     {

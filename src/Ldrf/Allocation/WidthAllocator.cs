@@ -26,7 +26,7 @@ namespace Ldrf.Allocation;
 /// every pruned width right for both, on AVX2 (blocks of 8) and AVX-512 (blocks of 16). m = 1 allows every width.
 /// </para>
 /// </remarks>
-public sealed class WidthAllocator
+internal sealed class WidthAllocator
 {
     private readonly PrunableLayer[] _layers;
     private readonly Dictionary<string, int> _index;

@@ -4,15 +4,15 @@ using Ldrf.Recomposition;
 namespace Ldrf.Baselines;
 
 /// <summary>
-/// Options of the baselines built by <see cref="BaselinePruners.Create"/>. Setters accept any value;
-/// <see cref="BaselinePruners.Create"/> checks them all (an <see cref="ArgumentException"/> naming every invalid option),
+/// Options of the baselines built by <see cref="BaselinePruners.Create(BaselineKind, BaselineOptions)"/>. Setters accept any value;
+/// <see cref="BaselinePruners.Create(BaselineKind, BaselineOptions)"/> checks them all (an <see cref="ArgumentException"/> naming every invalid option),
 /// and <c>AddLdrf</c> registers a validator that reports every invalid option at once.
 /// </summary>
 public sealed class BaselineOptions
 {
     /// <summary>
     /// The ridge λ of every least-squares fit relative to the mean diagonal of its Gram matrix (≥ 0); default
-    /// <see cref="RidgeRecomposer.DefaultRidgeScale"/> (1e-4), the same relative damping as LDRF's recomposition,
+    /// 1e-4, the same relative damping as LDRF's recomposition (<see cref="LdrfOptions.RidgeScale"/>),
     /// so that the baselines and LDRF are compared at equal regularization.
     /// </summary>
     public double RidgeScale { get; set; } = RidgeRecomposer.DefaultRidgeScale;

@@ -22,11 +22,19 @@ public static class BaselinePruners
     /// <summary>Creates the baseline <paramref name="kind"/>.</summary>
     /// <param name="kind">The baseline.</param>
     /// <param name="options">The options (defaults when null); read once, later changes have no effect.</param>
+    /// <returns>A stateless pruner that may be shared.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">Not a defined <see cref="BaselineKind"/>.</exception>
+    /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
+    public static ILayerPruner Create(BaselineKind kind, BaselineOptions? options = null) => Create(kind, options, null);
+
+    /// <summary>Creates the baseline <paramref name="kind"/> on <paramref name="backend"/> (<see cref="MathNetNumericBackend"/> when null).</summary>
+    /// <param name="kind">The baseline.</param>
+    /// <param name="options">The options (defaults when null); read once, later changes have no effect.</param>
     /// <param name="backend">The numeric backend; default <see cref="MathNetNumericBackend"/>.</param>
     /// <returns>A stateless pruner that may be shared.</returns>
     /// <exception cref="ArgumentOutOfRangeException">Not a defined <see cref="BaselineKind"/>.</exception>
     /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
-    public static ILayerPruner Create(BaselineKind kind, BaselineOptions? options = null, INumericBackend? backend = null)
+    internal static ILayerPruner Create(BaselineKind kind, BaselineOptions? options, INumericBackend? backend)
     {
         var o = options is null ? new BaselineOptions() : BaselineOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options));
         var b = backend ?? MathNetNumericBackend.Instance;

@@ -31,7 +31,7 @@ namespace Ldrf.Baselines;
 /// Without a keep count every channel is kept (and refitted).
 /// </para>
 /// </remarks>
-public sealed class ChannelPruningLayerPruner : ILayerPruner
+internal sealed class ChannelPruningLayerPruner : ILayerPruner
 {
     private readonly INumericBackend _backend;
 

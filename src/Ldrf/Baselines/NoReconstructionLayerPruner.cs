@@ -21,7 +21,7 @@ namespace Ldrf.Baselines;
 /// the share of the layer's activation energy that the slicing loses.
 /// </para>
 /// </remarks>
-public sealed class NoReconstructionLayerPruner : ILayerPruner
+internal sealed class NoReconstructionLayerPruner : ILayerPruner
 {
     private readonly INumericBackend _backend;
 

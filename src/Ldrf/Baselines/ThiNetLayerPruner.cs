@@ -35,7 +35,7 @@ namespace Ldrf.Baselines;
 /// Without a keep count every channel is kept (and rescaled).
 /// </para>
 /// </remarks>
-public sealed class ThiNetLayerPruner : ILayerPruner
+internal sealed class ThiNetLayerPruner : ILayerPruner
 {
     private readonly INumericBackend _backend;
 

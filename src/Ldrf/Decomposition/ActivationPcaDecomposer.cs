@@ -10,7 +10,7 @@ namespace Ldrf.Decomposition;
 /// Q = V_r, R = Qᵀ M, so Q R = Q Qᵀ M, which is M at full rank r = C. The spectrum is √Λ.
 /// </summary>
 /// <param name="backend">The numeric backend for the eigendecomposition and products.</param>
-public sealed class ActivationPcaDecomposer(INumericBackend backend) : IEmbeddingDecomposer
+internal sealed class ActivationPcaDecomposer(INumericBackend backend) : IEmbeddingDecomposer
 {
     private readonly INumericBackend _backend = backend ?? throw new ArgumentNullException(nameof(backend));
 

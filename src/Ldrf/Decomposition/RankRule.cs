@@ -19,7 +19,7 @@ public sealed class RankRule
     /// <summary>An explicit rank, or null to use <see cref="EnergyThreshold"/>.</summary>
     public int? FixedRank { get; }
 
-    /// <summary>Keeps the smallest rank whose spectrum energy reaches <paramref name="threshold"/> of the total (see <see cref="ValidCapacity.FromEnergy"/>).</summary>
+    /// <summary>Keeps the smallest rank whose spectrum energy reaches <paramref name="threshold"/> of the total: the first r with σ₁² + … + σ_r² ≥ threshold · Σ σ².</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="threshold"/> is not in (0, 1].</exception>
     public static RankRule Energy(double threshold)
     {

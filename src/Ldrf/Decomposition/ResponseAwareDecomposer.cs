@@ -27,7 +27,7 @@ namespace Ldrf.Decomposition;
 /// </para>
 /// </remarks>
 /// <param name="backend">The numeric backend for the decompositions and products.</param>
-public sealed class ResponseAwareDecomposer(INumericBackend backend) : IEmbeddingDecomposer
+internal sealed class ResponseAwareDecomposer(INumericBackend backend) : IEmbeddingDecomposer
 {
     /// <summary>The eigenvalue floor of Σ relative to its largest eigenvalue.</summary>
     public const double EigenvalueFloor = 1e-12;

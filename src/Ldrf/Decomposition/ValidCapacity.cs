@@ -8,7 +8,7 @@ namespace Ldrf.Decomposition;
 /// The valid capacity r of a layer: how many embedding directions carry its information. No layer should
 /// keep fewer than r neurons (fewer cannot linearly carry an r-dimensional embedding).
 /// </summary>
-public static class ValidCapacity
+internal static class ValidCapacity
 {
     /// <summary>
     /// The default energy threshold, 0.999: keep the directions that hold 99.9% of Σσ². It drops only the

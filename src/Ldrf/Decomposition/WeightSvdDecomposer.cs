@@ -11,7 +11,7 @@ namespace Ldrf.Decomposition;
 /// <remarks>U and S come from the eigendecomposition of the C x C matrix M Mᵀ, which is cheaper than a full SVD
 /// of the usually much wider M and gives the same embedding.</remarks>
 /// <param name="backend">The numeric backend for the products and the eigendecomposition.</param>
-public sealed class WeightSvdDecomposer(INumericBackend backend) : IEmbeddingDecomposer
+internal sealed class WeightSvdDecomposer(INumericBackend backend) : IEmbeddingDecomposer
 {
     private readonly INumericBackend _backend = backend ?? throw new ArgumentNullException(nameof(backend));
 

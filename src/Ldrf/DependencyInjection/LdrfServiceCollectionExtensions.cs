@@ -21,8 +21,8 @@ public static class LdrfServiceCollectionExtensions
     /// <summary>
     /// Registers <see cref="LdrfOptions"/> and <see cref="BaselineOptions"/> as options (<c>AddOptions&lt;T&gt;</c>), each
     /// with a validator that reports every invalid value at once, and, as singletons and only where nothing is registered
-    /// yet (TryAdd): <see cref="INumericBackend"/> (<see cref="MathNetNumericBackend"/>), <see cref="IEmbeddingDecomposer"/>,
-    /// <see cref="INeuronSelector"/> and <see cref="IRecomposer"/> chosen by the options, <see cref="ILayerPruner"/>
+    /// yet (TryAdd): <see cref="IEmbeddingDecomposer"/>, <see cref="INeuronSelector"/> and <see cref="IRecomposer"/>
+    /// chosen by the options (their linear algebra on the managed MathNet provider), <see cref="ILayerPruner"/>
     /// (<see cref="LdrfLayerPruner"/> composed of those parts) and, keyed by <see cref="BaselineKind"/>, every baseline as
     /// an <see cref="ILayerPruner"/> (<c>GetRequiredKeyedService&lt;ILayerPruner&gt;(BaselineKind.ThiNet)</c>).
     /// </summary>

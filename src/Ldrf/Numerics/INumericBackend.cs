@@ -12,7 +12,7 @@ namespace Ldrf.Numerics;
 /// All matrices are double precision. Implementations must not modify their arguments and must be
 /// safe to call from one thread at a time.
 /// </remarks>
-public interface INumericBackend
+internal interface INumericBackend
 {
     /// <summary>A short name for reports and logs, for example <c>"MathNet (managed)"</c>.</summary>
     string Name { get; }

@@ -17,7 +17,7 @@ namespace Ldrf.Numerics;
 /// holds. The thin SVD of an m x n matrix first reduces the long side with a thin QR factorization, so
 /// a wide consumer matrix (C x K with K much larger than C) costs O(C² K) instead of a full K x K SVD.
 /// </remarks>
-public sealed class MathNetNumericBackend : INumericBackend
+internal sealed class MathNetNumericBackend : INumericBackend
 {
     /// <summary>A shared instance; the class holds no state.</summary>
     public static MathNetNumericBackend Instance { get; } = new();

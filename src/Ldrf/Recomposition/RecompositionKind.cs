@@ -5,7 +5,7 @@ public enum RecompositionKind
 {
     /// <summary>
     /// The survivors' channels, pixel by pixel: recover the embedding Qᵀa from a′_S with the channel Grams
-    /// (<see cref="RidgeRecomposer"/>; docs/method.md, "3. Recomposition"). Needs only the channel statistics.
+    /// (docs/method.md, "3. Recomposition"). Needs only the channel statistics.
     /// </summary>
     Channel,
 

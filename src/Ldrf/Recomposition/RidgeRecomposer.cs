@@ -30,14 +30,9 @@ namespace Ldrf.Recomposition;
 /// </para>
 /// <para>It reads channel statistics only: <see cref="IRecomposer.UsesPatchStatistics"/> is false.</para>
 /// </remarks>
-public sealed class RidgeRecomposer : IRecomposer
+internal sealed class RidgeRecomposer : IRecomposer
 {
-    /// <summary>
-    /// The default ridge scale, 1e-4: λ = 1e-4 · tr(G)/C′ bounds the condition number of G + λI by about
-    /// 1e4 · C′, so the Cholesky solve stays accurate when survivors are nearly collinear (duplicated or
-    /// dead channels are common), while on well-conditioned survivors it moves the solution by about 1e-4
-    /// relative, far below the error that pruning itself causes (docs/method.md, "3. Recomposition").
-    /// </summary>
+    /// <summary>The default ridge scale, 1e-4 (why: <see cref="LdrfOptions.RidgeScale"/>).</summary>
     public const double DefaultRidgeScale = 1e-4;
 
     private readonly INumericBackend _backend;

@@ -15,7 +15,7 @@ namespace Ldrf.Selection;
 /// O(r² K + C r²) rather than forming Q R.
 /// </remarks>
 /// <param name="backend">The numeric backend for R Rᵀ.</param>
-public sealed class EmbeddingEnergySelector(INumericBackend backend) : INeuronSelector
+internal sealed class EmbeddingEnergySelector(INumericBackend backend) : INeuronSelector
 {
     private readonly INumericBackend _backend = backend ?? throw new ArgumentNullException(nameof(backend));
 

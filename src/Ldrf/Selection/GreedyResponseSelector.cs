@@ -21,7 +21,7 @@ namespace Ldrf.Selection;
 /// </para>
 /// </remarks>
 /// <param name="backend">The numeric backend for H Q, (H Q) R and the factor of its Gram.</param>
-public sealed class GreedyResponseSelector(INumericBackend backend) : INeuronSelector
+internal sealed class GreedyResponseSelector(INumericBackend backend) : INeuronSelector
 {
     private readonly INumericBackend _backend = backend ?? throw new ArgumentNullException(nameof(backend));
 

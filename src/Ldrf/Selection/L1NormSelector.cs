@@ -6,7 +6,7 @@ namespace Ldrf.Selection;
 /// Filter L1-norm selection (Li et al. 2016): keep the neurons whose producer filters have the largest
 /// L1 norm. Needs <see cref="SelectionContext.ProducerWeights"/>.
 /// </summary>
-public sealed class L1NormSelector : INeuronSelector
+internal sealed class L1NormSelector : INeuronSelector
 {
     /// <inheritdoc />
     public int[] Select(SelectionContext context, int keep)

@@ -8,7 +8,7 @@ namespace Ldrf.Selection;
 /// gets its own subset and runs are reproducible.
 /// </summary>
 /// <param name="seed">The seed.</param>
-public sealed class RandomSelector(int seed) : INeuronSelector
+internal sealed class RandomSelector(int seed) : INeuronSelector
 {
     /// <summary>The seed.</summary>
     public int Seed { get; } = seed;

@@ -41,9 +41,17 @@ public sealed class ChannelStatisticsAccumulator
 
     /// <summary>Creates an empty accumulator for a layer with <paramref name="channels"/> channels.</summary>
     /// <param name="channels">The number of channels C (1 to 46,340, the most whose C x C matrix fits one array).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="channels"/> is less than 1 or more than 46,340.</exception>
+    public ChannelStatisticsAccumulator(int channels)
+        : this(channels, null)
+    {
+    }
+
+    /// <summary>Creates an empty accumulator for a layer with <paramref name="channels"/> channels.</summary>
+    /// <param name="channels">The number of channels C (1 to 46,340, the most whose C x C matrix fits one array).</param>
     /// <param name="backend">Computes the per-batch products; defaults to <see cref="MathNetNumericBackend"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="channels"/> is less than 1 or more than 46,340.</exception>
-    public ChannelStatisticsAccumulator(int channels, INumericBackend? backend = null)
+    internal ChannelStatisticsAccumulator(int channels, INumericBackend? backend)
     {
         if (channels < 1 || channels > ChannelStatistics.MaxChannels)
         {
