@@ -4,8 +4,10 @@ using System.Text;
 namespace Ldrf.TorchSharp.Pruning;
 
 /// <summary>One Conv2d or Linear layer before and after pruning.</summary>
-/// <remarks>FLOPs are multiply-accumulates for one image, counted by the adapter's cost model from the layers' shapes
-/// at the calibration input's size. The parameters of a layer include those of the BatchNorm2d that was folded into it.</remarks>
+/// <remarks>FLOPs are multiply-accumulates (MACs) for one image at the calibration input's size, the convention of the
+/// pruning literature: a Conv2d costs out · H_out · W_out · in · kh · kw and a Linear in · out; biases, batch norm,
+/// activations and pooling cost nothing. Width planning prices layers with the same cost model, so the reduction
+/// planned is the one reported. The parameters of a layer include those of the BatchNorm2d that was folded into it.</remarks>
 public sealed record LayerReport
 {
     /// <summary>The module path, for example "features.3".</summary>

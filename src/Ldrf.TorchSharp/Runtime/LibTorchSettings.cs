@@ -3,12 +3,12 @@ using static TorchSharp.torch;
 
 namespace Ldrf.TorchSharp.Runtime;
 
-/// <summary>Process-wide switches of libtorch's CPU backend that TorchSharp 0.107 does not expose, for applications.</summary>
+/// <summary>Process-wide switches of libtorch's CPU backend that TorchSharp 0.107 does not expose.</summary>
 /// <remarks>
 /// <para>
-/// Ldrf itself never calls these: it leaves libtorch's global state as the application set it. They are here
-/// for an application that must run, on a CPU with the oneDNN defect below, a network whose convolution input
-/// widths are off oneDNN's channel block (for example a network pruned with
+/// Ldrf itself never sets these: it leaves libtorch's global state as the application set it. The tests use them
+/// to check that pruning leaves the switch alone and to measure the oneDNN defect below, which matters for a
+/// network whose convolution input widths are off oneDNN's channel block (for example a network pruned with
 /// <see cref="Pruning.NetworkPruningOptions.ChannelMultiple"/> = 1).
 /// </para>
 /// <para>
