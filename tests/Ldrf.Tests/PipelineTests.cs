@@ -1,5 +1,4 @@
 using Ldrf.Decomposition;
-using Ldrf.Numerics;
 using Ldrf.Recomposition;
 using Ldrf.Statistics;
 using Ldrf.Tests.Baselines;
@@ -10,8 +9,6 @@ namespace Ldrf.Tests;
 /// <summary>LDRF is a pipeline: the parts it is given are the parts that run, on every layer.</summary>
 public class PipelineTests
 {
-    private static readonly INumericBackend Backend = MathNetNumericBackend.Instance;
-
     /// <summary>Three convolution layers with patch statistics (the default patch path) and one linear layer without.</summary>
     private static List<LayerPruningRequest> Layers()
     {
@@ -27,9 +24,9 @@ public class PipelineTests
     public void An_injected_recomposer_recomposes_every_layer_under_the_default_options()
     {
         var options = new LdrfOptions();
-        var counting = new CountingRecomposer(LdrfComponents.CreateRecomposer(options, Backend));
-        var pruner = new LdrfLayerPruner(options, LdrfComponents.CreateDecomposer(options.Embedding, Backend),
-            LdrfComponents.CreateSelector(options.Selection, options.Seed, Backend), counting);
+        var counting = new CountingRecomposer(LdrfComponents.CreateRecomposer(options));
+        var pruner = new LdrfLayerPruner(options, LdrfComponents.CreateDecomposer(options.Embedding),
+            LdrfComponents.CreateSelector(options.Selection, options.Seed), counting);
         var layers = Layers();
         var results = layers.Select(r => pruner.Prune(r)).ToList();
 
@@ -41,6 +38,8 @@ public class PipelineTests
             {
                 Assert.That(results[i].ConsumerWeights, Is.SameAs(counting.Returned[i].ConsumerWeights), layers[i].LayerName);
                 Assert.That(results[i].RelativeOutputError, Is.EqualTo(counting.Returned[i].RelativeOutputError), layers[i].LayerName);
+                Assert.That(new[] { results[i].DecompositionTime, results[i].SelectionTime, results[i].RecompositionTime },
+                    Has.All.Not.Null.And.All.GreaterThanOrEqualTo(TimeSpan.Zero), "every stage is timed: " + layers[i].LayerName);
             }
 
             Assert.That(((ILayerPruner)pruner).UsesPatchStatistics, Is.True, "the pruner asks its recomposer");
@@ -59,8 +58,8 @@ public class PipelineTests
     {
         var options = new LdrfOptions();
         var constant = new ConstantRecomposer();
-        var pruner = new LdrfLayerPruner(options, LdrfComponents.CreateDecomposer(options.Embedding, Backend),
-            LdrfComponents.CreateSelector(options.Selection, options.Seed, Backend), constant);
+        var pruner = new LdrfLayerPruner(options, LdrfComponents.CreateDecomposer(options.Embedding),
+            LdrfComponents.CreateSelector(options.Selection, options.Seed), constant);
         var result = pruner.Prune(Layers()[0]);
         Assert.Multiple(() =>
         {
@@ -74,9 +73,9 @@ public class PipelineTests
     public void The_capacity_estimate_decomposes_only_and_agrees_with_prune()
     {
         var options = new LdrfOptions { EnergyThreshold = 0.9 };
-        var counting = new CountingRecomposer(LdrfComponents.CreateRecomposer(options, Backend));
-        var pruner = new LdrfLayerPruner(options, LdrfComponents.CreateDecomposer(options.Embedding, Backend),
-            LdrfComponents.CreateSelector(options.Selection, options.Seed, Backend), counting);
+        var counting = new CountingRecomposer(LdrfComponents.CreateRecomposer(options));
+        var pruner = new LdrfLayerPruner(options, LdrfComponents.CreateDecomposer(options.Embedding),
+            LdrfComponents.CreateSelector(options.Selection, options.Seed), counting);
         var request = Layers()[3];
         var estimate = pruner.EstimateCapacity(new LayerPruningRequest(request.LayerName, request.ConsumerWeights, request.Statistics));
         Assert.That(counting.Layers, Is.Empty, "no recomposition for an estimate");

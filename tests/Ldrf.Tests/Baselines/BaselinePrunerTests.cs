@@ -63,6 +63,7 @@ public class BaselinePrunerTests
             Assert.That(result.Lambda, Is.Null, "nothing is refitted");
             Assert.That(result.ValidCapacity, Is.Null, "no embedding, no capacity");
             Assert.That(result.Embedding, Is.Null);
+            Assert.That(new[] { result.DecompositionTime, result.SelectionTime, result.RecompositionTime }, Has.All.Null, "a pruner that does not time its stages says so");
             Assert.That(result.RelativeOutputError, IsFinite.EqualTo(TestData.SquaredNorm(response - sliced) / TestData.SquaredNorm(response), 1e-9));
             Assert.That(result.RelativeEmbeddingError, IsFinite.EqualTo(dropped / TestData.SquaredNorm(a), 1e-9));
         });
