@@ -37,6 +37,13 @@ public sealed class NetworkPruningOptions
     }
 
     /// <summary>
+    /// How a <see cref="TargetFlopsReduction"/> becomes per-layer widths (default <see cref="WidthAllocationKind.Uniform"/>);
+    /// ignored with <see cref="PerLayerKeepRatios"/>. <see cref="WidthAllocationKind.ErrorCurves"/> takes one extra pass
+    /// over the calibration images through the original network and one greedy selection per layer.
+    /// </summary>
+    public WidthAllocationKind Allocation { get; set; }
+
+    /// <summary>
     /// Whether a FLOPs target keeps every layer at or above its valid capacity r (default true). Set false for
     /// pruners without a capacity estimate (selection + least squares reports r = C), so widths shrink uniformly.
     /// </summary>
