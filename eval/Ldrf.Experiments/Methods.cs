@@ -39,7 +39,7 @@ internal static class Methods
     // and the width allocations: LDRF's error curves (with LDRF and with Channel Pruning reconstructing, so that
     // allocation and reconstruction are measured apart) and a global magnitude ranking with LDRF reconstructing.
     private static readonly string[] s_ablations =
-        [LdrfChannel, "ldrf-energy-selection", "ldrf-random-selection", "ldrf-l1-selection", "ldrf-error-curves", "channel-pruning-error-curves", "ldrf-global-magnitude"];
+        [LdrfChannel, "ldrf-energy-selection", "ldrf-random-selection", "ldrf-l1-selection", "ldrf-error-curves", "ldrf-response-aware-error-curves", "channel-pruning-error-curves", "ldrf-global-magnitude"];
 
     public static string Check(string id) => s_ids.Contains(id) || s_ablations.Contains(id)
         ? id
@@ -73,6 +73,7 @@ internal static class Methods
             new("channel-pruning", "channel-pruning", null, false, () => BaselinePruners.Create(BaselineKind.ChannelPruning, baseline, backend)),
             new("ldrf-capacity", "ldrf-capacity-bounded", "weight-svd", true, () => Ldrf(EmbeddingKind.WeightSvd, settings.CapacityEnergyThreshold)),
             new("ldrf-error-curves", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.ErrorCurves),
+            new("ldrf-response-aware-error-curves", "ldrf", "response-aware", false, () => Ldrf(EmbeddingKind.ResponseAware), WidthAllocationKind.ErrorCurves),
             new("channel-pruning-error-curves", "channel-pruning", null, false, () => BaselinePruners.Create(BaselineKind.ChannelPruning, baseline, backend), WidthAllocationKind.ErrorCurves),
             new("ldrf-global-magnitude", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.GlobalMagnitude),
         };
