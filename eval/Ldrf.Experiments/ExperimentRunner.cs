@@ -68,7 +68,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         if (settings.Append && File.Exists(Path.Combine(settings.OutputFolder, settings.Model.ResultsName + ".json")))
         {
             records.AddRange(ResultWriter.ReadResults(settings.OutputFolder, settings.Model).Where(r =>
-                !(settings.Speedups.Contains(r.TargetSpeedup ?? 0) && methods.Any(m => m.Name == r.Method && m.Decomposition == r.Decomposition))));
+                !(settings.Speedups.Contains(r.TargetSpeedup ?? 0) && methods.Any(m => m.Name == r.Method && m.Decomposition == r.Decomposition && m.AllocationName == r.Allocation))));
         }
 
         // The unpruned model's accuracy on the same test images is measured once per results file.
@@ -112,6 +112,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         {
             TargetFlopsReduction = speedup,
             UseCapacityBounds = method.CapacityBounded,
+            Allocation = method.Allocation,
             LatencyRuns = settings.LatencyRuns,
             Seed = settings.Seed,
         };
@@ -122,12 +123,12 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
             result = new TorchSharpPruner(method.Create()).Prune(model, calibration, options,
                 new ConsoleProgress<PruningProgress>(p => $"{speedup}x {method.Id}: {p.Stage} {p.Step}/{p.StepCount} {p.LayerPath}"), cancellationToken);
         }
-        catch (ArgumentException e) when (method.CapacityBounded || e is ArgumentOutOfRangeException { ParamName: "targetFlopsReduction" })
+        catch (ArgumentException e) when (method.CapacityBounded || e is ArgumentOutOfRangeException { ParamName: "options" } && e.Message.Contains("unreachable", StringComparison.Ordinal))
         {
             // An unreachable target (under the capacity bounds, or with widths in multiples of the channel multiple)
             // is a result too: the message names the best reachable ratio.
             ConsoleProgress.Done();
-            return new ResultRecord { Method = method.Name, Decomposition = method.Decomposition, TargetSpeedup = speedup, Note = e.Message };
+            return new ResultRecord { Method = method.Name, Decomposition = method.Decomposition, Allocation = method.AllocationName, TargetSpeedup = speedup, Note = e.Message };
         }
 
         ConsoleProgress.Done();
@@ -158,6 +159,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
             {
                 Method = method.Name,
                 Decomposition = method.Decomposition,
+                Allocation = method.AllocationName,
                 TargetSpeedup = speedup,
                 FlopsRatio = report.FlopsReduction,
                 ParametersRatio = (double)report.ParametersBefore / report.ParametersAfter,

@@ -3,6 +3,7 @@ using Ldrf.Decomposition;
 using Ldrf.Recomposition;
 using Ldrf.Selection;
 using Ldrf.TorchSharp.Numerics;
+using Ldrf.TorchSharp.Pruning;
 
 namespace Ldrf.Experiments;
 
@@ -12,7 +13,17 @@ namespace Ldrf.Experiments;
 /// <param name="Decomposition">LDRF's embedding, null for baselines.</param>
 /// <param name="CapacityBounded">Whether widths come from LDRF's own capacity-bounded allocation (else: the shared uniform widths).</param>
 /// <param name="Create">A fresh layer pruner.</param>
-internal sealed record Method(string Id, string Name, string? Decomposition, bool CapacityBounded, Func<ILayerPruner> Create);
+/// <param name="Allocation">How the widths are chosen: the shared uniform widths, or another allocation (issue 19's comparison).</param>
+internal sealed record Method(string Id, string Name, string? Decomposition, bool CapacityBounded, Func<ILayerPruner> Create, WidthAllocationKind Allocation = WidthAllocationKind.Uniform)
+{
+    /// <summary>The allocation's name in the results, null for the shared uniform widths.</summary>
+    public string? AllocationName => Allocation switch
+    {
+        WidthAllocationKind.ErrorCurves => "error-curves",
+        WidthAllocationKind.GlobalMagnitude => "global-magnitude",
+        _ => null,
+    };
+}
 
 /// <summary>The methods of the comparison, all on the same libtorch numeric backend.</summary>
 internal static class Methods
@@ -24,8 +35,11 @@ internal static class Methods
     private static readonly string[] s_ids =
         [LdrfWeightSvd, "ldrf-activation-pca", "ldrf-response-aware", "l1-norm", "random-least-squares", ThiNet, "channel-pruning", "ldrf-capacity"];
 
-    // Ablations, run only when named: LDRF (weight SVD) with the paper's channel recomposition or another selection rule.
-    private static readonly string[] s_ablations = [LdrfChannel, "ldrf-energy-selection", "ldrf-random-selection", "ldrf-l1-selection"];
+    // Ablations, run only when named: LDRF (weight SVD) with the paper's channel recomposition or another selection rule;
+    // and the width allocations: LDRF's error curves (with LDRF and with Channel Pruning reconstructing, so that
+    // allocation and reconstruction are measured apart) and a global magnitude ranking with LDRF reconstructing.
+    private static readonly string[] s_ablations =
+        [LdrfChannel, "ldrf-energy-selection", "ldrf-random-selection", "ldrf-l1-selection", "ldrf-error-curves", "ldrf-response-aware-error-curves", "channel-pruning-error-curves", "ldrf-global-magnitude"];
 
     public static string Check(string id) => s_ids.Contains(id) || s_ablations.Contains(id)
         ? id
@@ -58,6 +72,10 @@ internal static class Methods
             new(ThiNet, "thinet", null, false, () => BaselinePruners.Create(BaselineKind.ThiNet, baseline, backend)),
             new("channel-pruning", "channel-pruning", null, false, () => BaselinePruners.Create(BaselineKind.ChannelPruning, baseline, backend)),
             new("ldrf-capacity", "ldrf-capacity-bounded", "weight-svd", true, () => Ldrf(EmbeddingKind.WeightSvd, settings.CapacityEnergyThreshold)),
+            new("ldrf-error-curves", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.ErrorCurves),
+            new("ldrf-response-aware-error-curves", "ldrf", "response-aware", false, () => Ldrf(EmbeddingKind.ResponseAware), WidthAllocationKind.ErrorCurves),
+            new("channel-pruning-error-curves", "channel-pruning", null, false, () => BaselinePruners.Create(BaselineKind.ChannelPruning, baseline, backend), WidthAllocationKind.ErrorCurves),
+            new("ldrf-global-magnitude", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.GlobalMagnitude),
         };
         return settings.Methods is null ? [.. all.Where(m => s_ids.Contains(m.Id))] : [.. all.Where(m => settings.Methods.Contains(m.Id))];
     }

@@ -11,7 +11,7 @@ internal static class ResultPlot
         var palette = new ScottPlot.Palettes.Category10();
         var lines = records
             .Where(r => r.Method != "unpruned" && r.FlopsRatio is not null && accuracy(r) is not null)
-            .GroupBy(r => r.Decomposition is null || r.Method != "ldrf" ? r.Method : $"{r.Method} ({r.Decomposition})")
+            .GroupBy(r => (r.Decomposition is null || r.Method != "ldrf" ? r.Method : $"{r.Method} ({r.Decomposition})") + (r.Allocation is null ? "" : $", {r.Allocation} widths"))
             .ToList();
         for (var i = 0; i < lines.Count; i++)
         {
@@ -35,6 +35,45 @@ internal static class ResultPlot
         plot.XLabel("FLOPs reduction (x)");
         plot.YLabel(label);
         plot.ShowLegend(Alignment.LowerLeft);
+        plot.SavePng(path, 900, 600);
+    }
+
+    /// <summary>
+    /// The kept channels of every prunable layer, one line per target and allocation (the uniform widths
+    /// from the `ldrf` rows), so that where each allocation spends the FLOPs budget shows at a glance.
+    /// </summary>
+    public static void SaveWidths(IReadOnlyList<ResultRecord> records, string title, string path)
+    {
+        var rows = records
+            .Where(r => r.Widths is { Count: > 0 } && r.FlopsRatio is not null && (r.Allocation is not null || r.Method == "ldrf"))
+            .GroupBy(r => (r.TargetSpeedup, Allocation: r.Allocation ?? "uniform"))
+            .Select(g => g.First())
+            .OrderBy(r => r.TargetSpeedup).ThenBy(r => r.Allocation ?? "")
+            .ToList();
+        var layers = rows.SelectMany(r => r.Widths!.Keys).Distinct().ToList();
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var allocations = rows.Select(r => r.Allocation ?? "uniform").Distinct().ToList();
+        var targets = rows.Select(r => r.TargetSpeedup).Distinct().ToList();
+        foreach (var r in rows)
+        {
+            // One colour per allocation, one line style per target.
+            var scatter = plot.Add.Scatter(
+                Enumerable.Range(0, layers.Count).Select(i => (double)i).ToArray(),
+                layers.Select(l => r.Widths!.TryGetValue(l, out var w) ? w : double.NaN).ToArray(),
+                palette.GetColor(allocations.IndexOf(r.Allocation ?? "uniform")));
+            scatter.LegendText = $"{r.TargetSpeedup:0.##}x, {r.Allocation ?? "uniform"}";
+            scatter.LinePattern = targets.IndexOf(r.TargetSpeedup) % 2 == 0 ? LinePattern.Solid : LinePattern.Dashed;
+            scatter.LineWidth = 2;
+            scatter.MarkerSize = 6;
+        }
+
+        plot.Axes.Bottom.SetTicks(Enumerable.Range(0, layers.Count).Select(i => (double)i).ToArray(), [.. layers]);
+        plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        plot.Title(title + ": kept channels per layer");
+        plot.YLabel("kept channels");
+        plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, 900, 600);
     }
 }

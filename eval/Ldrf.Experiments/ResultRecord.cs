@@ -37,6 +37,9 @@ internal sealed record ResultRecord
     /// <summary>Kept channels per prunable layer.</summary>
     public IReadOnlyDictionary<string, int>? Widths { get; init; }
 
+    /// <summary>How the widths were chosen when not the shared uniform ones ("error-curves", "global-magnitude"), else null.</summary>
+    public string? Allocation { get; init; }
+
     public double? PruneSeconds { get; init; }
 
     /// <summary>Why a row has no numbers (for example an unreachable target), else null.</summary>

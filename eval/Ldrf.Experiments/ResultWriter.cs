@@ -27,6 +27,11 @@ internal static class ResultWriter
         var title = settings.Model.Title + " on Fashion-MNIST";
         ResultPlot.Save(records, r => r.AccuracyBefore, title, "test accuracy before fine-tuning (%)", Path.Combine(folder, name + ".png"));
         ResultPlot.Save(records, r => r.AccuracyAfter, title, "test accuracy after the short fine-tune (%)", Path.Combine(folder, name + "-fine-tuned.png"));
+        if (records.Any(r => r.Allocation is not null))
+        {
+            ResultPlot.SaveWidths(records, title, Path.Combine(folder, name + "-widths.png"));
+        }
+
         WriteMarkdown(settings);
     }
 
@@ -188,19 +193,36 @@ internal static class ResultWriter
                 UpdateReadmeHeadline(settings.ReadmePath, summary.ToString(), markdownPath);
             }
 
-            md.AppendLine(c, $"| target | method | decomposition | FLOPs ratio | params ratio | output error | accuracy before fine-tune | accuracy after fine-tune |{(recovery ? " accuracy after recovery | recovery steps and time |" : "")} latency ratio | pruning time | note |");
-            md.AppendLine(c, $"|---|---|---|---|---|---|---|---|{(recovery ? "---|---|" : "")}---|---|---|");
+            // A widths column only for results with allocation rows (--methods ldrf-error-curves,...), likewise.
+            var allocation = records.Any(r => r.Allocation is not null);
+            if (allocation)
+            {
+                md.AppendLine("The widths column says how each row's per-layer widths were chosen: `uniform` (the shared widths: the same fraction");
+                md.AppendLine("of every layer), `error-curves` (LDRF's width allocation from each layer's error curve, `WidthAllocationKind.ErrorCurves`;");
+                md.AppendLine("the `channel-pruning` row with these widths measures the allocation apart from LDRF's reconstruction) or");
+                md.AppendLine("`global-magnitude` (one global ranking of all channels by filter magnitude, as global magnitude pruning chooses them).");
+                md.AppendLine("The headline compares uniform rows only; the widths each allocation chose are plotted below the table.");
+            }
+
+            md.AppendLine(c, $"| target | method | decomposition |{(allocation ? " widths |" : "")} FLOPs ratio | params ratio | output error | accuracy before fine-tune | accuracy after fine-tune |{(recovery ? " accuracy after recovery | recovery steps and time |" : "")} latency ratio | pruning time | note |");
+            md.AppendLine(c, $"|---|---|---|{(allocation ? "---|" : "")}---|---|---|---|---|{(recovery ? "---|---|" : "")}---|---|---|");
             foreach (var r in records.OrderBy(r => r.TargetSpeedup).ThenByDescending(r => r.AccuracyBefore ?? -1))
             {
                 var recoveryCells = !recovery ? "" : $" {Percent(r.AccuracyRecovered)} | {(r.RecoverySteps is int steps && r.RecoverySeconds is double time ? string.Create(c, $"{steps} in {time:F0} s") : "-")} |";
+                var widthsCell = !allocation ? "" : $" {(r.Method == "unpruned" ? "-" : r.Method == "ldrf-capacity-bounded" ? "capacity-bounded" : r.Allocation ?? "uniform")} |";
                 md.AppendLine(c,
-                    $"| {r.TargetSpeedup:0.##}x | {r.Method} | {r.Decomposition ?? "-"} | {Ratio(r.FlopsRatio)} | {Ratio(r.ParametersRatio)} | {(r.HeldOutOutputError is double e ? e.ToString("F3", c) : "-")} | {Percent(r.AccuracyBefore)} | {Percent(r.AccuracyAfter)} |{recoveryCells} {Ratio(r.LatencyRatio)} | {(r.PruneSeconds is double s ? s.ToString("F0", c) + " s" : "-")} | {Escape(r.Note)} |");
+                    $"| {r.TargetSpeedup:0.##}x | {r.Method} | {r.Decomposition ?? "-"} |{widthsCell} {Ratio(r.FlopsRatio)} | {Ratio(r.ParametersRatio)} | {(r.HeldOutOutputError is double e ? e.ToString("F3", c) : "-")} | {Percent(r.AccuracyBefore)} | {Percent(r.AccuracyAfter)} |{recoveryCells} {Ratio(r.LatencyRatio)} | {(r.PruneSeconds is double s ? s.ToString("F0", c) + " s" : "-")} | {Escape(r.Note)} |");
             }
 
             md.AppendLine();
             md.AppendLine(c, $"![accuracy before fine-tuning against FLOPs reduction]({relative}/{name}.png)");
             md.AppendLine();
             md.AppendLine(c, $"![accuracy after the short fine-tune against FLOPs reduction]({relative}/{name}-fine-tuned.png)");
+            if (allocation)
+            {
+                md.AppendLine();
+                md.AppendLine(c, $"![kept channels of each prunable layer under each width allocation]({relative}/{name}-widths.png)");
+            }
         }
     }
 
@@ -341,8 +363,9 @@ internal static class ResultWriter
         var c = CultureInfo.InvariantCulture;
         foreach (var group in records.Where(r => r.Method != "unpruned" && r.AccuracyBefore is not null).GroupBy(r => r.TargetSpeedup).OrderBy(g => g.Key))
         {
-            var ldrf = group.Where(r => r.Method == "ldrf").MaxBy(r => r.AccuracyBefore);
-            var baseline = group.Where(r => !r.Method.StartsWith("ldrf", StringComparison.Ordinal)).MaxBy(r => r.AccuracyBefore);
+            // The shared uniform widths only: the allocation rows are compared in their own section.
+            var ldrf = group.Where(r => r.Method == "ldrf" && r.Allocation is null).MaxBy(r => r.AccuracyBefore);
+            var baseline = group.Where(r => !r.Method.StartsWith("ldrf", StringComparison.Ordinal) && r.Allocation is null).MaxBy(r => r.AccuracyBefore);
             if (ldrf is null || baseline is null)
             {
                 continue;

@@ -24,6 +24,9 @@ public sealed class LdrfLayerPruner : ILayerPruner, ICapacityEstimator
 {
     private readonly LdrfOptions _options;
 
+    // For the error curves of the width allocator when the selector is not the greedy one.
+    private readonly INumericBackend _backend = MathNetNumericBackend.Instance;
+
     /// <summary>Creates a pruner with the built-in parts chosen by <paramref name="options"/> (defaults when null), on the managed MathNet linear algebra.</summary>
     /// <param name="options">The options; copied, so later changes do not affect this pruner.</param>
     /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
@@ -39,6 +42,7 @@ public sealed class LdrfLayerPruner : ILayerPruner, ICapacityEstimator
     internal LdrfLayerPruner(LdrfOptions options, INumericBackend backend)
         : this(options, BuiltInParts(options, backend))
     {
+        _backend = backend;
     }
 
     /// <summary>Creates a pruner from explicit parts.</summary>
@@ -127,6 +131,22 @@ public sealed class LdrfLayerPruner : ILayerPruner, ICapacityEstimator
             Embedding = embedding.Kind,
             RelativeEmbeddingError = recomposition.RelativeEmbeddingError,
         };
+    }
+
+    /// <summary>
+    /// The layer's error at every width, for the width allocator: <c>curve[k]</c> is the fraction of the embedded
+    /// response (the decomposer's embedding under the energy threshold) that the first k neurons of one greedy
+    /// response selection cannot recover (docs/method.md, "Width allocation and channel multiples"). Greedy
+    /// response selection defines the curve whatever selector this pruner runs.
+    /// </summary>
+    internal double[] EstimateErrorCurve(LayerPruningRequest request, CancellationToken cancellationToken = default)
+    {
+        PruneChecks.Check(request);
+        cancellationToken.ThrowIfCancellationRequested();
+        var embedding = Decompose(request);
+        cancellationToken.ThrowIfCancellationRequested();
+        var greedy = Selector as GreedyResponseSelector ?? new GreedyResponseSelector(_backend);
+        return greedy.ErrorCurve(new SelectionContext(request.LayerName, request.ConsumerWeights, request.Statistics, embedding, request.ProducerWeights));
     }
 
     private Embedding Decompose(LayerPruningRequest request)

@@ -78,7 +78,7 @@ public class PatchBaselineTests
     public void Capacity_bounds_with_a_patch_baseline_are_refused_by_name()
     {
         using var network = TestNetworks.SmallVgg();
-        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 2, MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 2, UseCapacityBounds = true, MeasureLatency = false };
         var pruner = new TorchSharpPruner(BaselinePruners.Create(BaselineKind.ThiNet));
         var e = Assert.Throws<ArgumentException>(() => pruner.Prune(network, TestNetworks.Batches(1, 8), options));
         Assert.That(e!.Message, Does.Contain("UseCapacityBounds").And.Contain("ThiNet"));

@@ -154,7 +154,7 @@ public class PruningTests
     {
         using var network = TestNetworks.SmallVgg();
         var counter = new CapacityCounter(new LdrfLayerPruner(new LdrfOptions { EnergyThreshold = 0.8 }, new Numerics.TorchNumericBackend()));
-        var options = new NetworkPruningOptions { TargetFlopsReduction = 1.5, MeasureLatency = false, ChannelMultiple = 1 };
+        var options = new NetworkPruningOptions { TargetFlopsReduction = 1.5, UseCapacityBounds = true, MeasureLatency = false, ChannelMultiple = 1 };
         using var result = new TorchSharpPruner(counter).Prune(network, TestNetworks.Batches(3), options);
         var pruned = result.Report.Layers.Where(l => l.ValidCapacity is not null).ToList();
         Assert.Multiple(() =>
@@ -169,7 +169,7 @@ public class PruningTests
     public void Capacity_bounds_with_a_pruner_that_estimates_none_are_refused_by_name()
     {
         using var network = TestNetworks.SmallVgg();
-        var options = new NetworkPruningOptions { TargetFlopsReduction = 1.5, MeasureLatency = false, ChannelMultiple = 1 };
+        var options = new NetworkPruningOptions { TargetFlopsReduction = 1.5, UseCapacityBounds = true, MeasureLatency = false, ChannelMultiple = 1 };
         var e = Assert.Throws<ArgumentException>(() => new TorchSharpPruner(new DropWithoutReconstruction()).Prune(network, TestNetworks.Batches(2), options));
         Assert.That(e!.ParamName, Is.EqualTo("options"));
         Assert.That(e.Message, Does.Contain("UseCapacityBounds").And.Contain(nameof(DropWithoutReconstruction)).And.Contain(nameof(ICapacityEstimator)));

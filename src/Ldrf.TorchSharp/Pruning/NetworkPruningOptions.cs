@@ -18,7 +18,7 @@ public sealed class NetworkPruningOptions
 
     /// <summary>
     /// A global FLOPs reduction, original / pruned (for example 5 for 5x, at least 1). Widths are allocated
-    /// per layer under each layer's valid capacity (see <see cref="UseCapacityBounds"/>) in multiples of
+    /// per layer by <see cref="Allocation"/> (under each layer's valid capacity with <see cref="UseCapacityBounds"/>) in multiples of
     /// <see cref="ChannelMultiple"/>; the achieved reduction is at least the target and lands within one width
     /// step's cost of it, or, where that step overshoots by more than 5%, as close to it as the allowed widths
     /// permit. Default null.
@@ -37,10 +37,20 @@ public sealed class NetworkPruningOptions
     }
 
     /// <summary>
-    /// Whether a FLOPs target keeps every layer at or above its valid capacity r (default true). Set false for
-    /// pruners without a capacity estimate (selection + least squares reports r = C), so widths shrink uniformly.
+    /// How a <see cref="TargetFlopsReduction"/> becomes per-layer widths (default <see cref="WidthAllocationKind.Uniform"/>);
+    /// ignored with <see cref="PerLayerKeepRatios"/>. <see cref="WidthAllocationKind.ErrorCurves"/> takes one extra pass
+    /// over the calibration images through the original network and one greedy selection per layer.
     /// </summary>
-    public bool UseCapacityBounds { get; set; } = true;
+    public WidthAllocationKind Allocation { get; set; }
+
+    /// <summary>
+    /// Whether a FLOPs target keeps every layer at or above its valid capacity r, the rank of its embedding at
+    /// <see cref="LdrfOptions.EnergyThreshold"/> (default false). Off by default: on trained networks the valid
+    /// capacities are close to the full widths, so with them on almost every target is unreachable (the measured
+    /// reachable reductions are in docs/results.md). Turn it on only with a lower energy threshold, and only with a
+    /// layer pruner that estimates capacities (<see cref="ICapacityEstimator"/>, as LDRF's does).
+    /// </summary>
+    public bool UseCapacityBounds { get; set; }
 
     /// <summary>Use at most this many calibration batches (at least 1), or null for all (default).</summary>
     public int? MaxCalibrationBatches { get; set; }

@@ -19,6 +19,8 @@ internal sealed class NetworkPruningOptionsValidator : OptionsValidator<NetworkP
             failures.Require(t >= 1 && !double.IsInfinity(t), target, t, "a finite ratio of at least 1 (5 means 5x fewer FLOPs)");
         }
 
+        failures.Defined(options.Allocation, nameof(NetworkPruningOptions.Allocation));
+
         if (options.MaxCalibrationBatches is int batches)
         {
             failures.Require(batches >= 1, nameof(NetworkPruningOptions.MaxCalibrationBatches), batches, "at least 1 (or null for all)");

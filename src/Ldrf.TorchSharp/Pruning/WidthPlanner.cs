@@ -1,6 +1,7 @@
 using Ldrf.Allocation;
 using Ldrf.TorchSharp.Architecture;
 using Ldrf.TorchSharp.Complexity;
+using Ldrf.TorchSharp.Numerics;
 using static TorchSharp.torch;
 
 namespace Ldrf.TorchSharp.Pruning;
@@ -22,35 +23,61 @@ internal static class WidthPlanner
         var units = network.Units;
         var names = network.Names;
         var capacities = units.Select(_ => 1).ToArray();
-        if (options.TargetFlopsReduction is not null && options.UseCapacityBounds)
+        var bounded = options.TargetFlopsReduction is not null && options.UseCapacityBounds;
+        var byError = options.TargetFlopsReduction is not null && options.Allocation == WidthAllocationKind.ErrorCurves;
+        var estimator = layerPruner as ICapacityEstimator;
+        if (bounded && estimator is null)
         {
-            if (layerPruner is not ICapacityEstimator estimator)
-            {
-                throw new ArgumentException(
-                    $"'{nameof(options)}.{nameof(options.UseCapacityBounds)}' is true, but the layer pruner {layerPruner.GetType().Name} estimates no valid capacity (it is not an {nameof(ICapacityEstimator)}); set it to false to allocate widths without capacity bounds.",
-                    nameof(options));
-            }
+            throw new ArgumentException(
+                $"'{nameof(options)}.{nameof(options.UseCapacityBounds)}' is true, but the layer pruner {layerPruner.GetType().Name} estimates no valid capacity (it is not an {nameof(ICapacityEstimator)}); set it to false to allocate widths without capacity bounds.",
+                nameof(options));
+        }
 
-            // Valid capacity r from the original network: its statistics with nothing pruned yet.
+        var curves = new Dictionary<string, IReadOnlyList<double>>(StringComparer.Ordinal);
+        if (bounded || byError)
+        {
+            // Valid capacities and error curves come from the original network: its statistics with nothing pruned
+            // yet, in one pass (later layers' curves do not see the earlier layers' pruning).
             using var collector = new StatisticsCollector(network, batches, cacheBytes: 0, defect);
             var statistics = collector.OfOriginal(original, progress, cancellationToken);
+            // The curves are LDRF's, whichever layer pruner reconstructs: the widths are then measured apart from it.
+            var analyst = layerPruner as LdrfLayerPruner ?? new LdrfLayerPruner(new LdrfOptions(), new TorchNumericBackend());
             for (var j = 0; j < units.Count; j++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var request = new LayerPruningRequest(names[j], network.ConsumerMatrix(network.Folded, j), statistics[j]);
-                capacities[j] = Math.Clamp(estimator.EstimateCapacity(request, cancellationToken), 1, units[j].Channels);
+                if (bounded)
+                {
+                    capacities[j] = Math.Clamp(estimator!.EstimateCapacity(request, cancellationToken), 1, units[j].Channels);
+                }
+
+                if (byError)
+                {
+                    curves[names[j]] = analyst.EstimateErrorCurve(request, cancellationToken);
+                }
             }
         }
 
         var prunable = units.Select((u, j) => new PrunableLayer(names[j], u.Channels, capacities[j]));
         var allocator = new WidthAllocator(prunable, ComputeLayers(network), channelMultiple: options.ChannelMultiple);
-        var allocation = options.TargetFlopsReduction is double target
-            ? allocator.Allocate(target, nameof(options), $"{nameof(options)}.{nameof(options.TargetFlopsReduction)}",
-                $"set '{nameof(options)}.{nameof(options.UseCapacityBounds)}' to false (it keeps every layer at or above its valid capacity)")
-            : allocator.FromRatios(options.PerLayerKeepRatios!, nameof(options), $"{nameof(options)}.{nameof(options.PerLayerKeepRatios)}");
+        var targetName = $"{nameof(options)}.{nameof(options.TargetFlopsReduction)}";
+        var allocation = options.TargetFlopsReduction is not double target
+            ? allocator.FromRatios(options.PerLayerKeepRatios!, nameof(options), $"{nameof(options)}.{nameof(options.PerLayerKeepRatios)}")
+            : options.Allocation switch
+            {
+                WidthAllocationKind.ErrorCurves => allocator.AllocateByError(target, curves, minimumWidth: 1, nameof(options), targetName),
+                WidthAllocationKind.GlobalMagnitude => allocator.AllocateByScores(target, Magnitudes(network), nameof(options), targetName),
+                _ => allocator.Allocate(target, nameof(options), targetName,
+                    $"set '{nameof(options)}.{nameof(options.UseCapacityBounds)}' to false (it keeps every layer at or above its valid capacity)"),
+            };
         log.Widths(names, allocation);
         return allocation.KeepCounts;
     }
+
+    // Each channel's L2 norm of its producer's weights (batch norm folded in), for the global magnitude ranking.
+    private static Dictionary<string, IReadOnlyList<double>> Magnitudes(PrunableNetwork network) =>
+        network.Names.Select((name, j) => (name, PrunableUnit.ProducerMatrix(network.Folded.State[name + ".weight"])))
+            .ToDictionary(p => p.name, p => (IReadOnlyList<double>)p.Item2.EnumerateRows().Select(r => r.L2Norm()).ToArray(), StringComparer.Ordinal);
 
     // FLOPs = Σ cost · in′ · out′ over every Conv2d and Linear (MACs, residual blocks included), with the widths
     // that pruning changes linked to their prunable layers. A Linear after Flatten reads Group features per channel.

@@ -188,9 +188,18 @@ internal sealed class WidthAllocator
     /// <param name="minimumWidth">The fewest channels any layer keeps (before rounding to an allowed width), ≥ 1.</param>
     /// <exception cref="ArgumentException">A curve names an unknown layer, has the wrong length or a value that is not finite in [0, 1].</exception>
     /// <exception cref="ArgumentOutOfRangeException">The target is below 1, not finite or unreachable, or <paramref name="minimumWidth"/> is below 1.</exception>
-    public WidthAllocation AllocateByError(double targetFlopsReduction, IReadOnlyDictionary<string, IReadOnlyList<double>> errorCurves, int minimumWidth = 1)
+    public WidthAllocation AllocateByError(double targetFlopsReduction, IReadOnlyDictionary<string, IReadOnlyList<double>> errorCurves, int minimumWidth = 1) =>
+        AllocateByError(targetFlopsReduction, errorCurves, minimumWidth, nameof(targetFlopsReduction), nameof(targetFlopsReduction));
+
+    /// <summary>
+    /// <see cref="AllocateByError(double, IReadOnlyDictionary{string, IReadOnlyList{double}}, int)"/> for a caller
+    /// whose own argument carries the target: <paramref name="paramName"/> is that argument and <paramref name="target"/>
+    /// how the message names the target.
+    /// </summary>
+    internal WidthAllocation AllocateByError(
+        double targetFlopsReduction, IReadOnlyDictionary<string, IReadOnlyList<double>> errorCurves, int minimumWidth, string paramName, string target)
     {
-        CheckTarget(targetFlopsReduction, nameof(targetFlopsReduction), nameof(targetFlopsReduction));
+        CheckTarget(targetFlopsReduction, paramName, target);
         Guard.NotNull(errorCurves, nameof(errorCurves));
         if (minimumWidth < 1)
         {
@@ -222,7 +231,7 @@ internal sealed class WidthAllocator
         var reachable = FlopsBefore / Flops(floors);
         if (targetFlopsReduction > reachable * (1 + 1e-12))
         {
-            throw new ArgumentOutOfRangeException(nameof(targetFlopsReduction), targetFlopsReduction,
+            throw new ArgumentOutOfRangeException(paramName, targetFlopsReduction,
                 string.Create(CultureInfo.InvariantCulture,
                     $"A {targetFlopsReduction:0.###}x FLOPs reduction is unreachable by error-curve allocation: with every layer that has an error curve at its narrowest allowed width (its capacity, the minimum width of {minimumWidth}{(_multiple > 1 ? $", rounded up to a multiple of {_multiple} channels" : "")}) the best reachable reduction is {reachable:0.###}x. Lower the target, the minimum width or the channel multiple, or give more layers a curve."));
         }
@@ -292,6 +301,64 @@ internal sealed class WidthAllocator
         }
 
         return Result(Closest(widths, targetFlopsReduction, floors));
+    }
+
+    /// <summary>
+    /// Widths from one global ranking of every channel's score, as global magnitude pruning (Torch-Pruning's
+    /// global mode) chooses them: the lowest-scored channels of the whole network are removed first, whichever
+    /// layer they are in, until the FLOPs reduction reaches the target (widths rounded up to allowed widths, no
+    /// layer below one channel or its capacity), then brought within 5% of the target as <see cref="Allocate(double)"/> does.
+    /// It prices nothing but the scores: the comparison that error-curve allocation is measured against.
+    /// </summary>
+    /// <param name="targetFlopsReduction">FlopsBefore / FlopsAfter to reach, ≥ 1.</param>
+    /// <param name="scores">Per prunable layer name, one finite score per channel; a layer without scores keeps its width.</param>
+    /// <param name="paramName">The caller's argument that carries the target (the exception's ParamName).</param>
+    /// <param name="target">How messages name the target.</param>
+    internal WidthAllocation AllocateByScores(double targetFlopsReduction, IReadOnlyDictionary<string, IReadOnlyList<double>> scores, string paramName, string target)
+    {
+        CheckTarget(targetFlopsReduction, paramName, target);
+        Guard.NotNull(scores, nameof(scores));
+        var ranked = new List<(double Score, int Layer)>();
+        var scored = new bool[_layers.Length];
+        foreach (var (name, values) in scores)
+        {
+            if (!_index.TryGetValue(name, out var i) || values is null || values.Count != _layers[i].Channels || values.Any(v => !double.IsFinite(v)))
+            {
+                throw new ArgumentException($"'scores'['{name}'] must name a prunable layer and hold one finite score per channel.", nameof(scores));
+            }
+
+            scored[i] = true;
+            ranked.AddRange(values.Select(v => (v, i)));
+        }
+
+        // Only how many channels of each layer go matters, so the ranking is by score alone.
+        ranked.Sort((a, b) => a.Score.CompareTo(b.Score));
+        var raw = _layers.Select(l => l.Channels).ToArray();
+        var floors = _layers.Select((l, i) => scored[i] ? Math.Max(l.Capacity, 1) : l.Channels).ToArray();
+        var budget = FlopsBefore / targetFlopsReduction;
+        int[] Allowed() => raw.Select((w, i) => RoundUp(w, _layers[i].Channels)).ToArray();
+        foreach (var (_, layer) in ranked)
+        {
+            if (Flops(Allowed()) <= budget)
+            {
+                break;
+            }
+
+            if (raw[layer] > floors[layer])
+            {
+                raw[layer]--;
+            }
+        }
+
+        var widths = Allowed();
+        if (Flops(widths) > budget * (1 + 1e-12))
+        {
+            throw new ArgumentOutOfRangeException(paramName, targetFlopsReduction,
+                string.Create(CultureInfo.InvariantCulture,
+                    $"A {targetFlopsReduction:0.###}x FLOPs reduction is unreachable by global score ranking: with every scored layer at its narrowest allowed width the reduction is {FlopsBefore / Flops(widths):0.###}x. Lower the target or the channel multiple."));
+        }
+
+        return Result(Closest(widths, targetFlopsReduction, floors.Select((f, i) => RoundUp(f, _layers[i].Channels)).ToArray()));
     }
 
     /// <summary>

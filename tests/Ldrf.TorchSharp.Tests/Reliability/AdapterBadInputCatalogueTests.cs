@@ -284,7 +284,7 @@ public class AdapterBadInputCatalogueTests
     public void A27_an_unreachable_target_gives_the_best_reachable_reduction()
     {
         using var network = TestNetworks.SmallVgg();
-        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 50, MeasureLatency = false };
+        var options = new NetworkPruningOptions { ChannelMultiple = 1, TargetFlopsReduction = 50, UseCapacityBounds = true, MeasureLatency = false };
         var ex = PruneThrows<ArgumentOutOfRangeException>(() => Prune(network, TestNetworks.Batches(2), options), "50x", "unreachable", "best reachable reduction is");
         Assert.That(ex.Message, Does.Match(@"best reachable reduction is \d+(\.\d+)?x"));
         Assert.That(ex.ActualValue, Is.EqualTo(50.0));
