@@ -23,7 +23,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
     {
         if (settings.Regenerate)
         {
-            ResultWriter.WriteMarkdown(settings);
+            ResultWriter.Regenerate(settings);
             return;
         }
 
@@ -235,7 +235,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
     }
 
     private RunInfo Info(string data, int testImages) => Info(settings, command, data, testImages, string.Create(CultureInfo.InvariantCulture,
-        $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set); every method but the capacity-bounded row prunes to the same per-layer widths (uniform keep fraction); fine-tune: {settings.FineTuneEpochs} epoch(s) of SGD (momentum 0.9, lr {settings.FineTuneLearningRate}, cosine, batch 64) over the first {settings.FineTuneImages} training images, the same for every method; {(settings.Recovery ? $"recovery: the library's RecoveryTrainer with its defaults but {settings.RecoveryEpochs} epoch(s), distilling the original into the pruned network without labels over {(settings.RecoveryImages is int images ? string.Create(CultureInfo.InvariantCulture, $"the first {images}") : "all")} training images (10% held out to keep the best), the same for every method; " : "")}latency: median of {settings.LatencyRuns} CPU forward passes of a batch of {new NetworkPruningOptions().LatencyBatchSize} calibration images; pruning with the library's defaults otherwise (kept widths multiples of {NetworkPruningOptions.DefaultChannelMultiple} channels, one calibration image in eight held out for the output check), under libtorch's default settings"));
+        $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set); every method but the capacity-bounded and width-allocation rows prunes to the same per-layer widths (uniform keep fraction); fine-tune: {settings.FineTuneEpochs} epoch(s) of SGD (momentum 0.9, lr {settings.FineTuneLearningRate}, cosine, batch 64) over the first {settings.FineTuneImages} training images, the same for every method; {(settings.Recovery ? $"recovery: the library's RecoveryTrainer with its defaults but {settings.RecoveryEpochs} epoch(s), distilling the original into the pruned network without labels over {(settings.RecoveryImages is int images ? string.Create(CultureInfo.InvariantCulture, $"the first {images}") : "all")} training images (10% held out to keep the best), the same for every method; " : "")}latency: median of {settings.LatencyRuns} CPU forward passes of a batch of {new NetworkPruningOptions().LatencyBatchSize} calibration images; pruning with the library's defaults otherwise (kept widths multiples of {NetworkPruningOptions.DefaultChannelMultiple} channels, one calibration image in eight held out for the output check), under libtorch's default settings"));
 
     /// <summary>The command, date, machine and data of a run, with <paramref name="settingsText"/> describing its settings.</summary>
     public static RunInfo Info(ExperimentSettings settings, string command, string data, int testImages, string settingsText)

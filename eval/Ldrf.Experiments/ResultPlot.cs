@@ -44,8 +44,9 @@ internal static class ResultPlot
     /// </summary>
     public static void SaveWidths(IReadOnlyList<ResultRecord> records, string title, string path)
     {
+        var targets = records.Where(r => r.Allocation is not null).Select(r => r.TargetSpeedup).Distinct().Order().ToList();
         var rows = records
-            .Where(r => r.Widths is { Count: > 0 } && r.FlopsRatio is not null && (r.Allocation is not null || r.Method == "ldrf"))
+            .Where(r => r.Widths is { Count: > 0 } && r.FlopsRatio is not null && targets.Contains(r.TargetSpeedup) && (r.Allocation is not null || r.Method == "ldrf"))
             .GroupBy(r => (r.TargetSpeedup, Allocation: r.Allocation ?? "uniform"))
             .Select(g => g.First())
             .OrderBy(r => r.TargetSpeedup).ThenBy(r => r.Allocation ?? "")
@@ -54,7 +55,6 @@ internal static class ResultPlot
         var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
         var allocations = rows.Select(r => r.Allocation ?? "uniform").Distinct().ToList();
-        var targets = rows.Select(r => r.TargetSpeedup).Distinct().ToList();
         foreach (var r in rows)
         {
             // One colour per allocation, one line style per target.
@@ -68,9 +68,10 @@ internal static class ResultPlot
             scatter.MarkerSize = 6;
         }
 
-        plot.Axes.Bottom.SetTicks(Enumerable.Range(0, layers.Count).Select(i => (double)i).ToArray(), [.. layers]);
-        plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
-        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        // Layers by their last path segment when that is unique (conv1, ..., fc1), so the labels fit.
+        var shortNames = layers.Select(l => l[(l.LastIndexOf('.') + 1)..]).ToList();
+        var labels = shortNames.Distinct().Count() == layers.Count ? shortNames : layers;
+        plot.Axes.Bottom.SetTicks(Enumerable.Range(0, layers.Count).Select(i => (double)i).ToArray(), [.. labels]);
         plot.Title(title + ": kept channels per layer");
         plot.YLabel("kept channels");
         plot.ShowLegend(Alignment.UpperRight);

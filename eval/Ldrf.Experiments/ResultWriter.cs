@@ -24,15 +24,34 @@ internal static class ResultWriter
         info = WithEarlierCommands(settings, folder, name, info);
         File.WriteAllText(Path.Combine(folder, name + ".json"), JsonSerializer.Serialize(records, s_json));
         File.WriteAllText(Path.Combine(folder, name + ".meta.json"), JsonSerializer.Serialize(info, s_json));
-        var title = settings.Model.Title + " on Fashion-MNIST";
+        SavePlots(settings.Model, records, folder);
+        WriteMarkdown(settings);
+    }
+
+    /// <summary>--regenerate: every model's plots from its records, then the markdown.</summary>
+    public static void Regenerate(ExperimentSettings settings)
+    {
+        foreach (var model in ExperimentModel.All)
+        {
+            if (Read<List<ResultRecord>>(settings.OutputFolder, model.ResultsName + ".json") is { } records)
+            {
+                SavePlots(model, records, settings.OutputFolder);
+            }
+        }
+
+        WriteMarkdown(settings);
+    }
+
+    private static void SavePlots(ExperimentModel model, IReadOnlyList<ResultRecord> records, string folder)
+    {
+        var name = model.ResultsName;
+        var title = model.Title + " on Fashion-MNIST";
         ResultPlot.Save(records, r => r.AccuracyBefore, title, "test accuracy before fine-tuning (%)", Path.Combine(folder, name + ".png"));
         ResultPlot.Save(records, r => r.AccuracyAfter, title, "test accuracy after the short fine-tune (%)", Path.Combine(folder, name + "-fine-tuned.png"));
         if (records.Any(r => r.Allocation is not null))
         {
             ResultPlot.SaveWidths(records, title, Path.Combine(folder, name + "-widths.png"));
         }
-
-        WriteMarkdown(settings);
     }
 
     public static void WriteMemory(ExperimentSettings settings, RunInfo info, IReadOnlyList<MemoryRecord> records)
@@ -202,6 +221,7 @@ internal static class ResultWriter
                 md.AppendLine("the `channel-pruning` row with these widths measures the allocation apart from LDRF's reconstruction) or");
                 md.AppendLine("`global-magnitude` (one global ranking of all channels by filter magnitude, as global magnitude pruning chooses them).");
                 md.AppendLine("The headline compares uniform rows only; the widths each allocation chose are plotted below the table.");
+                md.AppendLine();
             }
 
             md.AppendLine(c, $"| target | method | decomposition |{(allocation ? " widths |" : "")} FLOPs ratio | params ratio | output error | accuracy before fine-tune | accuracy after fine-tune |{(recovery ? " accuracy after recovery | recovery steps and time |" : "")} latency ratio | pruning time | note |");

@@ -21,7 +21,9 @@ public class ReadmeUsageTests
         var options = new NetworkPruningOptions
         {
             TargetFlopsReduction = 2.0,  // FLOPs of the pruned network: half of the original's
-            UseCapacityBounds = false,   // keep the same fraction of every layer's neurons
+            // Widths: the same fraction of every layer by default; WidthAllocationKind.ErrorCurves lets LDRF's error
+            // curves choose them (measured against uniform widths in docs/results.md).
+            Allocation = WidthAllocationKind.Uniform,
         };
         var result = pruner.Prune(network, calibrationBatches, options);
         Console.WriteLine(result.Report);  // per-layer widths, errors, FLOPs, parameters, latency
