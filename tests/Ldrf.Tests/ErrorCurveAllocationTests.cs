@@ -140,14 +140,9 @@ public class ErrorCurveAllocationTests
     [Test]
     public void The_error_curve_falls_from_one_to_zero_and_is_flat_past_the_information_a_layer_holds()
     {
-        // Channel 2i+1 is 1.5 times channel 2i: six of the twelve neurons recover everything.
+        // Six of the twelve neurons recover everything (each odd channel is a multiple of the even one before it).
         const int pairs = 6;
-        var basis = TestData.Activations(pairs, 300, 3);
-        var activations = Matrix<double>.Build.Dense(2 * pairs, 300, (c, n) => basis[c / 2, n] * (c % 2 == 0 ? 1.0 : 1.5));
-        var m = TestData.Gaussian(2 * pairs, 5, 4);
-        var stats = TestData.Stats(activations, activations);
-        var embedding = new WeightSvdDecomposer(Backend).Decompose(m, stats, RankRule.Full);
-        var curve = new GreedyResponseSelector(Backend).ErrorCurve(new SelectionContext("features.3", m, stats, embedding));
+        var curve = new GreedyResponseSelector(Backend).ErrorCurve(GreedyResponseSelectorTests.ProportionalPairs(pairs).Context);
         Assert.Multiple(() =>
         {
             Assert.That(curve, Has.Length.EqualTo((2 * pairs) + 1));

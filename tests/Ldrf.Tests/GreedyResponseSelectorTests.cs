@@ -19,6 +19,18 @@ public class GreedyResponseSelectorTests
         return TestData.SquaredNorm(coefficients.TransposeThisAndMultiply(xs));
     }
 
+    // Channel 2i+1 is 1.5 times channel 2i: half the neurons carry all the information. The layer's selection
+    // context (weight-SVD embedding at full rank), its activations and its consumer's weights.
+    internal static (SelectionContext Context, Matrix<double> Activations, Matrix<double> ConsumerWeights) ProportionalPairs(int pairs)
+    {
+        var basis = TestData.Activations(pairs, 300, 3);
+        var activations = Matrix<double>.Build.Dense(2 * pairs, 300, (c, n) => basis[c / 2, n] * (c % 2 == 0 ? 1.0 : 1.5));
+        var m = TestData.Gaussian(2 * pairs, 5, 4);
+        var stats = TestData.Stats(activations, activations);
+        var embedding = new WeightSvdDecomposer(Backend).Decompose(m, stats, RankRule.Full);
+        return (new SelectionContext("features.3", m, stats, embedding), activations, m);
+    }
+
     [TestCase(7, 3, 1)]
     [TestCase(9, 5, 2)]
     public void It_keeps_what_an_explicit_greedy_over_least_squares_fits_keeps(int channels, int keep, int seed)
@@ -44,14 +56,8 @@ public class GreedyResponseSelectorTests
     [Test]
     public void Of_two_proportional_neurons_it_keeps_one_and_recovers_the_response_exactly()
     {
-        // Channel 2i+1 is 1.5 times channel 2i: half the neurons carry all the information.
         const int pairs = 6;
-        var basis = TestData.Activations(pairs, 300, 3);
-        var activations = Matrix<double>.Build.Dense(2 * pairs, 300, (c, n) => basis[c / 2, n] * (c % 2 == 0 ? 1.0 : 1.5));
-        var m = TestData.Gaussian(2 * pairs, 5, 4);
-        var stats = TestData.Stats(activations, activations);
-        var embedding = new WeightSvdDecomposer(Backend).Decompose(m, stats, RankRule.Full);
-        var context = new SelectionContext("features.3", m, stats, embedding);
+        var (context, activations, m) = ProportionalPairs(pairs);
 
         var kept = new GreedyResponseSelector(Backend).Select(context, pairs);
         Assert.That(kept.Select(c => c / 2), Is.EquivalentTo(Enumerable.Range(0, pairs)), $"one of each pair: {string.Join(", ", kept)}");
