@@ -113,6 +113,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
             TargetFlopsReduction = speedup,
             UseCapacityBounds = method.CapacityBounded,
             Allocation = method.Allocation,
+            ReviseErrorCurves = method.ReviseCurves,
             LatencyRuns = settings.LatencyRuns,
             Seed = settings.Seed,
         };

@@ -14,11 +14,15 @@ namespace Ldrf.Experiments;
 /// <param name="CapacityBounded">Whether widths come from LDRF's own capacity-bounded allocation (else: the shared uniform widths).</param>
 /// <param name="Create">A fresh layer pruner.</param>
 /// <param name="Allocation">How the widths are chosen: the shared uniform widths, or another allocation (issue 19's comparison).</param>
-internal sealed record Method(string Id, string Name, string? Decomposition, bool CapacityBounded, Func<ILayerPruner> Create, WidthAllocationKind Allocation = WidthAllocationKind.Uniform)
+/// <param name="ReviseCurves">With error curves: recompute each layer's curve on the pruned-so-far network when its turn comes (propagation).</param>
+internal sealed record Method(
+    string Id, string Name, string? Decomposition, bool CapacityBounded, Func<ILayerPruner> Create,
+    WidthAllocationKind Allocation = WidthAllocationKind.Uniform, bool ReviseCurves = false)
 {
     /// <summary>The allocation's name in the results, null for the shared uniform widths.</summary>
     public string? AllocationName => Allocation switch
     {
+        WidthAllocationKind.ErrorCurves when ReviseCurves => "error-curves-propagated",
         WidthAllocationKind.ErrorCurves => "error-curves",
         WidthAllocationKind.GlobalMagnitude => "global-magnitude",
         _ => null,
@@ -39,7 +43,7 @@ internal static class Methods
     // and the width allocations: LDRF's error curves (with LDRF and with Channel Pruning reconstructing, so that
     // allocation and reconstruction are measured apart) and a global magnitude ranking with LDRF reconstructing.
     private static readonly string[] s_ablations =
-        [LdrfChannel, "ldrf-energy-selection", "ldrf-random-selection", "ldrf-l1-selection", "ldrf-error-curves", "ldrf-response-aware-error-curves", "channel-pruning-error-curves", "ldrf-global-magnitude"];
+        [LdrfChannel, "ldrf-energy-selection", "ldrf-random-selection", "ldrf-l1-selection", "ldrf-error-curves", "ldrf-error-curves-propagated", "ldrf-response-aware-error-curves", "channel-pruning-error-curves", "ldrf-global-magnitude"];
 
     public static string Check(string id) => s_ids.Contains(id) || s_ablations.Contains(id)
         ? id
@@ -73,6 +77,7 @@ internal static class Methods
             new("channel-pruning", "channel-pruning", null, false, () => BaselinePruners.Create(BaselineKind.ChannelPruning, baseline, backend)),
             new("ldrf-capacity", "ldrf-capacity-bounded", "weight-svd", true, () => Ldrf(EmbeddingKind.WeightSvd, settings.CapacityEnergyThreshold)),
             new("ldrf-error-curves", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.ErrorCurves),
+            new("ldrf-error-curves-propagated", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.ErrorCurves, ReviseCurves: true),
             new("ldrf-response-aware-error-curves", "ldrf", "response-aware", false, () => Ldrf(EmbeddingKind.ResponseAware), WidthAllocationKind.ErrorCurves),
             new("channel-pruning-error-curves", "channel-pruning", null, false, () => BaselinePruners.Create(BaselineKind.ChannelPruning, baseline, backend), WidthAllocationKind.ErrorCurves),
             new("ldrf-global-magnitude", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.GlobalMagnitude),

@@ -219,7 +219,9 @@ internal static class ResultWriter
                 md.AppendLine("The widths column says how each row's per-layer widths were chosen: `uniform` (the shared widths: the same fraction");
                 md.AppendLine("of every layer), `error-curves` (LDRF's width allocation from each layer's error curve, `WidthAllocationKind.ErrorCurves`;");
                 md.AppendLine("the `channel-pruning` row with these widths measures the allocation apart from LDRF's reconstruction) or");
-                md.AppendLine("`global-magnitude` (one global ranking of all channels by filter magnitude, as global magnitude pruning chooses them).");
+                md.AppendLine("`global-magnitude` (one global ranking of all channels by filter magnitude, as global magnitude pruning chooses them);");
+                md.AppendLine("`error-curves-propagated` recomputes each layer's curve on the pruned-so-far network when its turn comes and");
+                md.AppendLine("re-allocates the rest (the one-pass curves see only the original network).");
                 md.AppendLine("The headline compares uniform rows only; the widths each allocation chose are plotted below the table.");
                 md.AppendLine();
             }

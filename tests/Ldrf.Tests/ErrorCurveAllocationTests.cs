@@ -102,6 +102,20 @@ public class ErrorCurveAllocationTests
     }
 
     [Test]
+    public void A_fixed_layer_keeps_its_width_and_the_others_take_the_rest_of_the_budget()
+    {
+        // "redundant" was already pruned to 50 (a layer decided earlier): 1.8x of 200 FLOPs leaves 111.1 for the two,
+        // so "dense" may keep 61; without the fixed width the free cut of "redundant" would leave "dense" whole.
+        var allocation = TwoLayers().AllocateByError(1.8, KnownCurves(), 1, "targetFlopsReduction", "targetFlopsReduction",
+            new Dictionary<string, int> { ["redundant"] = 50 });
+        Assert.Multiple(() =>
+        {
+            Assert.That(allocation.KeepCounts["redundant"], Is.EqualTo(50));
+            Assert.That(allocation.KeepCounts["dense"], Is.EqualTo(61));
+        });
+    }
+
+    [Test]
     public void Widths_respect_the_channel_multiple_the_minimum_width_and_layers_without_curves()
     {
         var allocator = new WidthAllocator(

@@ -13,10 +13,14 @@ internal sealed class LayerStep(ILayerPruner layerPruner, PrunableNetwork networ
 {
     private readonly long _images = collector.Images;
 
-    /// <summary>Prunes unit <paramref name="j"/> of <paramref name="working"/> to <paramref name="keep"/> channels.</summary>
+    /// <summary>
+    /// Prunes unit <paramref name="j"/> of <paramref name="working"/> to <paramref name="keep"/> channels, or to the
+    /// width <paramref name="revise"/> gives from the layer's statistics on the pruned-so-far network.
+    /// </summary>
     /// <returns>The layer pruner's result and the time the calibration took.</returns>
     /// <exception cref="InvalidOperationException">Activations are not finite, or the layer pruner returned a malformed result.</exception>
-    public (LayerPruningResult Result, TimeSpan CalibrationTime) Prune(int j, BuiltNetwork original, ChainModel working, int keep, CancellationToken cancellationToken)
+    public (LayerPruningResult Result, TimeSpan CalibrationTime) Prune(
+        int j, BuiltNetwork original, ChainModel working, int keep, CancellationToken cancellationToken, Func<LayerPruningRequest, int>? revise = null)
     {
         var unit = network.Units[j];
         var name = network.Names[j];
@@ -44,7 +48,14 @@ internal sealed class LayerStep(ILayerPruner layerPruner, PrunableNetwork networ
                 $"Layer '{name}': {statistics.SampleCount} calibration samples ({_images} images x {perImage} positions) for {unit.Channels} channels, so its statistics cannot tell every channel apart; pass at least {(unit.Channels + perImage - 1) / perImage} calibration images."));
         }
 
-        var request = new LayerPruningRequest(name, network.ConsumerMatrix(working, j), statistics)
+        var consumerWeights = network.ConsumerMatrix(working, j);
+        if (revise is not null)
+        {
+            // The patch statistics were taken for the planned width; they hold every channel, so any width can use them.
+            keep = revise(new LayerPruningRequest(name, consumerWeights, statistics));
+        }
+
+        var request = new LayerPruningRequest(name, consumerWeights, statistics)
         {
             KeepCount = keep,
             ProducerWeights = PrunableUnit.ProducerMatrix(working.State[name + ".weight"]),

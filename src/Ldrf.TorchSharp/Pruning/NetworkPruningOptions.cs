@@ -43,6 +43,10 @@ public sealed class NetworkPruningOptions
     /// </summary>
     public WidthAllocationKind Allocation { get; set; }
 
+    // With ErrorCurves: recompute each layer's curve on the pruned-so-far network when its turn comes and re-allocate
+    // the rest (the harness measures it against the one-pass curves; not public until it earns it).
+    internal bool ReviseErrorCurves { get; set; }
+
     /// <summary>
     /// Whether a FLOPs target keeps every layer at or above its valid capacity r, the rank of its embedding at
     /// <see cref="LdrfOptions.EnergyThreshold"/> (default false). Off by default: on trained networks the valid

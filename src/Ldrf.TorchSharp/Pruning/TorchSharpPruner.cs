@@ -163,7 +163,7 @@ public sealed class TorchSharpPruner
         PruningLog log, IProgress<PruningProgress>? progress, CancellationToken cancellationToken)
     {
         using var original = network.Build();
-        var keep = WidthPlanner.KeepCounts(_layerPruner, network, original, batches, options, defect, log, progress, cancellationToken);
+        var plan = WidthPlanner.Plan(_layerPruner, network, original, batches, options, defect, log, progress, cancellationToken);
         using var collector = new StatisticsCollector(network, batches, options.CalibrationCacheBytes, defect);
         var step = new LayerStep(_layerPruner, network, collector, options, log);
         var results = new Dictionary<string, LayerPruningResult>(StringComparer.Ordinal);
@@ -176,7 +176,8 @@ public sealed class TorchSharpPruner
             cancellationToken.ThrowIfCancellationRequested();
             var name = network.Names[j];
             progress?.Report(new PruningProgress(PruningStage.PruningLayer, name, j, network.Units.Count));
-            (results[name], calibrationTimes[name]) = step.Prune(j, original, working, keep[name], cancellationToken);
+            (results[name], calibrationTimes[name]) = step.Prune(j, original, working, plan.KeepCounts[name], cancellationToken,
+                plan.Reviser is { } reviser ? request => reviser.Revise(request, cancellationToken) : null);
         }
 
         return (results, calibrationTimes);

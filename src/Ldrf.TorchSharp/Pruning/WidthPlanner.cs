@@ -18,6 +18,12 @@ internal static class WidthPlanner
     /// <exception cref="ArgumentException">The layer pruner cannot estimate a capacity, an unknown layer in the ratios, or an unreachable target (from <see cref="WidthAllocator"/>).</exception>
     public static IReadOnlyDictionary<string, int> KeepCounts(
         ILayerPruner layerPruner, PrunableNetwork network, BuiltNetwork original, List<Tensor> batches, NetworkPruningOptions options,
+        string? defect, PruningLog log, IProgress<PruningProgress>? progress, CancellationToken cancellationToken) =>
+        Plan(layerPruner, network, original, batches, options, defect, log, progress, cancellationToken).KeepCounts;
+
+    /// <summary>The kept widths, and, for error-curve allocation with <see cref="NetworkPruningOptions.ReviseErrorCurves"/>, what revises them layer by layer.</summary>
+    public static WidthPlan Plan(
+        ILayerPruner layerPruner, PrunableNetwork network, BuiltNetwork original, List<Tensor> batches, NetworkPruningOptions options,
         string? defect, PruningLog log, IProgress<PruningProgress>? progress, CancellationToken cancellationToken)
     {
         var units = network.Units;
@@ -71,7 +77,10 @@ internal static class WidthPlanner
                     $"set '{nameof(options)}.{nameof(options.UseCapacityBounds)}' to false (it keeps every layer at or above its valid capacity)"),
             };
         log.Widths(names, allocation);
-        return allocation.KeepCounts;
+        return new WidthPlan(allocation.KeepCounts, byError && options.ReviseErrorCurves
+            ? new ErrorCurveReviser(allocator, curves, options.TargetFlopsReduction!.Value,
+                layerPruner as LdrfLayerPruner ?? new LdrfLayerPruner(new LdrfOptions(), new TorchNumericBackend()), targetName)
+            : null);
     }
 
     // Each channel's L2 norm of its producer's weights (batch norm folded in), for the global magnitude ranking.
@@ -112,5 +121,27 @@ internal static class WidthPlanner
         }
 
         return result;
+    }
+}
+
+/// <summary>The widths planned before pruning, and what revises them as layers are pruned (null: they stand).</summary>
+internal sealed record WidthPlan(IReadOnlyDictionary<string, int> KeepCounts, ErrorCurveReviser? Reviser);
+
+/// <summary>
+/// Error-curve allocation with propagation: when a layer's turn comes, its curve is recomputed on the pruned-so-far
+/// network's statistics (its inputs already pruned) and the budget is re-allocated over it and the layers after it,
+/// the layers before keeping the widths they were pruned to.
+/// </summary>
+internal sealed class ErrorCurveReviser(WidthAllocator allocator, Dictionary<string, IReadOnlyList<double>> curves, double target, LdrfLayerPruner analyst, string targetName)
+{
+    private readonly Dictionary<string, int> _decided = new(StringComparer.Ordinal);
+
+    /// <summary>The width for the layer of <paramref name="request"/> (statistics on the pruned-so-far network), recorded as decided.</summary>
+    public int Revise(LayerPruningRequest request, CancellationToken cancellationToken)
+    {
+        curves[request.LayerName] = analyst.EstimateErrorCurve(request, cancellationToken);
+        var width = allocator.AllocateByError(target, curves, minimumWidth: 1, "options", targetName, _decided).KeepCounts[request.LayerName];
+        _decided[request.LayerName] = width;
+        return width;
     }
 }

@@ -196,8 +196,15 @@ internal sealed class WidthAllocator
     /// whose own argument carries the target: <paramref name="paramName"/> is that argument and <paramref name="target"/>
     /// how the message names the target.
     /// </summary>
+    /// <param name="targetFlopsReduction">FlopsBefore / FlopsAfter to reach, ≥ 1.</param>
+    /// <param name="errorCurves">Per prunable layer name, its normalized error at every width 0..C.</param>
+    /// <param name="minimumWidth">The fewest channels any layer keeps, ≥ 1.</param>
+    /// <param name="paramName">The caller's argument that carries the target.</param>
+    /// <param name="target">How messages name the target.</param>
+    /// <param name="fixedWidths">Layers whose widths are already decided (pruned earlier): they keep them, and only the others move.</param>
     internal WidthAllocation AllocateByError(
-        double targetFlopsReduction, IReadOnlyDictionary<string, IReadOnlyList<double>> errorCurves, int minimumWidth, string paramName, string target)
+        double targetFlopsReduction, IReadOnlyDictionary<string, IReadOnlyList<double>> errorCurves, int minimumWidth, string paramName, string target,
+        IReadOnlyDictionary<string, int>? fixedWidths = null)
     {
         CheckTarget(targetFlopsReduction, paramName, target);
         Guard.NotNull(errorCurves, nameof(errorCurves));
@@ -226,8 +233,16 @@ internal sealed class WidthAllocator
             curves[i] = curve;
         }
 
+        // A fixed layer stays at its width: no curve moves it, and its floor and ceiling are that width.
+        var ceilings = _layers.Select(l => l.Channels).ToArray();
+        foreach (var (name, width) in fixedWidths ?? new Dictionary<string, int>())
+        {
+            var i = _index[name];
+            (curves[i], ceilings[i]) = (null, width);
+        }
+
         // The narrowest width each layer may take: its capacity and the minimum width, rounded up to an allowed width.
-        var floors = _layers.Select((l, i) => curves[i] is null ? l.Channels : RoundUp(Math.Min(l.Channels, Math.Max(l.Capacity, minimumWidth)), l.Channels)).ToArray();
+        var floors = _layers.Select((l, i) => curves[i] is null ? ceilings[i] : RoundUp(Math.Min(l.Channels, Math.Max(l.Capacity, minimumWidth)), l.Channels)).ToArray();
         var reachable = FlopsBefore / Flops(floors);
         if (targetFlopsReduction > reachable * (1 + 1e-12))
         {
@@ -236,7 +251,7 @@ internal sealed class WidthAllocator
                     $"A {targetFlopsReduction:0.###}x FLOPs reduction is unreachable by error-curve allocation: with every layer that has an error curve at its narrowest allowed width (its capacity, the minimum width of {minimumWidth}{(_multiple > 1 ? $", rounded up to a multiple of {_multiple} channels" : "")}) the best reachable reduction is {reachable:0.###}x. Lower the target, the minimum width or the channel multiple, or give more layers a curve."));
         }
 
-        var widths = _layers.Select(l => l.Channels).ToArray();
+        var widths = (int[])ceilings.Clone();
         var budget = FlopsBefore / targetFlopsReduction;
         var flops = Flops(widths);
         while (flops > budget)
@@ -300,7 +315,7 @@ internal sealed class WidthAllocator
             }
         }
 
-        return Result(Closest(widths, targetFlopsReduction, floors));
+        return Result(Closest(widths, targetFlopsReduction, floors, ceilings));
     }
 
     /// <summary>
@@ -458,7 +473,7 @@ internal sealed class WidthAllocator
     // With coarse allowed widths, the widest widths that reach the target can overshoot it by a whole step. Then
     // moves (one layer one allowed width wider or narrower, or one wider and another narrower; never below a
     // layer's floor) are taken while one brings the reduction closer to the target, even below it.
-    private int[] Closest(int[] widths, double target, int[] floors)
+    private int[] Closest(int[] widths, double target, int[] floors, int[]? ceilings = null)
     {
         double Distance(int[] w) => Math.Abs(Math.Log(FlopsBefore / Flops(w) / target));
         if (FlopsBefore / Flops(widths) <= target * MaxOvershoot)
@@ -471,7 +486,7 @@ internal sealed class WidthAllocator
         for (var improved = true; improved;)
         {
             improved = false;
-            var up = best.Select((w, i) => w < _layers[i].Channels ? RoundUp(w + 1, _layers[i].Channels) : w).ToArray();
+            var up = best.Select((w, i) => w < (ceilings?[i] ?? _layers[i].Channels) ? Math.Min(RoundUp(w + 1, _layers[i].Channels), ceilings?[i] ?? _layers[i].Channels) : w).ToArray();
             var down = best.Select((w, i) => Narrower(w, floors[i])).ToArray();
             var moves = new List<(int Layer, int Width)[]>();
             for (var i = 0; i < _layers.Length; i++)
