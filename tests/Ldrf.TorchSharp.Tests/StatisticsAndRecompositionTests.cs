@@ -115,7 +115,7 @@ public class StatisticsAndRecompositionTests
 
         foreach (var (unit, kept) in new[] { (units[0], new[] { 0, 2, 3, 5, 6, 7 }), (units[2], Enumerable.Range(0, 16).Except([0, 5]).ToArray()) })
         {
-            var m = PrunableUnit.ConsumerMatrix(folded.State[folded.Layers[unit.Consumer].Path + ".weight"], unit.Channels);
+            var m = UnitWeights.ConsumerMatrix(folded.State[folded.Layers[unit.Consumer].Path + ".weight"], unit.Channels);
             var rows = Matrix<double>.Build.DenseOfRowVectors(kept.Select(m.Row));
             unit.Apply(folded, kept, rows, null);
         }
@@ -135,7 +135,7 @@ public class StatisticsAndRecompositionTests
         using var folded = model.FoldBatchNorm("network");
         var units = PrunableUnit.Find(folded.Layers, ShapeInference.Outputs(folded.Layers, [3, 12, 12], "x"), [3, 12, 12]);
         var unit = units[2]; // features.7 -> classifier.0 (20 outputs, groups of 9)
-        var m = PrunableUnit.ConsumerMatrix(folded.State["classifier.0.weight"], 16);
+        var m = UnitWeights.ConsumerMatrix(folded.State["classifier.0.weight"], 16);
         var biasBefore = folded.State["classifier.0.bias"].data<float>().ToArray();
         var correction = Vector<double>.Build.Dense(20 * 9, k => k / 9); // output o gets 9 · o
         unit.Apply(folded, Enumerable.Range(0, 16).ToArray(), m, correction);

@@ -58,7 +58,7 @@ internal sealed class LayerStep(ILayerPruner layerPruner, PrunableNetwork networ
         var request = new LayerPruningRequest(name, consumerWeights, statistics)
         {
             KeepCount = keep,
-            ProducerWeights = PrunableUnit.ProducerMatrix(working.State[name + ".weight"]),
+            ProducerWeights = UnitWeights.ProducerMatrix(working.State[name + ".weight"]),
             PatchStatistics = patchStatistics,
         };
         var result = layerPruner.Prune(request, cancellationToken);

@@ -62,5 +62,5 @@ internal sealed class PrunableNetwork
 
     /// <summary>Unit <paramref name="j"/>'s consumer weights in <paramref name="model"/> (the original or the pruned-so-far chain), matricized by input channel.</summary>
     public Matrix<double> ConsumerMatrix(ChainModel model, int j) =>
-        PrunableUnit.ConsumerMatrix(model.State[Units[j].ConsumerSpec(Folded.Layers).Path + ".weight"], Units[j].Channels);
+        UnitWeights.ConsumerMatrix(model.State[Units[j].ConsumerSpec(Folded.Layers).Path + ".weight"], Units[j].Channels);
 }

@@ -85,7 +85,7 @@ internal static class WidthPlanner
 
     // Each channel's L2 norm of its producer's weights (batch norm folded in), for the global magnitude ranking.
     private static Dictionary<string, IReadOnlyList<double>> Magnitudes(PrunableNetwork network) =>
-        network.Names.Select((name, j) => (name, PrunableUnit.ProducerMatrix(network.Folded.State[name + ".weight"])))
+        network.Names.Select((name, j) => (name, UnitWeights.ProducerMatrix(network.Folded.State[name + ".weight"])))
             .ToDictionary(p => p.name, p => (IReadOnlyList<double>)p.Item2.EnumerateRows().Select(r => r.L2Norm()).ToArray(), StringComparer.Ordinal);
 
     // FLOPs = Σ cost · in′ · out′ over every Conv2d and Linear (MACs, residual blocks included), with the widths
