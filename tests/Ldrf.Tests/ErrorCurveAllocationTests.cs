@@ -160,6 +160,7 @@ public class ErrorCurveAllocationTests
         Assert.Multiple(() =>
         {
             Assert.That(curve, Has.Length.EqualTo((2 * pairs) + 1));
+            Assert.That(curve, IsFinite.Number, "every error of the curve");
             Assert.That(curve[0], Is.EqualTo(1.0));
             Assert.That(curve.Zip(curve.Skip(1), (a, b) => a - b), Has.All.GreaterThanOrEqualTo(-1e-12), "non-increasing");
             Assert.That(curve[pairs - 1], IsFinite.GreaterThan(0.01), "five neurons cannot hold six neurons' information");

@@ -14,14 +14,8 @@ namespace Ldrf.TorchSharp.Pruning;
 /// </summary>
 internal static class WidthPlanner
 {
-    /// <summary>The kept width of each unit, by name.</summary>
+    /// <summary>The kept width of each unit, by name, and, for error-curve allocation with <see cref="NetworkPruningOptions.ReviseErrorCurves"/>, what revises them layer by layer.</summary>
     /// <exception cref="ArgumentException">The layer pruner cannot estimate a capacity, an unknown layer in the ratios, or an unreachable target (from <see cref="WidthAllocator"/>).</exception>
-    public static IReadOnlyDictionary<string, int> KeepCounts(
-        ILayerPruner layerPruner, PrunableNetwork network, BuiltNetwork original, List<Tensor> batches, NetworkPruningOptions options,
-        string? defect, PruningLog log, IProgress<PruningProgress>? progress, CancellationToken cancellationToken) =>
-        Plan(layerPruner, network, original, batches, options, defect, log, progress, cancellationToken).KeepCounts;
-
-    /// <summary>The kept widths, and, for error-curve allocation with <see cref="NetworkPruningOptions.ReviseErrorCurves"/>, what revises them layer by layer.</summary>
     public static WidthPlan Plan(
         ILayerPruner layerPruner, PrunableNetwork network, BuiltNetwork original, List<Tensor> batches, NetworkPruningOptions options,
         string? defect, PruningLog log, IProgress<PruningProgress>? progress, CancellationToken cancellationToken)
@@ -39,6 +33,8 @@ internal static class WidthPlanner
                 nameof(options));
         }
 
+        // The curves are LDRF's, whichever layer pruner reconstructs: the widths are then measured apart from it.
+        var analyst = !byError ? null : layerPruner as LdrfLayerPruner ?? new LdrfLayerPruner(new LdrfOptions(), new TorchNumericBackend());
         var curves = new Dictionary<string, IReadOnlyList<double>>(StringComparer.Ordinal);
         if (bounded || byError)
         {
@@ -46,8 +42,6 @@ internal static class WidthPlanner
             // yet, in one pass (later layers' curves do not see the earlier layers' pruning).
             using var collector = new StatisticsCollector(network, batches, cacheBytes: 0, defect);
             var statistics = collector.OfOriginal(original, progress, cancellationToken);
-            // The curves are LDRF's, whichever layer pruner reconstructs: the widths are then measured apart from it.
-            var analyst = layerPruner as LdrfLayerPruner ?? new LdrfLayerPruner(new LdrfOptions(), new TorchNumericBackend());
             for (var j = 0; j < units.Count; j++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -57,7 +51,7 @@ internal static class WidthPlanner
                     capacities[j] = Math.Clamp(estimator!.EstimateCapacity(request, cancellationToken), 1, units[j].Channels);
                 }
 
-                if (byError)
+                if (analyst is not null)
                 {
                     curves[names[j]] = analyst.EstimateErrorCurve(request, cancellationToken);
                 }
@@ -77,9 +71,8 @@ internal static class WidthPlanner
                     $"set '{nameof(options)}.{nameof(options.UseCapacityBounds)}' to false (it keeps every layer at or above its valid capacity)"),
             };
         log.Widths(names, allocation);
-        return new WidthPlan(allocation.KeepCounts, byError && options.ReviseErrorCurves
-            ? new ErrorCurveReviser(allocator, curves, options.TargetFlopsReduction!.Value,
-                layerPruner as LdrfLayerPruner ?? new LdrfLayerPruner(new LdrfOptions(), new TorchNumericBackend()), targetName)
+        return new WidthPlan(allocation.KeepCounts, analyst is not null && options.ReviseErrorCurves
+            ? new ErrorCurveReviser(allocator, curves, options.TargetFlopsReduction!.Value, analyst, nameof(options), targetName)
             : null);
     }
 
@@ -132,7 +125,8 @@ internal sealed record WidthPlan(IReadOnlyDictionary<string, int> KeepCounts, Er
 /// network's statistics (its inputs already pruned) and the budget is re-allocated over it and the layers after it,
 /// the layers before keeping the widths they were pruned to.
 /// </summary>
-internal sealed class ErrorCurveReviser(WidthAllocator allocator, Dictionary<string, IReadOnlyList<double>> curves, double target, LdrfLayerPruner analyst, string targetName)
+internal sealed class ErrorCurveReviser(
+    WidthAllocator allocator, Dictionary<string, IReadOnlyList<double>> curves, double target, LdrfLayerPruner analyst, string paramName, string targetName)
 {
     private readonly Dictionary<string, int> _decided = new(StringComparer.Ordinal);
 
@@ -140,7 +134,7 @@ internal sealed class ErrorCurveReviser(WidthAllocator allocator, Dictionary<str
     public int Revise(LayerPruningRequest request, CancellationToken cancellationToken)
     {
         curves[request.LayerName] = analyst.EstimateErrorCurve(request, cancellationToken);
-        var width = allocator.AllocateByError(target, curves, minimumWidth: 1, "options", targetName, _decided).KeepCounts[request.LayerName];
+        var width = allocator.AllocateByError(target, curves, minimumWidth: 1, paramName, targetName, _decided).KeepCounts[request.LayerName];
         _decided[request.LayerName] = width;
         return width;
     }

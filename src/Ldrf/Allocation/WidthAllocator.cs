@@ -216,13 +216,7 @@ internal sealed class WidthAllocator
         var curves = new IReadOnlyList<double>?[_layers.Length];
         foreach (var (name, curve) in errorCurves)
         {
-            if (!_index.TryGetValue(name, out var i))
-            {
-                throw new ArgumentException(
-                    $"'errorCurves' names an unknown layer '{name}'; the {_layers.Length} prunable layers are: {string.Join(", ", _layers.Select(l => l.Name))}.",
-                    nameof(errorCurves));
-            }
-
+            var i = IndexOf(name, nameof(errorCurves), nameof(errorCurves));
             if (curve is null || curve.Count != _layers[i].Channels + 1 || curve.Any(e => !(e >= 0 && e <= 1)))
             {
                 throw new ArgumentException(
@@ -237,7 +231,7 @@ internal sealed class WidthAllocator
         var ceilings = _layers.Select(l => l.Channels).ToArray();
         foreach (var (name, width) in fixedWidths ?? new Dictionary<string, int>())
         {
-            var i = _index[name];
+            var i = IndexOf(name, nameof(fixedWidths), nameof(fixedWidths));
             (curves[i], ceilings[i]) = (null, width);
         }
 
@@ -337,9 +331,10 @@ internal sealed class WidthAllocator
         var scored = new bool[_layers.Length];
         foreach (var (name, values) in scores)
         {
-            if (!_index.TryGetValue(name, out var i) || values is null || values.Count != _layers[i].Channels || values.Any(v => !double.IsFinite(v)))
+            var i = IndexOf(name, nameof(scores), nameof(scores));
+            if (values is null || values.Count != _layers[i].Channels || values.Any(v => !double.IsFinite(v)))
             {
-                throw new ArgumentException($"'scores'['{name}'] must name a prunable layer and hold one finite score per channel.", nameof(scores));
+                throw new ArgumentException($"'scores'['{name}'] must hold one finite score per channel ({_layers[i].Channels}).", nameof(scores));
             }
 
             scored[i] = true;
@@ -395,13 +390,7 @@ internal sealed class WidthAllocator
         var widths = _layers.Select(l => l.Channels).ToArray();
         foreach (var (name, ratio) in keepRatios)
         {
-            if (!_index.TryGetValue(name, out var i))
-            {
-                throw new ArgumentException(
-                    $"'{ratios}' names an unknown layer '{name}'; the {_layers.Length} prunable layers are: {string.Join(", ", _layers.Select(l => l.Name))}.",
-                    paramName);
-            }
-
+            var i = IndexOf(name, ratios, paramName);
             if (!(ratio > 0 && ratio <= 1))
             {
                 throw new ArgumentOutOfRangeException(paramName, ratio,
@@ -423,13 +412,7 @@ internal sealed class WidthAllocator
         var widths = _layers.Select(l => l.Channels).ToArray();
         foreach (var (name, count) in keepCounts)
         {
-            if (!_index.TryGetValue(name, out var i))
-            {
-                throw new ArgumentException(
-                    $"'keepCounts' names an unknown layer '{name}'; the prunable layers are: {string.Join(", ", _layers.Select(l => l.Name))}.",
-                    nameof(keepCounts));
-            }
-
+            var i = IndexOf(name, nameof(keepCounts), nameof(keepCounts));
             if (count < 1 || count > _layers[i].Channels)
             {
                 throw new ArgumentOutOfRangeException(nameof(keepCounts), count, $"'keepCounts'['{name}'] must be between 1 and {_layers[i].Channels} but is {count}.");
@@ -440,6 +423,14 @@ internal sealed class WidthAllocator
 
         return Flops(widths);
     }
+
+    // The index of prunable layer `name`, named in the caller's `argument`; an unknown name lists the valid ones.
+    private int IndexOf(string name, string argument, string paramName) =>
+        _index.TryGetValue(name, out var i)
+            ? i
+            : throw new ArgumentException(
+                $"'{argument}' names an unknown layer '{name}'; the {_layers.Length} prunable layers are: {string.Join(", ", _layers.Select(l => l.Name))}.",
+                paramName);
 
     private static void CheckTarget(double targetFlopsReduction, string paramName, string target)
     {
