@@ -1,4 +1,3 @@
-using System.Globalization;
 using Ldrf.TorchSharp.Complexity;
 using static TorchSharp.torch;
 
@@ -31,7 +30,7 @@ internal sealed class ChainModel : IDisposable
         var model = new ChainModel(layers, NetworkReader.CopyState(network));
         try
         {
-            model.CheckValues(paramName);
+            StateValues.Check(model.State, LayerSpec.Leaves(layers), paramName);
         }
         catch
         {
@@ -142,41 +141,6 @@ internal sealed class ChainModel : IDisposable
 
     /// <summary>Counts FLOPs and parameters for one image.</summary>
     public ComplexityReport Complexity(long[] imageShape, string paramName) => ModelComplexity.Count(Layers, imageShape, paramName);
-
-    /// <summary>
-    /// Refuses weights that would poison every statistic downstream: NaN or infinite entries anywhere, and
-    /// negative running variances (their square root is NaN once folded). Checked here, where the tensor still
-    /// has its name, instead of failing later on a C x C sum that names nothing the caller knows.
-    /// </summary>
-    private void CheckValues(string paramName)
-    {
-        using var scope = NewDisposeScope();
-        foreach (var (key, tensor) in State)
-        {
-            if (!tensor.is_floating_point())
-            {
-                continue;
-            }
-
-            var bad = isfinite(tensor).logical_not();
-            var what = "NaN or infinite";
-            if (!bad.any().item<bool>() && key.EndsWith(".running_var", StringComparison.Ordinal) && LayerSpec.Leaves(Layers).Any(l => l is BatchNorm2dSpec bn && key == bn.Path + ".running_var"))
-            {
-                bad = tensor.lt(0);
-                what = "negative";
-            }
-
-            if (bad.any().item<bool>())
-            {
-                var index = bad.nonzero()[0].data<long>().ToArray();
-                var value = tensor.to(ScalarType.Float64)[index.Select(i => TensorIndex.Single(i)).ToArray()].item<double>();
-                throw new ArgumentException(
-                    string.Create(CultureInfo.InvariantCulture,
-                        $"'{paramName}' tensor '{key}' ({NetworkReader.Shape(tensor.shape)}) has {what} entries, the first {value} at [{string.Join(", ", index)}]; every weight and statistic must be finite (and running variances non-negative)."),
-                    paramName);
-            }
-        }
-    }
 
     /// <summary>Replaces (and disposes) a state tensor.</summary>
     public void Replace(string key, Tensor value) => Replace(State, key, value);

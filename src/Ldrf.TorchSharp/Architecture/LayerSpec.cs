@@ -19,6 +19,12 @@ namespace Ldrf.TorchSharp.Architecture;
 [JsonDerivedType(typeof(LinearSpec), "Linear")]
 [JsonDerivedType(typeof(AdaptiveAvgPool2dSpec), "AdaptiveAvgPool2d")]
 [JsonDerivedType(typeof(ResidualBlockSpec), "ResidualBlock")]
+[JsonDerivedType(typeof(ActivationSpec), "Activation")]
+[JsonDerivedType(typeof(PReluSpec), "PReLU")]
+[JsonDerivedType(typeof(IdentitySpec), "Identity")]
+[JsonDerivedType(typeof(AddSpec), "Add")]
+[JsonDerivedType(typeof(ConcatSpec), "Concat")]
+[JsonDerivedType(typeof(MultiplySpec), "Multiply")]
 internal abstract record LayerSpec(string Path)
 {
     /// <summary>The TorchSharp module type name, for messages.</summary>
@@ -48,12 +54,19 @@ internal abstract record LayerSpec(string Path)
     }
 }
 
-/// <summary>A 2-D convolution with groups = 1. Pairs are (height, width).</summary>
+/// <summary>
+/// A 2-D convolution. Pairs are (height, width). <see cref="Groups"/> splits the channels into groups that are
+/// convolved separately (groups = in = out is a depthwise convolution); JSON written before groups existed reads as 1.
+/// </summary>
 internal sealed record Conv2dSpec(
     string Path, int InChannels, int OutChannels, int[] Kernel, int[] Stride, int[] Padding, int[] Dilation,
-    PaddingModes PaddingMode, bool HasBias) : LayerSpec(Path)
+    PaddingModes PaddingMode, bool HasBias, int Groups = 1) : LayerSpec(Path)
 {
     public override string TypeName => "Conv2d";
+
+    /// <summary>Whether each output channel reads exactly its own input channel (groups = in = out).</summary>
+    [JsonIgnore]
+    public bool IsDepthwise => Groups > 1 && Groups == InChannels && Groups == OutChannels;
 }
 
 /// <summary>2-D batch normalization that tracks running statistics.</summary>
@@ -115,4 +128,87 @@ internal sealed record ResidualBlockSpec(string Path, List<LayerSpec> Main, List
 
     /// <summary>A copy with its own lists, so that editing the copy's layers leaves this one alone.</summary>
     public ResidualBlockSpec DeepCopy() => this with { Main = [.. Main], Shortcut = [.. Shortcut] };
+}
+
+/// <summary>The parameter-free element-wise activations of a graph (ReLU itself stays <see cref="ReluSpec"/>).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ActivationKind>))]
+internal enum ActivationKind
+{
+    /// <summary>min(max(x, 0), 6).</summary>
+    Relu6,
+
+    /// <summary>min(max(x, Alpha), Beta) (TorchSharp's Hardtanh).</summary>
+    Clamp,
+
+    /// <summary>x for x ≥ 0, Alpha · x otherwise.</summary>
+    LeakyRelu,
+
+    /// <summary>x · sigmoid(x).</summary>
+    Silu,
+
+    /// <summary>x · relu6(x + 3) / 6.</summary>
+    Hardswish,
+
+    /// <summary>max(0, min(1, Alpha · x + Beta)); Alpha = Beta = 0 means torch's 1/6 and 1/2.</summary>
+    Hardsigmoid,
+
+    /// <summary>1 / (1 + e^−x).</summary>
+    Sigmoid,
+
+    /// <summary>tanh(x).</summary>
+    Tanh,
+
+    /// <summary>x · Φ(x); Alpha = 1 selects the tanh approximation.</summary>
+    Gelu,
+}
+
+/// <summary>An element-wise activation without parameters (see <see cref="ActivationKind"/> for Alpha and Beta).</summary>
+internal sealed record ActivationSpec(string Path, ActivationKind Kind, double Alpha = 0, double Beta = 0) : LayerSpec(Path)
+{
+    public override string TypeName => Kind switch
+    {
+        ActivationKind.Relu6 => "ReLU6",
+        ActivationKind.Clamp => "Hardtanh",
+        ActivationKind.LeakyRelu => "LeakyReLU",
+        ActivationKind.Silu => "SiLU",
+        ActivationKind.Hardswish => "Hardswish",
+        ActivationKind.Hardsigmoid => "Hardsigmoid",
+        ActivationKind.Sigmoid => "Sigmoid",
+        ActivationKind.Tanh => "Tanh",
+        ActivationKind.Gelu => "GELU",
+        _ => Kind.ToString(),
+    };
+}
+
+/// <summary>PReLU with 1 shared slope or one per channel (state <c>Path.weight</c>; per-channel slopes follow their channels).</summary>
+internal sealed record PReluSpec(string Path, int Parameters) : LayerSpec(Path)
+{
+    public override string TypeName => "PReLU";
+}
+
+/// <summary>The identity.</summary>
+internal sealed record IdentitySpec(string Path) : LayerSpec(Path)
+{
+    public override string TypeName => "Identity";
+}
+
+/// <summary>The element-wise sum of two or more inputs of equal shape (a graph node).</summary>
+internal sealed record AddSpec(string Path) : LayerSpec(Path)
+{
+    public override string TypeName => "Add";
+}
+
+/// <summary>The concatenation of two or more inputs along the channels (dimension 1; a graph node).</summary>
+internal sealed record ConcatSpec(string Path) : LayerSpec(Path)
+{
+    public override string TypeName => "Concat";
+}
+
+/// <summary>
+/// Input 0 times input 1 (a graph node): input 1 is an N x C x 1 x 1 gate broadcast over height and width
+/// (squeeze-excitation), an N x C gate, or of input 0's shape.
+/// </summary>
+internal sealed record MultiplySpec(string Path) : LayerSpec(Path)
+{
+    public override string TypeName => "Multiply";
 }

@@ -113,7 +113,7 @@ internal static class NetworkBuilder
     private static nn.Module<Tensor, Tensor> Create(LayerSpec spec, ScalarType dtype) => spec switch
     {
         Conv2dSpec c => nn.Conv2d(c.InChannels, c.OutChannels, (c.Kernel[0], c.Kernel[1]), (c.Stride[0], c.Stride[1]),
-            (c.Padding[0], c.Padding[1]), (c.Dilation[0], c.Dilation[1]), c.PaddingMode, 1, c.HasBias, dtype: dtype),
+            (c.Padding[0], c.Padding[1]), (c.Dilation[0], c.Dilation[1]), c.PaddingMode, c.Groups, c.HasBias, dtype: dtype),
         BatchNorm2dSpec b => BatchNorm(b, dtype),
         ReluSpec => nn.ReLU(),
         MaxPool2dSpec m => nn.MaxPool2d((m.Kernel[0], m.Kernel[1]), (m.Stride[0], m.Stride[1]), (m.Padding[0], m.Padding[1]), (m.Dilation[0], m.Dilation[1]), m.CeilMode),
