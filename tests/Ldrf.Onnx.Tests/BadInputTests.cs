@@ -1,5 +1,3 @@
-using Google.Protobuf;
-using Ldrf.Onnx.Import;
 using Ldrf.Onnx.Protobuf;
 using static Ldrf.Onnx.Tests.OnnxRuntimeReference;
 
@@ -12,16 +10,33 @@ public class BadInputTests
     [TestCase("bad-truncated.onnx")]
     public void A_file_that_is_not_a_whole_onnx_model_is_invalid_data_naming_the_file(string file)
     {
-        using var stream = File.OpenRead(Path.Combine(Models, file));
-        var ex = Assert.Throws<InvalidDataException>(() => OnnxFile.Read(stream, file))!;
-        Assert.That(ex.Message, Does.Contain(file));
+        var path = Path.Combine(Models, file);
+        var ex = Assert.Throws<InvalidDataException>(() => OnnxModel.Load(path))!;
+        Assert.That(ex.Message, Does.Contain(path));
+    }
+
+    [Test]
+    public void An_empty_stream_is_invalid_data_naming_the_source()
+    {
+        using var stream = new MemoryStream();
+        var ex = Assert.Throws<InvalidDataException>(() => OnnxModel.Load(stream, "empty upload"))!;
+        Assert.That(ex.Message, Does.Contain("'empty upload' is not an ONNX model"));
+    }
+
+    [Test]
+    public void A_missing_file_names_the_path()
+    {
+        var path = Path.Combine(Models, "no-such-model.onnx");
+        var ex = Assert.Throws<FileNotFoundException>(() => OnnxModel.Load(path))!;
+        Assert.That(ex.Message, Does.Contain(path));
     }
 
     [Test]
     public void An_unsupported_operator_names_the_file_node_operator_opset_and_what_is_supported()
     {
-        var ex = Assert.Throws<NotSupportedException>(() => Reexport("bad-unsupported-opset13.onnx"))!;
-        Assert.That(ex.Message, Does.Contain("bad-unsupported-opset13.onnx").And.Contain("/Softmax").And.Contain("Softmax, opset 13")
+        var path = Path.Combine(Models, "bad-unsupported-opset13.onnx");
+        var ex = Assert.Throws<NotSupportedException>(() => OnnxModel.Load(path))!;
+        Assert.That(ex.Message, Does.Contain(path).And.Contain("'/Softmax' (Softmax, opset 13)")
             .And.Contain("supported: Conv, BatchNormalization"));
     }
 
@@ -72,6 +87,4 @@ public class BadInputTests
     }
 
     private static ModelProto Model(string file) => ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(Models, file)));
-
-    private static ModelProto Reexport(string file) => OnnxModel.Reexport(Model(file), file);
 }
