@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Ldrf.TorchSharp.Architecture;
 
 /// <summary>
@@ -7,5 +9,6 @@ namespace Ldrf.TorchSharp.Architecture;
 internal sealed record GraphNode(LayerSpec Op, string[] Inputs)
 {
     /// <summary>The node's name: its spec's path, unique in its graph.</summary>
+    [JsonIgnore]
     public string Name => Op.Path;
 }

@@ -13,7 +13,7 @@ public sealed record GraphNodeInfo(string Name, string Operation, IReadOnlyList<
 /// <summary>
 /// A network of named nodes (TorchSharp modules, and the sum, channel concatenation and gate product of their
 /// outputs) in topological order, with one input and one output. Built with <see cref="GraphNetworkBuilder"/>;
-/// the pruner reads it, and <c>NetworkFile.SaveLdrf</c>/<c>LoadLdrf</c> store and load it without the code that built it.
+/// <c>NetworkFile.SaveLdrf</c>/<c>LoadLdrf</c> store and load it without the code that built it.
 /// </summary>
 /// <remarks>
 /// The forward pass runs the nodes in order and frees each intermediate tensor after its last reader. Each module
