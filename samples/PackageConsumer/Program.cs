@@ -1,5 +1,5 @@
-// A consumer of the packed Ldrf packages: restores Ldrf.TorchSharp from a local folder feed, builds,
-// and runs a TorchSharp forward pass. TorchSharp's native shim loads here only because the package's
+// A consumer of the packed Ldrf packages: restores Ldrf.TorchSharp and Ldrf.Onnx from a local folder feed, builds,
+// runs a TorchSharp forward pass, and writes the network as ONNX and reads it back. TorchSharp's native shim loads here only because the package's
 // buildTransitive targets fixed it in this project's output folder.
 using TorchSharp;
 using static TorchSharp.torch;
@@ -21,6 +21,18 @@ Console.WriteLine($"Forward pass: input [{string.Join(", ", input.shape)}] -> ou
 if (!output.shape.SequenceEqual(new long[] { 2, 10 }) || !output.isfinite().all().item<bool>())
 {
     Console.Error.WriteLine("Unexpected forward-pass output.");
+    return 1;
+}
+// 3. ONNX out and back in (Ldrf.Onnx): the imported graph network computes the same outputs.
+var onnxPath = Path.Combine(Path.GetTempPath(), $"ldrf-package-consumer-{Environment.ProcessId}.onnx");
+Ldrf.Onnx.OnnxModel.Save(network, onnxPath, [1, 8, 8]);
+using var imported = Ldrf.Onnx.OnnxModel.Load(onnxPath);
+File.Delete(onnxPath);
+using var again = imported.forward(input);
+Console.WriteLine($"ONNX round trip: {imported.Nodes.Count} nodes, {imported.InputName} -> {imported.OutputName}");
+if (!again.allclose(output, rtol: 1e-5, atol: 1e-6))
+{
+    Console.Error.WriteLine("The network read back from ONNX computes other outputs.");
     return 1;
 }
 Console.WriteLine("Package consumer OK.");
