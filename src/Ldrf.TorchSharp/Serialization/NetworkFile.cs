@@ -151,6 +151,9 @@ public static class NetworkFile
     /// Writes the network's state_dict in PyTorch's format (a file that <c>torch.load</c> reads and
     /// <c>load_state_dict</c> accepts), through TorchSharp.PyBridge. Keys are the network's own state_dict keys, its
     /// module paths (for example <c>features.0.weight</c>), so a PyTorch module with the same names and sizes loads it.
+    /// A <see cref="GraphNetwork"/>'s keys are its node names (<c>node.weight</c>), except for nodes that mirror a
+    /// PyTorch module, such as those of <see cref="Models.TorchVisionModels.MobileNetV2"/>, whose keys are that module's
+    /// path (<c>features.1.conv.0.0.weight</c> for node <c>features_1_conv_0_0</c>).
     /// </summary>
     /// <remarks>
     /// A network that <see cref="Pruning.TorchSharpPruner"/> returned has no batch norms: each BatchNorm2d of the
@@ -169,6 +172,14 @@ public static class NetworkFile
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (network is GraphNetwork graph)
+        {
+            // Under the PyTorch module paths of the nodes that mirror a PyTorch model (for example torchvision's).
+            var state = graph.state_dict().ToDictionary(kv => graph.PyTorchKey(kv.Key), kv => kv.Value, StringComparer.Ordinal);
+            WriteThenMove(path, "PyTorch state_dict", file => PyTorchPickler.PickleStateDict(file, state, leaveOpen: true));
+            return;
+        }
+
         WriteThenMove(path, "PyTorch state_dict", file => network.save_py(file, leaveOpen: true));
     }
 
@@ -224,7 +235,7 @@ public static class NetworkFile
     /// <c>load_py(strict: true)</c> compares key names only and names no key, and a tensor with as many or fewer
     /// elements than its parameter loads there without an error.
     /// </remarks>
-    /// <param name="network">The network to load into (its module names must be the state_dict's keys).</param>
+    /// <param name="network">The network to load into (its module names must be the state_dict's keys; for a <see cref="GraphNetwork"/>, the keys <see cref="ExportPyTorch(nn.Module{Tensor, Tensor}, string)"/> writes).</param>
     /// <param name="path">The file written by <c>torch.save</c> (the zip format, PyTorch 1.6 and later).</param>
     /// <exception cref="FileNotFoundException">The file does not exist; the message names it.</exception>
     /// <exception cref="InvalidDataException">
@@ -244,7 +255,7 @@ public static class NetworkFile
     /// The whole file is read and checked before any parameter changes, so a refused file leaves the network as it
     /// was. Values are converted to each parameter's type and device.
     /// </remarks>
-    /// <param name="network">The network to load into (its module names must be the file's keys).</param>
+    /// <param name="network">The network to load into (its module names must be the file's keys; for a <see cref="GraphNetwork"/>, the keys <see cref="ExportPyTorch(nn.Module{Tensor, Tensor}, string)"/> writes).</param>
     /// <param name="path">The safetensors file.</param>
     /// <exception cref="FileNotFoundException">The file does not exist; the message names it.</exception>
     /// <exception cref="InvalidDataException">
@@ -265,11 +276,13 @@ public static class NetworkFile
             throw new ArgumentException($"'{nameof(network)}' has been disposed: tensor '{disposed}' no longer has native storage.", nameof(network));
         }
 
+        // A graph network's file keys are its nodes' PyTorch module paths where they mirror a PyTorch model.
+        Func<string, string> fileKey = network is GraphNetwork graph ? graph.PyTorchKey : key => key;
         var loaded = read(path);
         try
         {
-            CheckKeysAndShapes(target, loaded, path);
-            NetworkReader.RestoreState(network, loaded);
+            CheckKeysAndShapes(target.ToDictionary(kv => fileKey(kv.Key), kv => kv.Value, StringComparer.Ordinal), loaded, path);
+            NetworkReader.RestoreState(network, target.Keys.ToDictionary(key => key, key => loaded[fileKey(key)], StringComparer.Ordinal));
         }
         finally
         {
