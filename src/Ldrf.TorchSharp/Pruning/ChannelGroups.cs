@@ -222,6 +222,13 @@ internal sealed class ChannelGroups
                 coupledBy = "nothing reads its channels";
             }
 
+            // A node reading the channels twice (a concat of a tensor with itself) would need one answer for two slices.
+            var twice = consumers.Concat(lockstep).FirstOrDefault(c => c.Layout.Count(x => tied.Contains(x.Space)) > 1).Node;
+            if (coupledBy is null && twice is not null)
+            {
+                coupledBy = $"'{twice}' reads its channels twice";
+            }
+
             groups.Add(new ChannelGroup(source, space, widths.GetValueOrDefault(space), [space, .. tied.Where(gates.Contains)], members, readers, coupledBy));
         }
 
