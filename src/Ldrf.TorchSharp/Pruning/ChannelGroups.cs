@@ -247,6 +247,7 @@ internal sealed class ChannelGroups
         {
             var first = inputs[0];
             var aligned = inputs.All(l => l.Count == first.Count && l.Zip(first).All(z => z.First.Channels == z.Second.Channels));
+            var distinct = inputs.SelectMany(l => l).Select(x => spaces.Find(x.Space)).Distinct().Count();
             for (var k = 1; k < inputs.Count; k++)
             {
                 foreach (var segment in inputs[k])
@@ -268,7 +269,6 @@ internal sealed class ChannelGroups
                 }
             }
 
-            var distinct = inputs.SelectMany(l => l).Select(x => spaces.Find(x.Space)).Distinct().Count();
             if (!aligned)
             {
                 foreach (var input in inputs)
