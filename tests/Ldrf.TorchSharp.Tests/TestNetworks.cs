@@ -92,7 +92,7 @@ internal static class TestNetworks
 
     // He initialization (TorchSharp's default shrinks the signal with depth, leaving outputs nearly constant) and
     // non-trivial batch-norm statistics, so that folding is tested for real.
-    private static void Initialize(Sequential network, bool redundant, int outputs)
+    internal static void Initialize(nn.Module network, bool redundant, int outputs)
     {
         using (no_grad())
         {

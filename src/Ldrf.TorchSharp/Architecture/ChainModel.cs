@@ -96,34 +96,7 @@ internal sealed class ChainModel : IDisposable
                     paramName);
             }
 
-            using (var scope = NewDisposeScope())
-            {
-                var weight = state[conv.Path + ".weight"];
-                var dtype = weight.dtype;
-                var mean = state[bn.Path + ".running_mean"].to(ScalarType.Float64);
-                var variance = state[bn.Path + ".running_var"].to(ScalarType.Float64);
-                var scale = (variance + bn.Eps).rsqrt();
-                var shift = -mean * scale;
-                if (bn.Affine)
-                {
-                    var gamma = state[bn.Path + ".weight"].to(ScalarType.Float64);
-                    scale = scale * gamma;
-                    shift = (shift * gamma) + state[bn.Path + ".bias"].to(ScalarType.Float64);
-                }
-
-                var newWeight = (weight.to(ScalarType.Float64) * scale.reshape(-1, 1, 1, 1)).to(dtype);
-                var newBias = conv.HasBias ? (state[conv.Path + ".bias"].to(ScalarType.Float64) * scale) + shift : shift;
-                Replace(state, conv.Path + ".weight", newWeight.DetachFromDisposeScope());
-                Replace(state, conv.Path + ".bias", newBias.to(dtype).DetachFromDisposeScope());
-            }
-
-            foreach (var key in state.Keys.Where(k => k.StartsWith(bn.Path + ".", StringComparison.Ordinal)).ToList())
-            {
-                state[key].Dispose();
-                state.Remove(key);
-            }
-
-            layers[^1] = conv with { HasBias = true };
+            layers[^1] = BatchNormFolding.Fold(state, conv, bn, paramName);
         }
 
         return layers;
@@ -143,7 +116,7 @@ internal sealed class ChainModel : IDisposable
     public ComplexityReport Complexity(long[] imageShape, string paramName) => ModelComplexity.Count(Layers, imageShape, paramName);
 
     /// <summary>Replaces (and disposes) a state tensor.</summary>
-    public void Replace(string key, Tensor value) => Replace(State, key, value);
+    public void Replace(string key, Tensor value) => StateValues.Replace(State, key, value);
 
     public void Dispose()
     {
@@ -153,15 +126,5 @@ internal sealed class ChainModel : IDisposable
         }
 
         State.Clear();
-    }
-
-    private static void Replace(Dictionary<string, Tensor> state, string key, Tensor value)
-    {
-        if (state.TryGetValue(key, out var old))
-        {
-            old.Dispose();
-        }
-
-        state[key] = value;
     }
 }

@@ -1,3 +1,7 @@
+using Ldrf.TorchSharp.Complexity;
+using Ldrf.TorchSharp.Graphs;
+using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Ldrf.TorchSharp.Architecture;
@@ -63,7 +67,7 @@ internal sealed class GraphModel : IDisposable
     public IReadOnlyList<GraphNode> Consumers(string name) => [.. Nodes.Where(n => n.Inputs.Contains(name, StringComparer.Ordinal))];
 
     /// <summary>Reads a network's architecture and copies its state (the network is left untouched).</summary>
-    /// <param name="network">A Sequential (possibly nested, with residual blocks) of the supported layers.</param>
+    /// <param name="network">A <see cref="GraphNetwork"/>, or a Sequential (possibly nested, with residual blocks) of the supported layers.</param>
     /// <param name="paramName">The caller's argument name, for messages.</param>
     /// <exception cref="ArgumentException">
     /// A module is unsupported, the network is disposed, a parameter or buffer holds NaN or infinity, or a batch
@@ -72,19 +76,31 @@ internal sealed class GraphModel : IDisposable
     public static GraphModel FromNetwork(nn.Module network, string paramName)
     {
         ArgumentNullException.ThrowIfNull(network, paramName);
+        if (network is GraphNetwork graph)
+        {
+            // Module nodes are described again from their modules, which also catches a disposed network.
+            var nodes = graph.GraphNodes.Select(n => graph.Modules.TryGetValue(n.Name, out var module)
+                ? n with { Op = LayerModules.Describe(module, n.Name, paramName, inGraph: true)! }
+                : n).ToList();
+            return Checked(new GraphModel(graph.InputName, nodes, graph.OutputName, NetworkReader.CopyState(network)), paramName);
+        }
+
         var chain = NetworkReader.Read(network, paramName);
-        var state = NetworkReader.CopyState(network);
+        return Checked(FromChain(chain, NetworkReader.CopyState(network)), paramName);
+    }
+
+    private static GraphModel Checked(GraphModel model, string paramName)
+    {
         try
         {
-            StateValues.Check(state, LayerSpec.Leaves(chain), paramName);
+            StateValues.Check(model.State, model.Nodes.Select(n => n.Op), paramName);
+            return model;
         }
         catch
         {
-            DisposeAll(state);
+            model.Dispose();
             throw;
         }
-
-        return FromChain(chain, state);
     }
 
     /// <summary>The graph of a chain (residual blocks included); takes ownership of <paramref name="state"/>.</summary>
@@ -131,6 +147,101 @@ internal sealed class GraphModel : IDisposable
         return new GraphModel(inputName, nodes, current, state, [.. chain.Select(Copy)]);
     }
 
+    /// <summary>
+    /// A copy with every BatchNorm2d folded into the Conv2d it reads when nothing else reads that convolution
+    /// (exact in evaluation mode up to round-off; see <see cref="BatchNormFolding.Fold"/>). The batch norm's node is
+    /// gone and its readers read the convolution; a batch norm that does not qualify stays a node.
+    /// </summary>
+    /// <exception cref="ArgumentException">A batch norm's running variance plus its eps is zero in some channel (it cannot be folded); the message names it.</exception>
+    public GraphModel FoldBatchNorm(string paramName)
+    {
+        var folded = Clone();
+        try
+        {
+            var output = OutputName;
+            foreach (var bn in Nodes.Where(n => n.Op is BatchNorm2dSpec).Select(n => (BatchNorm2dSpec)n.Op).ToList())
+            {
+                var source = folded[bn.Path].Inputs[0];
+                if (source == InputName || folded[source].Op is not Conv2dSpec conv || folded.Consumers(source).Count != 1 || source == output)
+                {
+                    continue;
+                }
+
+                folded.Replace(BatchNormFolding.Fold(folded.State, conv, bn, paramName));
+                folded.Nodes.RemoveAt(folded.IndexOf(bn.Path));
+                for (var i = 0; i < folded.Nodes.Count; i++)
+                {
+                    if (folded.Nodes[i].Inputs.Contains(bn.Path, StringComparer.Ordinal))
+                    {
+                        folded.Nodes[i] = folded.Nodes[i] with { Inputs = [.. folded.Nodes[i].Inputs.Select(x => x == bn.Path ? source : x)] };
+                    }
+                }
+
+                output = output == bn.Path ? source : output;
+            }
+
+            return output == OutputName ? folded : new GraphModel(InputName, folded.Nodes, output, folded.State, folded.ChainLayout);
+        }
+        catch
+        {
+            folded.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The output shape of every node (and of the input) for one image of shape <paramref name="imageShape"/> (C x H x W).</summary>
+    /// <exception cref="ArgumentException">A node cannot take its inputs; the message names the node and the shapes.</exception>
+    public Dictionary<string, long[]> Shapes(long[] imageShape, string paramName) => ShapeInference.Outputs(this, imageShape, paramName);
+
+    /// <summary>Counts FLOPs and parameters for one image (a row per node; see <see cref="ModelComplexity"/> for the convention).</summary>
+    public ComplexityReport Complexity(long[] imageShape, string paramName) => ModelComplexity.Count(this, imageShape, paramName);
+
+    /// <summary>
+    /// Builds new modules (evaluation mode) holding copies of the state: the chain's Sequential with its original
+    /// paths when the model was read from a chain, else a <see cref="GraphNetwork"/>.
+    /// </summary>
+    public BuiltGraph Build(Device device, ScalarType dtype)
+    {
+        if (ChainLayout is null)
+        {
+            var network = LayerModules.PreservingRng(() => GraphNetwork.Create(InputName, Nodes, OutputName, State, dtype));
+            if (device.type != DeviceType.CPU)
+            {
+                network.to(device);
+            }
+
+            network.eval();
+            return new BuiltGraph(network, network.Executor);
+        }
+
+        var built = NetworkBuilder.Build([.. ChainLayout.Select(Resolve).OfType<LayerSpec>()], State, device, dtype);
+        var modules = built.Root.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
+        var executor = new GraphExecutor(Nodes, InputName, OutputName, node =>
+            modules.GetValueOrDefault(BasePath(node.Name)) is nn.Module<Tensor, Tensor> module && node.Op is not (AddSpec or ConcatSpec or MultiplySpec)
+                ? module
+                : null);
+        return new BuiltGraph(built.Root, executor);
+    }
+
+    // A layout layer as the nodes now have it (null when folded away); a residual block's branches likewise.
+    private LayerSpec? Resolve(LayerSpec spec)
+    {
+        if (spec is ResidualBlockSpec block)
+        {
+            return block with { Main = [.. block.Main.Select(Resolve).OfType<LayerSpec>()], Shortcut = [.. block.Shortcut.Select(Resolve).OfType<LayerSpec>()] };
+        }
+
+        var index = Nodes.FindIndex(n => n.Name == spec.Path);
+        return index < 0 ? null : Nodes[index].Op;
+    }
+
+    // The module path of a node read from a chain ("layer1.0.relu#2" is module "layer1.0.relu" again).
+    private static string BasePath(string name)
+    {
+        var hash = name.LastIndexOf('#');
+        return hash < 0 ? name : name[..hash];
+    }
+
     /// <summary>An independent copy (nodes, layout and cloned tensors).</summary>
     public GraphModel Clone()
     {
@@ -144,15 +255,7 @@ internal sealed class GraphModel : IDisposable
     }
 
     /// <summary>Replaces (and disposes) a state tensor.</summary>
-    public void Replace(string key, Tensor value)
-    {
-        if (State.TryGetValue(key, out var old))
-        {
-            old.Dispose();
-        }
-
-        State[key] = value;
-    }
+    public void Replace(string key, Tensor value) => StateValues.Replace(State, key, value);
 
     /// <summary>Replaces the operation of the node named <paramref name="op"/>.Path, keeping its inputs.</summary>
     /// <exception cref="KeyNotFoundException">No node has this name.</exception>
@@ -189,4 +292,11 @@ internal sealed class GraphModel : IDisposable
             t.Dispose();
         }
     }
+}
+
+/// <summary>A built graph: the network (a Sequential for chain input, else a <see cref="GraphNetwork"/>) and an executor over its modules.</summary>
+/// <remarks>Disposing it disposes <see cref="Network"/>, and with it every module.</remarks>
+internal sealed record BuiltGraph(nn.Module<Tensor, Tensor> Network, GraphExecutor Executor) : IDisposable
+{
+    public void Dispose() => Network.Dispose();
 }

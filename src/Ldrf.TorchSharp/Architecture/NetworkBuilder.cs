@@ -25,10 +25,7 @@ internal static class NetworkBuilder
     /// <param name="dtype">The floating-point type of its parameters.</param>
     public static BuiltNetwork Build(IReadOnlyList<LayerSpec> specs, IReadOnlyDictionary<string, Tensor>? state, Device device, ScalarType dtype)
     {
-        // Module constructors draw their initial weights from the global generator; restore it so that
-        // pruning or loading never changes the caller's random sequence.
-        using var rng = torch.random.get_rng_state();
-        try
+        return LayerModules.PreservingRng(() =>
         {
             var leaves = new List<nn.Module<Tensor, Tensor>>(specs.Count);
             var root = new Node();
@@ -47,19 +44,15 @@ internal static class NetworkBuilder
 
             sequential.eval();
             return new BuiltNetwork(sequential, leaves);
-        }
-        finally
-        {
-            torch.random.set_rng_state(rng);
-        }
+        });
     }
 
     private static nn.Module<Tensor, Tensor> CreateLeaf(LayerSpec spec, IReadOnlyDictionary<string, Tensor>? state, ScalarType dtype)
     {
-        var module = CreateScoped(spec, dtype);
+        var module = LayerModules.Create(spec, dtype) ?? throw new InvalidOperationException($"Layer '{spec.Path}' ({spec.TypeName}) has no module of its own and cannot be part of a chain.");
         if (state is not null)
         {
-            CopyState(module, spec.Path, state);
+            LayerModules.CopyState(module, spec.Path, state);
         }
 
         return module;
@@ -97,60 +90,6 @@ internal static class NetworkBuilder
         }
 
         return new ResidualBlock(main, downsample, block.ReluAfterAdd);
-    }
-
-    // TorchSharp's initializers leave temporary tensors to the finalizer (Conv2d with a bias leaves one each);
-    // a scope frees them at once, and the module's own parameters and buffers are taken out of it first.
-    private static nn.Module<Tensor, Tensor> CreateScoped(LayerSpec spec, ScalarType dtype)
-    {
-        using var scope = NewDisposeScope();
-        var module = Create(spec, dtype);
-        scope.Detach(module.parameters());
-        scope.Detach(module.buffers());
-        return module;
-    }
-
-    private static nn.Module<Tensor, Tensor> Create(LayerSpec spec, ScalarType dtype) => spec switch
-    {
-        Conv2dSpec c => nn.Conv2d(c.InChannels, c.OutChannels, (c.Kernel[0], c.Kernel[1]), (c.Stride[0], c.Stride[1]),
-            (c.Padding[0], c.Padding[1]), (c.Dilation[0], c.Dilation[1]), c.PaddingMode, c.Groups, c.HasBias, dtype: dtype),
-        BatchNorm2dSpec b => BatchNorm(b, dtype),
-        ReluSpec => nn.ReLU(),
-        MaxPool2dSpec m => nn.MaxPool2d((m.Kernel[0], m.Kernel[1]), (m.Stride[0], m.Stride[1]), (m.Padding[0], m.Padding[1]), (m.Dilation[0], m.Dilation[1]), m.CeilMode),
-        AvgPool2dSpec a => nn.AvgPool2d((a.Kernel[0], a.Kernel[1]), (a.Stride[0], a.Stride[1]), (a.Padding[0], a.Padding[1]), a.CeilMode, a.CountIncludePad, a.DivisorOverride),
-        DropoutSpec d => nn.Dropout(d.P),
-        FlattenSpec => nn.Flatten(),
-        AdaptiveAvgPool2dSpec a => nn.AdaptiveAvgPool2d((a.OutputSize[0], a.OutputSize[1])),
-        LinearSpec l => nn.Linear(l.InFeatures, l.OutFeatures, l.HasBias, dtype: dtype),
-        _ => throw new InvalidOperationException($"Unknown layer spec {spec.GetType().Name} at '{spec.Path}'."),
-    };
-
-    // Created without a dtype, as users create it, so the integer num_batches_tracked buffer keeps its type.
-    private static nn.Module<Tensor, Tensor> BatchNorm(BatchNorm2dSpec spec, ScalarType dtype)
-    {
-        var bn = nn.BatchNorm2d(spec.Channels, spec.Eps, spec.Momentum ?? 0.1, spec.Affine, true);
-        return dtype == ScalarType.Float32 ? bn : bn.to(dtype);
-    }
-
-    private static void CopyState(nn.Module module, string path, IReadOnlyDictionary<string, Tensor> state)
-    {
-        using var noGrad = no_grad();
-        foreach (var (name, target) in module.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(module.named_buffers()))
-        {
-            var key = path + "." + name;
-            if (!state.TryGetValue(key, out var source))
-            {
-                throw new InvalidOperationException($"No tensor '{key}' for layer '{path}'.");
-            }
-
-            if (!source.shape.SequenceEqual(target.shape))
-            {
-                throw new InvalidOperationException(
-                    $"Tensor '{key}' is {NetworkReader.Shape(source.shape)} but layer '{path}' needs {NetworkReader.Shape(target.shape)}.");
-            }
-
-            target.copy_(source);
-        }
     }
 
     private sealed class Node

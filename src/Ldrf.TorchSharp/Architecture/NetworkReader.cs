@@ -130,115 +130,27 @@ internal static class NetworkReader
         return new ResidualBlockSpec(path, main, shortcut, block.ReluAfterAdd);
     }
 
+    // The chain vocabulary: the graph's leaf modules except grouped convolutions and the activations beyond ReLU.
     private static LayerSpec Describe(nn.Module module, string path, string paramName)
     {
-        switch (module)
+        var spec = LayerModules.Describe(module, path, paramName, inGraph: false);
+        if (spec is Conv2dSpec { Groups: not 1 } conv)
         {
-            case Conv2d conv:
-                CheckAlive(path, paramName, ("weight", conv.weight), ("bias", conv.bias));
-                if (conv.groups != 1)
-                {
-                    throw Unsupported(path, module, $"groups = {conv.groups} (only groups = 1 is supported)", paramName);
-                }
-
-                var kernel = Pair(conv.kernel_size, 1);
-                var dilation = Pair(conv.dilation, 1);
-                var stride = Pair(conv.stride, 1);
-                int[] padding;
-                if (conv.padding_type is Padding type)
-                {
-                    if (type == Padding.Valid)
-                    {
-                        padding = [0, 0];
-                    }
-                    else if (stride[0] == 1 && stride[1] == 1 && kernel.All(k => k % 2 == 1))
-                    {
-                        padding = [dilation[0] * (kernel[0] - 1) / 2, dilation[1] * (kernel[1] - 1) / 2];
-                    }
-                    else
-                    {
-                        throw Unsupported(path, module, "padding 'same' with an even kernel or a stride other than 1", paramName);
-                    }
-                }
-                else
-                {
-                    padding = Pair(conv.padding, 0);
-                }
-
-                return new Conv2dSpec(path, Int(conv.in_channels), Int(conv.out_channels), kernel, stride, padding, dilation, conv.padding_mode, conv.bias is not null);
-            case BatchNorm2d bn:
-                CheckAlive(path, paramName, ("weight", bn.weight), ("bias", bn.bias), ("running_mean", bn.running_mean), ("running_var", bn.running_var));
-                if (!bn.track_running_stats || bn.running_mean is null || bn.running_var is null)
-                {
-                    throw Unsupported(path, module, "track_running_stats = false (there are no running statistics to fold)", paramName);
-                }
-
-                return new BatchNorm2dSpec(path, Int(bn.running_mean.shape[0]), bn.eps, bn.momentum, bn.affine && bn.weight is not null);
-            case ReLU:
-                return new ReluSpec(path);
-            case MaxPool2d pool:
-                var poolKernel = Pair(pool.kernel_size, 1);
-                return new MaxPool2dSpec(path, poolKernel, Pair(pool.stride, 0, poolKernel), Pair(pool.padding, 0), Pair(pool.dilation, 1), pool.ceil_mode);
-            case AvgPool2d avg:
-                var avgKernel = Pair(avg.kernel_size, 1);
-                return new AvgPool2dSpec(path, avgKernel, Pair(avg.stride, 0, avgKernel), Pair(avg.padding, 0), avg.ceil_mode, avg.count_include_pad, avg.divisor_override);
-            case AdaptiveAvgPool2d adaptive:
-                return new AdaptiveAvgPool2dSpec(path, Pair(adaptive.output_size, 1));
-            case Dropout dropout:
-                return new DropoutSpec(path, dropout.p);
-            case Flatten flatten:
-                if (flatten.start_dim != 1 || flatten.end_dim != -1)
-                {
-                    throw Unsupported(path, module, $"start_dim = {flatten.start_dim}, end_dim = {flatten.end_dim} (only 1 and -1 are supported)", paramName);
-                }
-
-                return new FlattenSpec(path);
-            case Linear linear:
-                CheckAlive(path, paramName, ("weight", linear.weight), ("bias", linear.bias));
-                return new LinearSpec(path, Int(linear.in_features), Int(linear.out_features), linear.bias is not null);
-            default:
-                throw new ArgumentException(
-                    $"Module '{path}' is a {module.GetType().Name}, which is not supported; supported are {SupportedTypes}.",
-                    paramName);
+            throw Unsupported(path, module, $"groups = {conv.Groups} (only groups = 1 is supported)", paramName);
         }
-    }
 
-    // A disposed module keeps its fields but their native tensors are gone (and it lists no parameters any
-    // more); libtorch's own error ("empty handle") would not say which argument is at fault.
-    private static void CheckAlive(string path, string paramName, params (string Name, Tensor? Tensor)[] tensors)
-    {
-        foreach (var (name, tensor) in tensors)
+        if (spec is null or ActivationSpec or PReluSpec or IdentitySpec)
         {
-            if (tensor is not null && tensor.IsInvalid)
-            {
-                throw new ArgumentException(
-                    $"'{paramName}' has been disposed: tensor '{path}.{name}' no longer has native storage. Pass a live network (for example, load it again).",
-                    paramName);
-            }
+            throw new ArgumentException(
+                $"Module '{path}' is a {module.GetType().Name}, which is not supported; supported are {SupportedTypes}.",
+                paramName);
         }
+
+        return spec;
     }
 
     private static ArgumentException Unsupported(string path, nn.Module module, string what, string paramName) =>
-        new($"Module '{path}' ({module.GetType().Name}) has {what}.", paramName);
-
-    // TorchSharp stores 2-D hyperparameters as long[] of length 1 or 2; a null or zero stride means "the kernel".
-    private static int[] Pair(long[]? values, int fallback, int[]? whenZero = null)
-    {
-        if (values is null || values.Length == 0)
-        {
-            return whenZero is null ? [fallback, fallback] : (int[])whenZero.Clone();
-        }
-
-        var pair = values.Length == 1 ? new[] { Int(values[0]), Int(values[0]) } : new[] { Int(values[0]), Int(values[1]) };
-        if (whenZero is not null && pair[0] == 0 && pair[1] == 0)
-        {
-            return (int[])whenZero.Clone();
-        }
-
-        return pair;
-    }
-
-    private static int Int(long value) => checked((int)value);
+        LayerModules.Unsupported(path, module, what, paramName);
 
     /// <summary>Formats a shape for messages, for example "3 x 16 x 16".</summary>
     public static string Shape(IEnumerable<long> shape) => string.Join(" x ", shape.Select(s => s.ToString(CultureInfo.InvariantCulture)));

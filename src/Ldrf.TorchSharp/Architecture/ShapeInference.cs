@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Ldrf.TorchSharp.Architecture;
 
-/// <summary>Per-image activation shapes along a chain: [C, H, W] for feature maps, [F] after Flatten or Linear.</summary>
+/// <summary>Per-image activation shapes along a chain or a graph: [C, H, W] for feature maps, [F] after Flatten or Linear.</summary>
 internal static class ShapeInference
 {
     /// <summary>The output shape of every layer for one input image of shape <paramref name="input"/>.</summary>
@@ -23,6 +23,70 @@ internal static class ShapeInference
     /// <summary>The input shape of layer <paramref name="index"/> of a chain whose outputs are <paramref name="outputs"/>.</summary>
     public static long[] Input(long[][] outputs, int index, long[] input) => index == 0 ? input : outputs[index - 1];
 
+    /// <summary>
+    /// The output shape of every node of a graph, and of its input, for one input image of shape <paramref name="input"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">A node cannot take its inputs; the message names the node and the shapes.</exception>
+    public static Dictionary<string, long[]> Outputs(GraphModel graph, long[] input, string paramName)
+    {
+        var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal) { [graph.InputName] = input };
+        foreach (var node in graph.Nodes)
+        {
+            var inputs = node.Inputs.Select(name => shapes[name]).ToArray();
+            shapes[node.Name] = node.Op switch
+            {
+                AddSpec => Sum(node, inputs, paramName),
+                ConcatSpec => Concat(node, inputs, paramName),
+                MultiplySpec => Gate(node, inputs, paramName),
+                _ => Output(node.Op, inputs[0], paramName),
+            };
+        }
+
+        return shapes;
+    }
+
+    private static long[] Sum(GraphNode node, long[][] inputs, string paramName)
+    {
+        if (inputs.Any(x => !x.SequenceEqual(inputs[0])))
+        {
+            throw new ArgumentException(
+                $"Node '{node.Name}' (Add) needs inputs of equal shape but receives {Describe(node, inputs)}.", paramName);
+        }
+
+        return inputs[0];
+    }
+
+    private static long[] Concat(GraphNode node, long[][] inputs, string paramName)
+    {
+        if (inputs.Any(x => x.Length != 3 || x[1] != inputs[0][1] || x[2] != inputs[0][2]))
+        {
+            throw new ArgumentException(
+                $"Node '{node.Name}' (Concat) joins feature maps along the channels and needs equal heights and widths (C x H x W per image) but receives {Describe(node, inputs)}.",
+                paramName);
+        }
+
+        return [inputs.Sum(x => x[0]), inputs[0][1], inputs[0][2]];
+    }
+
+    private static long[] Gate(GraphNode node, long[][] inputs, string paramName)
+    {
+        var (x, gate) = (inputs[0], inputs[1]);
+        var fits = gate.SequenceEqual(x)
+            || (x.Length == 3 && gate.Length == 3 && gate[0] == x[0] && gate[1] == 1 && gate[2] == 1)
+            || (x.Length == 3 && gate.Length == 1 && gate[0] == x[0]);
+        if (!fits)
+        {
+            throw new ArgumentException(
+                $"Node '{node.Name}' (Multiply) needs a gate of C x 1 x 1, C or the input's own shape but receives {Describe(node, inputs)}.",
+                paramName);
+        }
+
+        return x;
+    }
+
+    private static string Describe(GraphNode node, long[][] inputs) =>
+        string.Join(", ", node.Inputs.Select((name, i) => $"{NetworkReader.Shape(inputs[i])} from '{name}'"));
+
     private static long[] Output(LayerSpec spec, long[] x, string paramName)
     {
         switch (spec)
@@ -34,6 +98,9 @@ internal static class ShapeInference
                     Window(spec, x[2], c.Kernel[1], c.Stride[1], c.Padding[1], c.Dilation[1], false, paramName)];
             case BatchNorm2dSpec b:
                 Expect(spec, x, b.Channels, paramName);
+                return x;
+            case PReluSpec p when p.Parameters != 1:
+                Expect(spec, x, p.Parameters, paramName);
                 return x;
             case MaxPool2dSpec m:
                 Expect(spec, x, null, paramName);

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace Ldrf.TorchSharp.Architecture;
 
-/// <summary>The value checks on a network's copied state, shared by the chain and the graph models.</summary>
+/// <summary>The value checks on a network's copied state and its replacement of tensors, shared by the chain and the graph models.</summary>
 internal static class StateValues
 {
     /// <summary>
@@ -44,5 +44,16 @@ internal static class StateValues
                     paramName);
             }
         }
+    }
+
+    /// <summary>Puts <paramref name="value"/> under <paramref name="key"/>, disposing the tensor it replaces.</summary>
+    public static void Replace(Dictionary<string, Tensor> state, string key, Tensor value)
+    {
+        if (state.TryGetValue(key, out var old))
+        {
+            old.Dispose();
+        }
+
+        state[key] = value;
     }
 }

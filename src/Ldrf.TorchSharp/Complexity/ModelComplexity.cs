@@ -56,10 +56,11 @@ internal sealed class ComplexityReport
 /// <remarks>
 /// Convention: FLOPs are multiply-accumulates (MACs) of the convolutions and fully connected layers for one
 /// image, the convention of the pruning literature (VGG-16 at 224 x 224 is 15.5 G): a Conv2d costs
-/// out · H_out · W_out · in · kh · kw and a Linear in · out. Bias additions, batch normalization, ReLU,
-/// pooling, dropout and flatten cost nothing under this convention; they are a small fraction and pruning
-/// changes them in proportion anyway. Parameters count weights and biases of Conv2d and Linear and the
-/// scale and shift of an affine BatchNorm2d.
+/// out · H_out · W_out · in · kh · kw (divided by the groups for a grouped or depthwise convolution) and a Linear
+/// in · out. Bias additions, batch normalization, activations, pooling, dropout, flatten and the element-wise graph
+/// operations (add, concatenation, gating) cost nothing under this convention; they are a small fraction and pruning
+/// changes them in proportion anyway. Parameters count weights and biases of Conv2d and Linear, the
+/// scale and shift of an affine BatchNorm2d and PReLU's slopes.
 /// </remarks>
 internal static class ModelComplexity
 {
@@ -113,16 +114,26 @@ internal static class ModelComplexity
         _ => 0,
     };
 
+    /// <summary>Counts FLOPs and parameters of a graph for one image: one row per node, in topological order.</summary>
+    /// <exception cref="ArgumentException">A node cannot take its inputs (the message names the node and <paramref name="paramName"/>).</exception>
+    internal static ComplexityReport Count(GraphModel graph, long[] imageShape, string paramName)
+    {
+        var shapes = ShapeInference.Outputs(graph, imageShape, paramName);
+        return new([.. graph.Nodes.Select(n => new LayerComplexity(n.Name, n.Op.TypeName, shapes[n.Name], Flops(n.Op, shapes[n.Name]), Parameters(n.Op)))]);
+    }
+
+    // A grouped convolution connects each output channel to in / groups input channels only.
     private static long Flops(LayerSpec spec, long[] output) => spec switch
     {
-        Conv2dSpec c => (long)c.OutChannels * c.InChannels * CostPerPair(c, output),
+        Conv2dSpec c => (long)c.OutChannels * c.InChannels * CostPerPair(c, output) / c.Groups,
         LinearSpec l => (long)l.InFeatures * l.OutFeatures * CostPerPair(l, output),
         _ => 0,
     };
 
     private static long Parameters(LayerSpec spec) => spec switch
     {
-        Conv2dSpec c => ((long)c.OutChannels * c.InChannels * c.Kernel[0] * c.Kernel[1]) + (c.HasBias ? c.OutChannels : 0),
+        Conv2dSpec c => ((long)c.OutChannels * c.InChannels / c.Groups * c.Kernel[0] * c.Kernel[1]) + (c.HasBias ? c.OutChannels : 0),
+        PReluSpec p => p.Parameters,
         LinearSpec l => ((long)l.InFeatures * l.OutFeatures) + (l.HasBias ? l.OutFeatures : 0),
         BatchNorm2dSpec b => b.Affine ? 2L * b.Channels : 0L,
         _ => 0,
