@@ -28,8 +28,8 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
     private readonly RidgeRecomposer _refit = new(new TorchNumericBackend());
 
     /// <summary>
-    /// Prunes group <paramref name="j"/> of <paramref name="working"/> (its channel spaces' widths in
-    /// <paramref name="widths"/>, updated here) to <paramref name="keep"/> channels, or to the width
+    /// Prunes group <paramref name="j"/> of <paramref name="working"/> (the widths of the channel spaces pruned so far
+    /// in <paramref name="widths"/>, updated here; the others have their original widths) to <paramref name="keep"/> channels, or to the width
     /// <paramref name="revise"/> gives from the group's statistics on the pruned-so-far network.
     /// </summary>
     /// <returns>The layer pruner's result and the time the calibration took.</returns>
@@ -43,7 +43,7 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         var classes = graph.Classes[j];
         var lead = classes[0].Lead;
         var channels = group.Channels;
-        int Width(int space) => widths[space];
+        int Width(int space) => widths.TryGetValue(space, out var w) ? w : graph.OriginalWidth(space);
         ChannelStatistics[] statistics;
         ChannelStatistics? patchStatistics;
         TimeSpan calibrationTime;
