@@ -27,7 +27,7 @@ public class ReadmeUsageTests
         };
         var result = pruner.Prune(network, calibrationBatches, options);
         Console.WriteLine(result.Report);  // per-layer widths, errors, FLOPs, parameters, latency
-        Sequential smaller = result.Network; // a new network; `network` is left unchanged
+        var smaller = result.Network; // a new network (a Sequential here); `network` is left unchanged
         #endregion
         // What the snippet's comments promise: a new network, and the caller's left unchanged.
         Assert.That(smaller, Is.Not.SameAs(network));
@@ -51,7 +51,7 @@ public class ReadmeUsageTests
         return result;
     }
 
-    private static RecoveryResult RecoverLikeGettingStarted(Sequential network, Sequential smaller, Tensor images)
+    private static RecoveryResult RecoverLikeGettingStarted(Sequential network, nn.Module<Tensor, Tensor> smaller, Tensor images)
     {
         #region getting-started-recovery
         // The original teaches the pruned network on unlabelled images (N x C x H x W); 10% are held out to keep the best.

@@ -154,7 +154,7 @@ public class ResidualNetworkTests
         using var block = new ResidualBlock([("conv1", nn.Conv2d(4, 8, 3, padding: 1))]);
         using var network = nn.Sequential(("stem", nn.Conv2d(3, 4, 3, padding: 1)), ("block", block), ("flatten", nn.Flatten()), ("fc", nn.Linear(8 * 6 * 6, 2)));
         var error = Assert.Throws<ArgumentException>(() => new TorchSharpPruner().Prune(network, TestNetworks.Batches(1, 4, size: 6), Target(1.5)));
-        Assert.That(error!.Message, Does.Contain("'block'").And.Contain("8 x 6 x 6").And.Contain("4 x 6 x 6"));
+        Assert.That(error!.Message, Does.Contain("'block.add'").And.Contain("8 x 6 x 6").And.Contain("4 x 6 x 6"));
         Assert.That(error.ParamName, Is.EqualTo("calibrationBatches"));
     }
 

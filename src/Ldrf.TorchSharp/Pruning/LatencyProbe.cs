@@ -9,19 +9,19 @@ namespace Ldrf.TorchSharp.Pruning;
 internal static class LatencyProbe
 {
     /// <summary>The median time of one forward pass over <paramref name="images"/> of each network, after 2 warm-up rounds.</summary>
-    /// <param name="original">The original chain (batch norms included): timed as an exact evaluation-mode copy on the CPU.</param>
+    /// <param name="original">The original graph (batch norms included): timed as an exact evaluation-mode copy on the CPU.</param>
     /// <param name="pruned">The pruned network, timed as it is when it lives on the CPU.</param>
-    /// <param name="working">The pruned chain, copied to the CPU when <paramref name="pruned"/> lives elsewhere.</param>
+    /// <param name="working">The pruned graph, copied to the CPU when <paramref name="pruned"/> lives elsewhere.</param>
     /// <param name="images">The batches to time on (converted to <paramref name="dtype"/> on the CPU).</param>
     /// <param name="dtype">The networks' parameter type.</param>
     /// <param name="runs">The timed rounds.</param>
-    public static (TimeSpan Before, TimeSpan After) Measure(ChainModel original, BuiltNetwork pruned, ChainModel working, List<Tensor> images, ScalarType dtype, int runs)
+    public static (TimeSpan Before, TimeSpan After) Measure(GraphModel original, BuiltGraph pruned, GraphModel working, List<Tensor> images, ScalarType dtype, int runs)
     {
-        using var originalCpu = NetworkBuilder.Build(original.Layers, original.State, CPU, dtype);
-        using var prunedCpu = pruned.Root.parameters().First().device.type == DeviceType.CPU ? null : working.Build(CPU, dtype);
+        using var originalCpu = original.Build(CPU, dtype);
+        using var prunedCpu = pruned.Network.parameters().First().device.type == DeviceType.CPU ? null : working.Build(CPU, dtype);
         using var scope = NewDisposeScope();
         var x = cat(images.Select(i => i.to(dtype, CPU)).ToList(), 0);
-        return Medians(originalCpu.Root, (prunedCpu ?? pruned).Root, x, runs);
+        return Medians(originalCpu.Network, (prunedCpu ?? pruned).Network, x, runs);
     }
 
     // The two networks' passes alternate (in alternating order), so that other work on a shared machine slows

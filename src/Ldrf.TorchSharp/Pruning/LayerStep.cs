@@ -30,10 +30,10 @@ internal sealed class LayerStep(ILayerPruner layerPruner, PrunableNetwork networ
         using (var prunedNet = working.Build(network.Device, network.Dtype))
         {
             var consumer = unit.ConsumerSpec(network.Folded.Layers);
-            var patchSamples = PatchSampler.SampleCount(unit, consumer, _images, options.PatchSamplesPerImage);
+            var patchSamples = PatchSampler.SampleCount(unit.Locations, consumer, _images, options.PatchSamplesPerImage);
             using var patches = layerPruner.UsesPatchStatistics
                 && layerPruner.UsesPatchStatisticsFor(unit.Channels, unit.Channels * unit.Group, patchSamples, keep)
-                ? new PatchSampler(unit, consumer, options.PatchSamplesPerImage, options.Seed + j, network.Device)
+                ? new PatchSampler(unit.Channels * unit.Group, consumer, options.PatchSamplesPerImage, options.Seed + j, network.Device)
                 : null;
             var calibration = Stopwatch.StartNew();
             (statistics, patchStatistics) = collector.OfLayer(original, prunedNet, j, patches, cancellationToken);

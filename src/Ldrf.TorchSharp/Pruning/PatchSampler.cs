@@ -17,17 +17,22 @@ internal sealed class PatchSampler : IDisposable
     private readonly Random _random;
     private readonly ActivationStatistics _statistics;
 
-    public PatchSampler(PrunableUnit unit, LayerSpec consumer, int samplesPerImage, int seed, Device device)
+    /// <param name="features">C·P: the channels read times the consumer's weights per channel and output (its group).</param>
+    /// <param name="consumer">The consumer whose window is sampled.</param>
+    /// <param name="samplesPerImage">Output locations sampled per image (a Conv2d consumer).</param>
+    /// <param name="seed">The location sampler's seed.</param>
+    /// <param name="device">The networks' device.</param>
+    public PatchSampler(int features, LayerSpec consumer, int samplesPerImage, int seed, Device device)
     {
         _conv = consumer as Conv2dSpec;
         _samplesPerImage = samplesPerImage;
         _random = new Random(seed);
-        _statistics = new ActivationStatistics(unit.Channels * unit.Group, device);
+        _statistics = new ActivationStatistics(features, device);
     }
 
-    /// <summary>How many patch samples <paramref name="images"/> calibration images give (what the sampler will collect).</summary>
-    public static long SampleCount(PrunableUnit unit, LayerSpec consumer, long images, int samplesPerImage) =>
-        consumer is Conv2dSpec ? images * Math.Min(samplesPerImage, unit.Locations) : images;
+    /// <summary>How many patch samples <paramref name="images"/> calibration images give (what the sampler will collect) for a consumer with <paramref name="locations"/> output positions per image.</summary>
+    public static long SampleCount(long locations, LayerSpec consumer, long images, int samplesPerImage) =>
+        consumer is Conv2dSpec ? images * Math.Min(samplesPerImage, locations) : images;
 
     /// <summary>Adds one batch: what the consumer reads in the pruned-so-far and in the original network.</summary>
     public void Add(Tensor pruned, Tensor original)

@@ -27,6 +27,16 @@ internal sealed class PruningLog(ILogger logger)
         logger.LogInformation("Ldrf widths: {Widths} ({Reduction:0.00}x fewer FLOPs)",
             string.Join(", ", names.Select(n => n + "=" + allocation.KeepCounts[n].ToString(CultureInfo.InvariantCulture))), allocation.Reduction);
 
+    /// <summary>The channel-dependency groups: one line each, prunable or kept whole and why.</summary>
+    public void Groups(IEnumerable<ChannelGroup> groups)
+    {
+        foreach (var g in groups)
+        {
+            logger.LogInformation("Ldrf group {Source} ({Channels} channels): lockstep [{Lockstep}], consumers [{Consumers}], {State}",
+                g.Name, g.Channels, string.Join(", ", g.Lockstep), string.Join(", ", g.Consumers), g.Prunable ? "prunable" : "kept whole: " + g.CoupledBy);
+        }
+    }
+
     public void LayerPruned(LayerPruningResult result, int channels) =>
         logger.LogInformation("Ldrf pruned {Layer}: {Before} -> {After} channels, r = {Capacity}, embedding error {EmbeddingError:0.0000}, output error {OutputError:0.0000}",
             result.LayerName, channels, result.KeptChannels.Length, result.ValidCapacity, result.RelativeEmbeddingError, result.RelativeOutputError);

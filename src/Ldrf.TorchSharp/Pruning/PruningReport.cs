@@ -68,11 +68,46 @@ public sealed record LayerReport
     public TimeSpan? RecompositionTime { get; init; }
 }
 
+/// <summary>
+/// One channel-dependency group of the network: the output channels of one <see cref="Source"/> (a Conv2d or Linear),
+/// the nodes pruned in lockstep with them and the nodes that read them.
+/// </summary>
+/// <remarks>
+/// A group is pruned as one: the same channels are kept in the source's outputs, in every lockstep member (a depthwise
+/// Conv2d's filters, a batch norm that could not be folded, a PReLU's per-channel slopes, the producer of a
+/// squeeze-excitation gate) and in every consumer's inputs (for a consumer reading a concat, in the group's slice of it).
+/// A group that touches a residual Add, a grouped (not depthwise) Conv2d, the network's input or output is coupled and
+/// kept whole; <see cref="CoupledBy"/> says why.
+/// </remarks>
+public sealed record ChannelGroupReport
+{
+    /// <summary>The source's node name (its module path for a Sequential), which is also the group's name in the layer rows and in <see cref="NetworkPruningOptions.PerLayerKeepRatios"/>.</summary>
+    public required string Source { get; init; }
+
+    /// <summary>The source's output channels before pruning.</summary>
+    public required int Channels { get; init; }
+
+    /// <summary>The nodes pruned in lockstep with the source, in graph order.</summary>
+    public required IReadOnlyList<string> Lockstep { get; init; }
+
+    /// <summary>The Conv2d and Linear nodes that read the group's channels.</summary>
+    public required IReadOnlyList<string> Consumers { get; init; }
+
+    /// <summary>Why the group is kept whole, or null when it is prunable.</summary>
+    public string? CoupledBy { get; init; }
+
+    /// <summary>Whether the group can be pruned.</summary>
+    public bool Prunable => CoupledBy is null;
+}
+
 /// <summary>What pruning did: per-layer widths, capacities, errors, costs and times, totals and latencies.</summary>
 public sealed class PruningReport
 {
     /// <summary>One row per Conv2d and Linear, in forward order.</summary>
     public required IReadOnlyList<LayerReport> Layers { get; init; }
+
+    /// <summary>The network's channel-dependency groups (prunable and coupled), in the order of their sources.</summary>
+    public IReadOnlyList<ChannelGroupReport> Groups { get; init; } = [];
 
     /// <summary>FLOPs (MACs per image) of the original network.</summary>
     public required long FlopsBefore { get; init; }
@@ -174,6 +209,12 @@ public sealed class PruningReport
         if (CpuConvolutionDefect is not null)
         {
             text.AppendLine().Append(c, $"Note: {CpuConvolutionDefect}");
+        }
+
+        foreach (var g in Groups)
+        {
+            text.AppendLine().Append(c,
+                $"Group {g.Source} ({g.Channels} channels): lockstep [{string.Join(", ", g.Lockstep)}], consumers [{string.Join(", ", g.Consumers)}], {(g.Prunable ? "prunable" : "kept whole: " + g.CoupledBy)}");
         }
 
         foreach (var warning in Warnings)

@@ -9,28 +9,27 @@ internal sealed record OutputCheckResult(int HeldOutImages, double RelativeError
 /// <summary>How long one forward pass of each network took on the CPU, over how many images.</summary>
 internal sealed record LatencyResult(TimeSpan Before, TimeSpan After, int Images);
 
-/// <summary>Builds the <see cref="PruningReport"/>: one row per Conv2d and Linear of the original network, and the totals.</summary>
+/// <summary>Builds the <see cref="PruningReport"/>: one row per Conv2d and Linear of the original network, the totals and the channel-dependency groups.</summary>
 internal static class ReportBuilder
 {
     public static PruningReport Build(
-        ChainModel original, ChainModel pruned, ComplexityReport before, ComplexityReport after,
+        GraphModel original, GraphModel pruned, ChannelGroups groups, ComplexityReport before, ComplexityReport after,
         Dictionary<string, LayerPruningResult> results, Dictionary<string, TimeSpan> calibrationTimes, NetworkPruningOptions options, int calibrationImages,
         LatencyResult? latency, OutputCheckResult check, IReadOnlyList<string> warnings)
     {
         var rows = new List<LayerReport>();
-        var originalLeaves = LayerSpec.Leaves(original.Layers).ToList();
-        var prunedLeaves = LayerSpec.Leaves(pruned.Layers).ToList();
-        for (var i = 0; i < originalLeaves.Count; i++)
+        var kept = pruned.Nodes.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var node in original.Nodes)
         {
-            var spec = originalLeaves[i];
+            var spec = node.Op;
             if (spec is not (Conv2dSpec or LinearSpec))
             {
                 continue;
             }
 
-            // A folded batch norm directly follows its convolution in the same chain, so also among the leaves.
-            var bnParameters = i + 1 < originalLeaves.Count && originalLeaves[i + 1] is BatchNorm2dSpec bn ? before[bn.Path].Parameters : 0;
-            var prunedSpec = prunedLeaves.First(l => l.Path == spec.Path);
+            // A batch norm folded into this layer read it and is gone from the pruned graph.
+            var bnParameters = original.Consumers(node.Name).Where(c => c.Op is BatchNorm2dSpec && !kept.Contains(c.Name)).Sum(c => before[c.Name].Parameters);
+            var prunedSpec = pruned[node.Name].Op;
             results.TryGetValue(spec.Path, out var result);
             calibrationTimes.TryGetValue(spec.Path, out var calibrationTime);
             rows.Add(new LayerReport
@@ -69,6 +68,14 @@ internal static class ReportBuilder
             HeldOutOutputError = check.RelativeError,
             CpuConvolutionDefect = check.Defect,
             Warnings = warnings,
+            Groups = [.. groups.Groups.Select(g => new ChannelGroupReport
+            {
+                Source = g.Name,
+                Channels = g.Channels,
+                Lockstep = g.Lockstep,
+                Consumers = g.Consumers,
+                CoupledBy = g.CoupledBy,
+            })],
         };
     }
 

@@ -111,15 +111,16 @@ public sealed class TorchSharpPruner
         }
 
         using var split = CalibrationSplit.Create(batches, options.HeldOutImages, nameof(options));
-        using var original = ChainModel.FromNetwork(network, nameof(network));
+        using var original = GraphModel.FromNetwork(network, nameof(network));
         var imageShape = split.Statistics[0].shape.Skip(1).ToArray();
         var complexityBefore = original.Complexity(imageShape, nameof(calibrationBatches));
         using var folded = original.FoldBatchNorm(nameof(network));
-        var prunable = PrunableNetwork.Create(folded, imageShape, device, dtype, nameof(network), nameof(calibrationBatches));
+        var prunable = PrunableGraph.Create(folded, folded.Shapes(imageShape, nameof(calibrationBatches)), imageShape, device, dtype, nameof(network));
+        log.Groups(prunable.Analysis.Groups);
         using var working = folded.Clone();
-        var (results, calibrationTimes) = PruneLayers(prunable, working, split.Statistics, options, defect, log, progress, cancellationToken);
+        var (results, calibrationTimes) = PruneGroups(prunable, working, split.Statistics, options, defect, log, progress, cancellationToken);
 
-        progress?.Report(new PruningProgress(PruningStage.PruningLayer, null, prunable.Units.Count, prunable.Units.Count));
+        progress?.Report(new PruningProgress(PruningStage.PruningLayer, null, prunable.Groups.Count, prunable.Groups.Count));
         var pruned = working.Build(device, dtype);
         try
         {
@@ -127,9 +128,9 @@ public sealed class TorchSharpPruner
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report(new PruningProgress(PruningStage.CheckingOutput, null, 0, 1));
             double heldOutError;
-            using (var exact = NetworkBuilder.Build(original.Layers, original.State, device, dtype))
+            using (var exact = original.Build(device, dtype))
             {
-                heldOutError = OutputCheck.RelativeError(exact.Root, pruned.Root, split.Check, split.HeldOutCount > 0, device, dtype, defect, cancellationToken);
+                heldOutError = OutputCheck.RelativeError(exact.Network, pruned.Network, split.Check, split.HeldOutCount > 0, device, dtype, defect, cancellationToken);
             }
 
             log.OutputChecked(heldOutError, split.HeldOutCount);
@@ -143,10 +144,10 @@ public sealed class TorchSharpPruner
                 latency = new LatencyResult(before, after, (int)timed.Sum(i => i.shape[0]));
             }
 
-            var report = ReportBuilder.Build(original, working, complexityBefore, complexityAfter, results, calibrationTimes, options,
+            var report = ReportBuilder.Build(original, working, prunable.Analysis, complexityBefore, complexityAfter, results, calibrationTimes, options,
                 (int)split.Statistics.Sum(b => b.shape[0]), latency, new OutputCheckResult(split.HeldOutCount, heldOutError, defect), log.Warnings);
-            progress?.Report(new PruningProgress(PruningStage.Completed, null, prunable.Units.Count, prunable.Units.Count));
-            return new PruningResult(pruned.Root, report);
+            progress?.Report(new PruningProgress(PruningStage.Completed, null, prunable.Groups.Count, prunable.Groups.Count));
+            return new PruningResult(pruned.Network, report);
         }
         catch
         {
@@ -156,30 +157,45 @@ public sealed class TorchSharpPruner
         }
     }
 
-    // Plans the widths and prunes the units front to back into `working`. The original network (batch norms folded)
-    // and the calibration cache live only as long as this loop.
-    private (Dictionary<string, LayerPruningResult> Results, Dictionary<string, TimeSpan> CalibrationTimes) PruneLayers(
-        PrunableNetwork network, ChainModel working, List<Tensor> batches, NetworkPruningOptions options, string? defect,
+    // Plans the widths and prunes the groups front to back into `working`. The original network (batch norms folded)
+    // lives only as long as this loop.
+    private (Dictionary<string, LayerPruningResult> Results, Dictionary<string, TimeSpan> CalibrationTimes) PruneGroups(
+        PrunableGraph graph, GraphModel working, List<Tensor> batches, NetworkPruningOptions options, string? defect,
         PruningLog log, IProgress<PruningProgress>? progress, CancellationToken cancellationToken)
     {
-        using var original = network.Build();
-        var plan = WidthPlanner.Plan(_layerPruner, network, original, batches, options, defect, log, progress, cancellationToken);
-        using var collector = new StatisticsCollector(network, batches, options.CalibrationCacheBytes, defect);
-        var step = new LayerStep(_layerPruner, network, collector, options, log);
+        using var original = graph.Folded.Build(graph.Device, graph.Dtype);
+        var collector = new GraphStatistics(graph, batches, defect);
+        GraphCapture originalCapture = (x, nodes) => original.Executor.Run(x, nodes);
+        IReadOnlyList<LayerPruningRequest> OriginalRequests()
+        {
+            var statistics = collector.OfOriginal(originalCapture, progress, cancellationToken);
+            return [.. graph.Names.Select((name, j) => new LayerPruningRequest(name, graph.ConsumerMatrix(graph.Folded, j, 0, graph.OriginalWidth), statistics[j]))];
+        }
+
+        var subject = new WidthPlanSubject(graph.Names, [.. graph.Groups.Select(g => g.Channels)], OriginalRequests, j => graph.SourceMatrix(graph.Folded, j), graph.ComputeLayers());
+        var plan = WidthPlanner.Plan(_layerPruner, subject, options, log, cancellationToken);
+        var step = new GroupStep(_layerPruner, graph, collector, options, log);
+        var widths = new Dictionary<int, int>();
         var results = new Dictionary<string, LayerPruningResult>(StringComparer.Ordinal);
         var calibrationTimes = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
 
         // A target of 1 prunes nothing: the network comes back as it is (batch norms folded), weights unrefitted.
         var noOp = options.TargetFlopsReduction is 1.0;
-        for (var j = 0; j < network.Units.Count && !noOp; j++)
+        for (var j = 0; j < graph.Groups.Count && !noOp; j++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var name = network.Names[j];
-            progress?.Report(new PruningProgress(PruningStage.PruningLayer, name, j, network.Units.Count));
-            (results[name], calibrationTimes[name]) = step.Prune(j, original, working, plan.KeepCounts[name], cancellationToken,
+            var name = graph.Names[j];
+            progress?.Report(new PruningProgress(PruningStage.PruningLayer, name, j, graph.Groups.Count));
+            (results[name], calibrationTimes[name]) = step.Prune(j, originalCapture, Capture, working, widths, plan.KeepCounts[name], cancellationToken,
                 plan.Reviser is { } reviser ? request => reviser.Revise(request, cancellationToken) : null);
         }
 
         return (results, calibrationTimes);
+
+        (GraphCapture, IDisposable) Capture(GraphModel model)
+        {
+            var built = model.Build(graph.Device, graph.Dtype);
+            return ((x, nodes) => built.Executor.Run(x, nodes), built);
+        }
     }
 }

@@ -20,9 +20,24 @@ internal static class WidthPlanner
         ILayerPruner layerPruner, PrunableNetwork network, BuiltNetwork original, List<Tensor> batches, NetworkPruningOptions options,
         string? defect, PruningLog log, IProgress<PruningProgress>? progress, CancellationToken cancellationToken)
     {
-        var units = network.Units;
-        var names = network.Names;
-        var capacities = units.Select(_ => 1).ToArray();
+        IReadOnlyList<LayerPruningRequest> OriginalRequests()
+        {
+            using var collector = new StatisticsCollector(network, batches, cacheBytes: 0, defect);
+            var statistics = collector.OfOriginal(original, progress, cancellationToken);
+            return [.. network.Names.Select((name, j) => new LayerPruningRequest(name, network.ConsumerMatrix(network.Folded, j), statistics[j]))];
+        }
+
+        return Plan(layerPruner, new WidthPlanSubject(
+            network.Names, [.. network.Units.Select(u => u.Channels)], OriginalRequests,
+            j => UnitWeights.ProducerMatrix(network.Folded.State[network.Names[j] + ".weight"]), ComputeLayers(network)), options, log, cancellationToken);
+    }
+
+    /// <summary>The kept width of each unit (or group) of <paramref name="subject"/>, by name, and what revises them (see the other overload).</summary>
+    /// <exception cref="ArgumentException">The layer pruner cannot estimate a capacity, an unknown layer in the ratios, or an unreachable target (from <see cref="WidthAllocator"/>).</exception>
+    public static WidthPlan Plan(ILayerPruner layerPruner, WidthPlanSubject subject, NetworkPruningOptions options, PruningLog log, CancellationToken cancellationToken)
+    {
+        var names = subject.Names;
+        var capacities = names.Select(_ => 1).ToArray();
         var bounded = options.TargetFlopsReduction is not null && options.UseCapacityBounds;
         var byError = options.TargetFlopsReduction is not null && options.Allocation == WidthAllocationKind.ErrorCurves;
         var estimator = layerPruner as ICapacityEstimator;
@@ -40,33 +55,31 @@ internal static class WidthPlanner
         {
             // Valid capacities and error curves come from the original network: its statistics with nothing pruned
             // yet, in one pass (later layers' curves do not see the earlier layers' pruning).
-            using var collector = new StatisticsCollector(network, batches, cacheBytes: 0, defect);
-            var statistics = collector.OfOriginal(original, progress, cancellationToken);
-            for (var j = 0; j < units.Count; j++)
+            var requests = subject.OriginalRequests();
+            for (var j = 0; j < names.Count; j++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var request = new LayerPruningRequest(names[j], network.ConsumerMatrix(network.Folded, j), statistics[j]);
                 if (bounded)
                 {
-                    capacities[j] = Math.Clamp(estimator!.EstimateCapacity(request, cancellationToken), 1, units[j].Channels);
+                    capacities[j] = Math.Clamp(estimator!.EstimateCapacity(requests[j], cancellationToken), 1, subject.Channels[j]);
                 }
 
                 if (analyst is not null)
                 {
-                    curves[names[j]] = analyst.EstimateErrorCurve(request, cancellationToken);
+                    curves[names[j]] = analyst.EstimateErrorCurve(requests[j], cancellationToken);
                 }
             }
         }
 
-        var prunable = units.Select((u, j) => new PrunableLayer(names[j], u.Channels, capacities[j]));
-        var allocator = new WidthAllocator(prunable, ComputeLayers(network), channelMultiple: options.ChannelMultiple);
+        var prunable = names.Select((name, j) => new PrunableLayer(name, subject.Channels[j], capacities[j]));
+        var allocator = new WidthAllocator(prunable, subject.ComputeLayers, channelMultiple: options.ChannelMultiple);
         var targetName = $"{nameof(options)}.{nameof(options.TargetFlopsReduction)}";
         var allocation = options.TargetFlopsReduction is not double target
             ? allocator.FromRatios(options.PerLayerKeepRatios!, nameof(options), $"{nameof(options)}.{nameof(options.PerLayerKeepRatios)}")
             : options.Allocation switch
             {
                 WidthAllocationKind.ErrorCurves => allocator.AllocateByError(target, curves, minimumWidth: 1, nameof(options), targetName),
-                WidthAllocationKind.GlobalMagnitude => allocator.AllocateByScores(target, Magnitudes(network), nameof(options), targetName),
+                WidthAllocationKind.GlobalMagnitude => allocator.AllocateByScores(target, Magnitudes(subject), nameof(options), targetName),
                 _ => allocator.Allocate(target, nameof(options), targetName,
                     $"set '{nameof(options)}.{nameof(options.UseCapacityBounds)}' to false (it keeps every layer at or above its valid capacity)"),
             };
@@ -76,9 +89,9 @@ internal static class WidthPlanner
             : null);
     }
 
-    // Each channel's L2 norm of its producer's weights (batch norm folded in), for the global magnitude ranking.
-    private static Dictionary<string, IReadOnlyList<double>> Magnitudes(PrunableNetwork network) =>
-        network.Names.Select((name, j) => (name, UnitWeights.ProducerMatrix(network.Folded.State[name + ".weight"])))
+    // Each channel's L2 norm of its source's weights (batch norm folded in), for the global magnitude ranking.
+    private static Dictionary<string, IReadOnlyList<double>> Magnitudes(WidthPlanSubject subject) =>
+        subject.Names.Select((name, j) => (name, subject.SourceMatrix(j)))
             .ToDictionary(p => p.name, p => (IReadOnlyList<double>)p.Item2.EnumerateRows().Select(r => r.L2Norm()).ToArray(), StringComparer.Ordinal);
 
     // FLOPs = Σ cost · in′ · out′ over every Conv2d and Linear (MACs, residual blocks included), with the widths
@@ -116,6 +129,15 @@ internal static class WidthPlanner
         return result;
     }
 }
+
+/// <summary>
+/// What the width planner needs of a network: the prunable units' (or groups') names and widths, their requests on the
+/// original network (statistics with nothing pruned; taken only when capacities or error curves are needed), their
+/// sources' weights (for the magnitude ranking) and the cost model linking widths to FLOPs.
+/// </summary>
+internal sealed record WidthPlanSubject(
+    IReadOnlyList<string> Names, int[] Channels, Func<IReadOnlyList<LayerPruningRequest>> OriginalRequests,
+    Func<int, MathNet.Numerics.LinearAlgebra.Matrix<double>> SourceMatrix, List<ComputeLayer> ComputeLayers);
 
 /// <summary>The widths planned before pruning, and what revises them as layers are pruned (null: they stand).</summary>
 internal sealed record WidthPlan(IReadOnlyDictionary<string, int> KeepCounts, ErrorCurveReviser? Reviser);

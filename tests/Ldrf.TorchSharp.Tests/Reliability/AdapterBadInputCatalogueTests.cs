@@ -94,10 +94,16 @@ public class AdapterBadInputCatalogueTests
     }
 
     [Test]
-    public void A07_batch_norm_that_does_not_follow_a_convolution_is_named()
+    public void A07_batch_norm_that_does_not_follow_a_convolution_is_kept_and_pruned_in_lockstep()
     {
-        using var network = nn.Sequential(("0", nn.Conv2d(3, 4, 3)), ("1", nn.ReLU()), ("2", nn.BatchNorm2d(4)), ("3", nn.Conv2d(4, 4, 3)));
-        PruneThrows<ArgumentException>(() => Prune(network, TestNetworks.Batches(1)), "BatchNorm2d '2'", "must directly follow a Conv2d", "'1' (ReLU)");
+        // Once refused; the graph keeps a batch norm it cannot fold as a node whose channels follow the group's.
+        using var network = nn.Sequential(("0", nn.Conv2d(3, 16, 3)), ("1", nn.ReLU()), ("2", nn.BatchNorm2d(16)), ("3", nn.Conv2d(16, 4, 3)));
+        network.eval();
+        using var result = Prune(network, TestNetworks.Batches(1));
+        Assert.That(result.Report.Groups.Single(g => g.Source == "0").Lockstep, Is.EqualTo(new[] { "2" }));
+        var width = result.Report.Layers.Single(l => l.Path == "0").ChannelsAfter;
+        Assert.That(width, Is.LessThan(16));
+        Assert.That(result.Network.state_dict()["2.running_mean"].shape, Is.EqualTo(new long[] { width }), "the batch norm keeps the kept channels");
     }
 
     [Test]

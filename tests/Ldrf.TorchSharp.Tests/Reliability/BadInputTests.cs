@@ -36,14 +36,6 @@ public class BadInputTests
     }
 
     [Test]
-    public void A_batch_norm_not_after_a_convolution_is_named()
-    {
-        using var network = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.Conv2d(4, 4, 3));
-        var ex = Assert.Throws<ArgumentException>(() => Pruner.Prune(network, TestNetworks.Batches(1), Options));
-        Assert.That(ex!.Message, Does.Contain("'2'").And.Contain("must directly follow a Conv2d"));
-    }
-
-    [Test]
     public void A_calibration_batch_of_the_wrong_shape_is_named()
     {
         using var network = TestNetworks.SmallVgg();
