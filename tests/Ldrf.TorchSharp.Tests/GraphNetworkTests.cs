@@ -6,6 +6,7 @@ using Ldrf.TorchSharp.Architecture;
 using Ldrf.TorchSharp.Complexity;
 using Ldrf.TorchSharp.Graphs;
 using Ldrf.TorchSharp.Serialization;
+using Ldrf.TorchSharp.Tests.Reliability;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -16,7 +17,7 @@ public class GraphNetworkTests
 {
     private static readonly long[] Image = [3, 12, 12];
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Builder_refuses_bad_names_with_the_name()
     {
         var g = new GraphNetworkBuilder();
@@ -29,7 +30,7 @@ public class GraphNetworkTests
         Assert.That(g.Build("a").Nodes.Select(n => n.Name), Is.EqualTo(new[] { "a" }), "a refused call adds nothing");
     }
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Builder_refuses_unknown_inputs_and_outputs_naming_the_node()
     {
         var g = new GraphNetworkBuilder();
@@ -43,7 +44,7 @@ public class GraphNetworkTests
         Assert.Throws<InvalidOperationException>(() => g.Layer("late", nn.ReLU(), a), "the modules belong to the built network");
     }
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Builder_refuses_sums_and_concats_of_fewer_than_two_inputs()
     {
         var g = new GraphNetworkBuilder();
@@ -52,7 +53,7 @@ public class GraphNetworkTests
         CallerArgument.Throws<ArgumentException>(typeof(GraphNetworkBuilder), nameof(GraphNetworkBuilder.Concat), () => g.Concat("c"), "'c'", "at least two", "has 0");
     }
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Builder_refuses_unsupported_modules_naming_node_type_and_the_supported_list()
     {
         var g = new GraphNetworkBuilder();
@@ -183,7 +184,7 @@ public class GraphNetworkTests
         Assert.That(denseModel.Consumers("cat1").Select(n => n.Name), Is.EqualTo(new[] { "l2", "cat2" }));
     }
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Shape_inference_names_the_node_whose_inputs_do_not_fit()
     {
         var g = new GraphNetworkBuilder();
@@ -238,6 +239,28 @@ public class GraphNetworkTests
         Assert.That(TestNetworks.Same(outputs["fc"], expected), Is.True);
         outputs["cat1"].Dispose();
         outputs["fc"].Dispose();
+    }
+
+    [Test]
+    public void Forward_and_captures_leave_no_tensor_alive([Values("InvertedResidual", "DenseBlock", "Inception", "EfficientNet", "LeakyResNet")] string kind)
+    {
+        using var network = Graph(kind);
+        using var x = TestNetworks.Batches(1)[0];
+        network.forward(x).Dispose(); // one-time initialization
+        var start = Expect.LiveTensors();
+        using (var output = network.forward(x))
+        {
+            Assert.That(Expect.LiveTensors() - start, Is.EqualTo(1), "only the output is alive after a forward");
+        }
+
+        var captured = network.Executor.Run(x, [.. network.Nodes.Select(n => n.Name)]);
+        Assert.That(Expect.LiveTensors() - start, Is.GreaterThan(network.Nodes.Count / 2), "the probe sees the captured tensors");
+        foreach (var tensor in captured.Values.Distinct())
+        {
+            tensor.Dispose();
+        }
+
+        Assert.That(Expect.LiveTensors() - start, Is.Zero, "every intermediate tensor is freed after its last reader");
     }
 
     [Test]
