@@ -324,8 +324,7 @@ public class GraphNetworkTests
     public void Saved_graph_loads_without_the_code_that_built_it_with_identical_outputs(string kind)
     {
         using var network = Graph(kind);
-        var path = Path.Combine(Path.GetTempPath(), $"ldrf-graph-{kind}-{Guid.NewGuid():N}.ldrf");
-        try
+        InTempFile(path =>
         {
             network.SaveLdrf(path);
             Assert.That(File.Exists(path + ".tmp"), Is.False);
@@ -339,19 +338,14 @@ public class GraphNetworkTests
             using var expected = network.forward(x);
             using var actual = graph.forward(x);
             Assert.That(TestNetworks.Same(actual, expected), Is.True);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        });
     }
 
     [Test]
     public void A_version_2_chain_file_still_loads()
     {
         using var network = TestNetworks.SmallResNet();
-        var path = Path.Combine(Path.GetTempPath(), $"ldrf-v2-{Guid.NewGuid():N}.ldrf");
-        try
+        InTempFile(path =>
         {
             network.SaveLdrf(path);
             var bytes = File.ReadAllBytes(path);
@@ -380,11 +374,7 @@ public class GraphNetworkTests
             using var expected = network.forward(x);
             using var actual = loaded.forward(x);
             Assert.That(TestNetworks.Same(actual, expected), Is.True);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        });
     }
 
     [Test]
@@ -409,6 +399,19 @@ public class GraphNetworkTests
         LayerSpec gelu = new ActivationSpec("g", ActivationKind.Gelu, 1);
         Assert.That(JsonSerializer.Serialize(gelu), Does.Contain("\"Gelu\""));
         Assert.That(JsonSerializer.Deserialize<LayerSpec>(JsonSerializer.Serialize(gelu)), Is.EqualTo(gelu));
+    }
+
+    private static void InTempFile(Action<string> body)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"ldrf-graph-{Guid.NewGuid():N}.ldrf");
+        try
+        {
+            body(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     private static GraphNetwork Graph(string kind) => kind switch
