@@ -35,7 +35,7 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
     /// <returns>The layer pruner's result and the time the calibration took.</returns>
     /// <exception cref="InvalidOperationException">Activations are not finite, or the layer pruner returned a malformed result.</exception>
     public (LayerPruningResult Result, TimeSpan CalibrationTime) Prune(
-        int j, GraphCapture original, Func<GraphModel, (GraphCapture Capture, IDisposable Owner)> build, GraphModel working, Dictionary<int, int> widths,
+        int j, GraphExecutor original, GraphModel working, Dictionary<int, int> widths,
         int keep, CancellationToken cancellationToken, Func<LayerPruningRequest, int>? revise = null)
     {
         var group = graph.Groups[j];
@@ -47,8 +47,7 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         ChannelStatistics[] statistics;
         ChannelStatistics? patchStatistics;
         TimeSpan calibrationTime;
-        var (pruned, owner) = build(working);
-        using (owner)
+        using (var pruned = working.Build(graph.Device, graph.Dtype))
         {
             var consumer = graph.Folded[lead.Consumer].Op;
             var patchSamples = PatchSampler.SampleCount(lead.Locations, consumer, _images, options.PatchSamplesPerImage);
@@ -57,7 +56,7 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
                 ? new PatchSampler(channels * lead.Group, consumer, options.PatchSamplesPerImage, options.Seed + j, graph.Device)
                 : null;
             var calibration = Stopwatch.StartNew();
-            (statistics, patchStatistics) = collector.OfGroup(original, pruned, j, Width, patches, cancellationToken);
+            (statistics, patchStatistics) = collector.OfGroup(original, pruned.Executor, j, Width, patches, cancellationToken);
             calibrationTime = calibration.Elapsed;
         }
 

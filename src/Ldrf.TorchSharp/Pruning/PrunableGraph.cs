@@ -122,13 +122,13 @@ internal sealed class PrunableGraph
             var (offset, channels) = Analysis.Slices(read.Input, group, width)[0];
             var weight = model.State[read.Consumer + ".weight"];
             var slice = weight.narrow(1, offset * read.FeaturesPerChannel, channels * read.FeaturesPerChannel);
-            return UnitWeights.ConsumerMatrix(slice, channels);
+            return GroupWeights.ConsumerMatrix(slice, channels);
         }).ToList();
         return blocks.Count == 1 ? blocks[0] : blocks.Aggregate((a, b) => a.Append(b));
     }
 
     /// <summary>Group <paramref name="j"/>'s source weights in <paramref name="model"/>, matricized by output channel.</summary>
-    public Matrix<double> SourceMatrix(GraphModel model, int j) => UnitWeights.ProducerMatrix(model.State[Names[j] + ".weight"]);
+    public Matrix<double> SourceMatrix(GraphModel model, int j) => GroupWeights.ProducerMatrix(model.State[Names[j] + ".weight"]);
 
     /// <summary>
     /// FLOPs = Σ cost · in′ · out′ over every Conv2d and Linear node, with the widths that pruning changes linked to
