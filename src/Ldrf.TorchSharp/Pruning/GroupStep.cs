@@ -84,12 +84,12 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         var result = layerPruner.Prune(request, cancellationToken);
         Check(result, request, channels);
         var answers = new Dictionary<ConsumerRead, (Matrix<double>, Vector<double>?)>();
-        Split(classes[0], result.ConsumerWeights, result.BiasCorrection, answers);
+        Split(working, classes[0], result.ConsumerWeights, result.BiasCorrection, answers);
         for (var c = 1; c < classes.Count; c++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var (weights, bias) = Refit(graph.ConsumerMatrix(working, j, c, Width), statistics[c], result.KeptChannels, name);
-            Split(classes[c], weights, bias, answers);
+            Split(working, classes[c], weights, bias, answers);
         }
 
         GroupWeights.Apply(working, graph.Analysis, group, result.KeptChannels, Width, answers);
@@ -102,13 +102,14 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         return (result, calibrationTime);
     }
 
-    // The consumers of one class stand side by side in its matrix: each takes its own columns (out · Group) and bias terms.
-    private void Split(ConsumerClass consumers, Matrix<double> weights, Vector<double>? bias, Dictionary<ConsumerRead, (Matrix<double>, Vector<double>?)> answers)
+    // The consumers of one class stand side by side in its matrix: each takes its own columns (out · Group, its outputs
+    // as they are now: a gate producer's were pruned with the gated group) and bias terms.
+    private static void Split(GraphModel working, ConsumerClass consumers, Matrix<double> weights, Vector<double>? bias, Dictionary<ConsumerRead, (Matrix<double>, Vector<double>?)> answers)
     {
         var column = 0;
         foreach (var read in consumers.Reads)
         {
-            var width = Outputs(graph.Folded[read.Consumer].Op) * read.Group;
+            var width = Outputs(working[read.Consumer].Op) * read.Group;
             answers[read] = (weights.SubMatrix(0, weights.RowCount, column, width), bias?.SubVector(column, width));
             column += width;
         }
