@@ -1,7 +1,12 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Ldrf.Testing;
 using Ldrf.TorchSharp.Architecture;
+using Ldrf.TorchSharp.Complexity;
 using Ldrf.TorchSharp.Graphs;
+using Ldrf.TorchSharp.Serialization;
+using Ldrf.TorchSharp.Tests.Reliability;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -12,7 +17,7 @@ public class GraphNetworkTests
 {
     private static readonly long[] Image = [3, 12, 12];
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Builder_refuses_bad_names_with_the_name()
     {
         var g = new GraphNetworkBuilder();
@@ -25,7 +30,7 @@ public class GraphNetworkTests
         Assert.That(g.Build("a").Nodes.Select(n => n.Name), Is.EqualTo(new[] { "a" }), "a refused call adds nothing");
     }
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Builder_refuses_unknown_inputs_and_outputs_naming_the_node()
     {
         var g = new GraphNetworkBuilder();
@@ -39,7 +44,7 @@ public class GraphNetworkTests
         Assert.Throws<InvalidOperationException>(() => g.Layer("late", nn.ReLU(), a), "the modules belong to the built network");
     }
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Builder_refuses_sums_and_concats_of_fewer_than_two_inputs()
     {
         var g = new GraphNetworkBuilder();
@@ -48,7 +53,7 @@ public class GraphNetworkTests
         CallerArgument.Throws<ArgumentException>(typeof(GraphNetworkBuilder), nameof(GraphNetworkBuilder.Concat), () => g.Concat("c"), "'c'", "at least two", "has 0");
     }
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Builder_refuses_unsupported_modules_naming_node_type_and_the_supported_list()
     {
         var g = new GraphNetworkBuilder();
@@ -179,7 +184,7 @@ public class GraphNetworkTests
         Assert.That(denseModel.Consumers("cat1").Select(n => n.Name), Is.EqualTo(new[] { "l2", "cat2" }));
     }
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Shape_inference_names_the_node_whose_inputs_do_not_fit()
     {
         var g = new GraphNetworkBuilder();
@@ -194,12 +199,7 @@ public class GraphNetworkTests
     [Test]
     public void Folding_batch_norms_on_a_graph_keeps_the_eval_output([Values("InvertedResidual", "EfficientNet", "LeakyResNet")] string kind)
     {
-        using var network = kind switch
-        {
-            "InvertedResidual" => TestGraphs.InvertedResidual(),
-            "EfficientNet" => TestGraphs.EfficientNet(),
-            _ => TestGraphs.LeakyResNet(),
-        };
+        using var network = Graph(kind);
         using var model = GraphModel.FromNetwork(network, "network");
         using var folded = model.FoldBatchNorm("network");
         Assert.That(folded.Nodes.Select(n => n.Op).OfType<BatchNorm2dSpec>(), Is.Empty);
@@ -239,6 +239,28 @@ public class GraphNetworkTests
         Assert.That(TestNetworks.Same(outputs["fc"], expected), Is.True);
         outputs["cat1"].Dispose();
         outputs["fc"].Dispose();
+    }
+
+    [Test]
+    public void Forward_and_captures_leave_no_tensor_alive([Values("InvertedResidual", "DenseBlock", "Inception", "EfficientNet", "LeakyResNet")] string kind)
+    {
+        using var network = Graph(kind);
+        using var x = TestNetworks.Batches(1)[0];
+        network.forward(x).Dispose(); // one-time initialization
+        var start = Expect.LiveTensors();
+        using (var output = network.forward(x))
+        {
+            Assert.That(Expect.LiveTensors() - start, Is.EqualTo(1), "only the output is alive after a forward");
+        }
+
+        var captured = network.Executor.Run(x, [.. network.Nodes.Select(n => n.Name)]);
+        Assert.That(Expect.LiveTensors() - start, Is.GreaterThan(network.Nodes.Count / 2), "the probe sees the captured tensors");
+        foreach (var tensor in captured.Values.Distinct())
+        {
+            tensor.Dispose();
+        }
+
+        Assert.That(Expect.LiveTensors() - start, Is.Zero, "every intermediate tensor is freed after its last reader");
     }
 
     [Test]
@@ -294,6 +316,88 @@ public class GraphNetworkTests
         Assert.That(((Conv2dSpec)copy["b1_expand"].Op).OutChannels, Is.EqualTo(32));
     }
 
+    [TestCase("InvertedResidual")]
+    [TestCase("DenseBlock")]
+    [TestCase("Inception")]
+    [TestCase("EfficientNet")]
+    [TestCase("LeakyResNet")]
+    public void Saved_graph_loads_without_the_code_that_built_it_with_identical_outputs(string kind)
+    {
+        using var network = Graph(kind);
+        var path = Path.Combine(Path.GetTempPath(), $"ldrf-graph-{kind}-{Guid.NewGuid():N}.ldrf");
+        try
+        {
+            network.SaveLdrf(path);
+            Assert.That(File.Exists(path + ".tmp"), Is.False);
+            using var loaded = NetworkFile.LoadLdrf(path);
+            var graph = loaded as GraphNetwork;
+            Assert.That(graph, Is.Not.Null);
+            Assert.That(graph!.Nodes, Is.EqualTo(network.Nodes).Using<GraphNodeInfo>((a, b) => a.Name == b.Name && a.Operation == b.Operation && a.Inputs.SequenceEqual(b.Inputs)));
+            Assert.That((graph.InputName, graph.OutputName, graph.training), Is.EqualTo((network.InputName, network.OutputName, false)));
+            Assert.That(TestNetworks.Snapshot(graph), Is.EqualTo(TestNetworks.Snapshot(network)));
+            using var x = TestNetworks.Batches(1)[0];
+            using var expected = network.forward(x);
+            using var actual = graph.forward(x);
+            Assert.That(TestNetworks.Same(actual, expected), Is.True);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
+    public void A_version_2_chain_file_still_loads()
+    {
+        using var network = TestNetworks.SmallResNet();
+        var path = Path.Combine(Path.GetTempPath(), $"ldrf-v2-{Guid.NewGuid():N}.ldrf");
+        try
+        {
+            network.SaveLdrf(path);
+            var bytes = File.ReadAllBytes(path);
+            var jsonLength = BitConverter.ToInt32(bytes, 12);
+            var json = Encoding.UTF8.GetString(bytes, 24, jsonLength);
+            Assert.That(json, Does.Contain("\"groups\":1"));
+
+            // What version 2 wrote: the same chain without groups.
+            var old = Encoding.UTF8.GetBytes(json.Replace(",\"groups\":1", string.Empty, StringComparison.Ordinal));
+            using var stream = new MemoryStream();
+            using (var writer = new BinaryWriter(stream))
+            {
+                writer.Write(bytes.AsSpan(0, 8));
+                writer.Write(2);
+                writer.Write(old.Length);
+                writer.Write(BitConverter.ToInt64(bytes, 16));
+                writer.Write(old);
+                writer.Write(bytes.AsSpan(24 + jsonLength, bytes.Length - 24 - jsonLength - 32));
+                writer.Write(SHA256.HashData(stream.ToArray()));
+                File.WriteAllBytes(path, stream.ToArray());
+            }
+
+            using var loaded = NetworkFile.LoadLdrf(path);
+            Assert.That(loaded, Is.InstanceOf<Sequential>());
+            using var x = TestNetworks.Batches(1)[0];
+            using var expected = network.forward(x);
+            using var actual = loaded.forward(x);
+            Assert.That(TestNetworks.Same(actual, expected), Is.True);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
+    public void Complexity_of_a_graph_network_counts_its_nodes()
+    {
+        using var network = TestGraphs.EfficientNet();
+        using var model = GraphModel.FromNetwork(network, "network");
+        var report = ModelComplexity.Count(network, [2, 3, 12, 12]);
+        Assert.That(report.TotalFlops, Is.EqualTo(model.Complexity(Image, "x").TotalFlops));
+        Assert.That(report["se_scale"].OutputShape, Is.EqualTo(new long[] { 64, 12, 12 }));
+        Assert.That(report.TotalParameters, Is.EqualTo(network.parameters().Sum(p => p.numel())));
+    }
+
     [Test]
     public void Conv_specs_written_before_groups_read_as_one_group()
     {
@@ -306,6 +410,15 @@ public class GraphNetworkTests
         Assert.That(JsonSerializer.Serialize(gelu), Does.Contain("\"Gelu\""));
         Assert.That(JsonSerializer.Deserialize<LayerSpec>(JsonSerializer.Serialize(gelu)), Is.EqualTo(gelu));
     }
+
+    private static GraphNetwork Graph(string kind) => kind switch
+    {
+        "InvertedResidual" => TestGraphs.InvertedResidual(),
+        "DenseBlock" => TestGraphs.DenseBlock(),
+        "Inception" => TestGraphs.Inception(),
+        "EfficientNet" => TestGraphs.EfficientNet(),
+        _ => TestGraphs.LeakyResNet(),
+    };
 
     private static Tensor Relu6(Tensor x) => x.clamp(0.0, 6.0);
 

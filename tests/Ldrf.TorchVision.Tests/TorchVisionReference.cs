@@ -24,13 +24,19 @@ internal static class TorchVisionReference
 
     public static float[] Logits(string model) => [.. Model(model).GetProperty("logits").EnumerateArray().Select(v => v.GetSingle())];
 
-    /// <summary>Fills every parameter and buffer of <paramref name="network"/> with the script's deterministic values.</summary>
-    public static void Fill(nn.Module network)
+    /// <summary>
+    /// Fills every parameter and buffer of <paramref name="network"/> with the script's deterministic values, each
+    /// drawn for its torchvision name: its own state_dict key, or <paramref name="torchVisionKey"/> of it (a graph
+    /// network's node names stand for torchvision's module paths).
+    /// </summary>
+    public static void Fill(nn.Module network, Func<string, string>? torchVisionKey = null)
     {
-        var batchNorms = network.named_modules().Where(m => m.module is BatchNorm2d).Select(m => m.name).ToHashSet(StringComparer.Ordinal);
+        torchVisionKey ??= key => key;
+        var batchNorms = network.named_modules().Where(m => m.module is BatchNorm2d).Select(m => torchVisionKey(m.name)).ToHashSet(StringComparer.Ordinal);
         using var noGrad = no_grad();
-        foreach (var (name, tensor) in network.state_dict())
+        foreach (var (ownName, tensor) in network.state_dict())
         {
+            var name = torchVisionKey(ownName);
             var dot = name.LastIndexOf('.');
             var (owner, leaf) = (dot < 0 ? string.Empty : name[..dot], name[(dot + 1)..]);
             if (leaf == "num_batches_tracked")

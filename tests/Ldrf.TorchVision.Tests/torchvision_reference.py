@@ -1,13 +1,13 @@
 """Reference data from torchvision for Ldrf.TorchSharp.Models.TorchVisionModels, and PyTorch-written state_dicts.
 
   /usr/bin/python3 torchvision_reference.py reference [--out torchvision-reference.json]
-      For vgg16, vgg16_bn, resnet18 and resnet50: every state_dict entry (name, shape, dtype), and the logits of
+      For vgg16, vgg16_bn, resnet18, resnet50 and mobilenet_v2: every state_dict entry (name, shape, dtype), and the logits of
       the model filled with the deterministic weights below for the deterministic 1 x 3 x 64 x 64 input below.
       The C# tests (TorchVisionModelsTests) compare their models' state_dicts with the entries exactly and
       recompute the logits from the same weights and input, which checks the layout (strides, padding, pooling,
       batch-norm epsilon) beyond names and shapes. Writes the small JSON file checked in next to this script.
   /usr/bin/python3 torchvision_reference.py export MODEL OUT.pt [--seed 0]
-      Writes torchvision's MODEL (vgg16, vgg16_bn, resnet18, resnet50) with torchvision's own random
+      Writes torchvision's MODEL (vgg16, vgg16_bn, resnet18, resnet50, mobilenet_v2) with torchvision's own random
       initialization as a PyTorch state_dict, for loading with TorchSharp.PyBridge's load_py (the experiment
       harness's --state-dict option). VGG-16 is 528 MB and ResNet-50 98 MB, too large for the repository.
 
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torchvision
 
-MODELS = ["vgg16", "vgg16_bn", "resnet18", "resnet50"]
+MODELS = ["vgg16", "vgg16_bn", "resnet18", "resnet50", "mobilenet_v2"]
 INPUT_SIZE = 64
 HERE = os.path.dirname(os.path.abspath(__file__))
 

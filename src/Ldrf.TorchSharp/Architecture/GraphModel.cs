@@ -78,16 +78,22 @@ internal sealed class GraphModel : IDisposable
         ArgumentNullException.ThrowIfNull(network, paramName);
         if (network is GraphNetwork graph)
         {
-            // Module nodes are described again from their modules, which also catches a disposed network.
-            var nodes = graph.GraphNodes.Select(n => graph.Modules.TryGetValue(n.Name, out var module)
-                ? n with { Op = LayerModules.Describe(module, n.Name, paramName, inGraph: true)! }
-                : n).ToList();
-            return Checked(new GraphModel(graph.InputName, nodes, graph.OutputName, NetworkReader.CopyState(network)), paramName);
+            return Checked(new GraphModel(graph.InputName, Describe(graph, paramName), graph.OutputName, NetworkReader.CopyState(network)), paramName);
         }
 
         var chain = NetworkReader.Read(network, paramName);
         return Checked(FromChain(chain, NetworkReader.CopyState(network)), paramName);
     }
+
+    /// <summary>
+    /// A graph network's nodes, each module node described again from its module (its hyperparameters as they are
+    /// now; a disposed module is refused by name).
+    /// </summary>
+    /// <exception cref="ArgumentException">A module has been disposed.</exception>
+    public static List<GraphNode> Describe(GraphNetwork network, string paramName) =>
+        [.. network.GraphNodes.Select(n => network.Modules.TryGetValue(n.Name, out var module)
+            ? n with { Op = LayerModules.Describe(module, n.Name, paramName, inGraph: true)! }
+            : n)];
 
     private static GraphModel Checked(GraphModel model, string paramName)
     {

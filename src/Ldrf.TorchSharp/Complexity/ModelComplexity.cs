@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Ldrf.TorchSharp.Architecture;
+using Ldrf.TorchSharp.Graphs;
 using static TorchSharp.torch;
 
 namespace Ldrf.TorchSharp.Complexity;
@@ -65,13 +66,20 @@ internal sealed class ComplexityReport
 internal static class ModelComplexity
 {
     /// <summary>Counts FLOPs and parameters for one input image.</summary>
-    /// <param name="network">A Sequential (possibly nested) of the supported layers.</param>
+    /// <param name="network">A <see cref="GraphNetwork"/>, or a Sequential (possibly nested) of the supported layers.</param>
     /// <param name="inputShape">The input shape: C x H x W, or N x C x H x W (the batch size is ignored: counts are per image).</param>
     /// <returns>Per-layer and total counts.</returns>
     /// <exception cref="ArgumentException">A module is unsupported, the network is disposed, the shape has the wrong rank, or a layer cannot take its input (the message names the layer).</exception>
     public static ComplexityReport Count(nn.Module<Tensor, Tensor> network, IReadOnlyList<long> inputShape)
     {
         ArgumentNullException.ThrowIfNull(inputShape);
+        if (network is GraphNetwork graph)
+        {
+            // Only the nodes are needed: no state is copied.
+            using var model = new GraphModel(graph.InputName, GraphModel.Describe(graph, nameof(network)), graph.OutputName, []);
+            return Count(model, ImageShape(inputShape, nameof(inputShape)), nameof(inputShape));
+        }
+
         var specs = NetworkReader.Read(network, nameof(network));
         return Count(specs, ImageShape(inputShape, nameof(inputShape)), nameof(inputShape));
     }

@@ -13,7 +13,7 @@ public sealed record GraphNodeInfo(string Name, string Operation, IReadOnlyList<
 /// <summary>
 /// A network of named nodes (TorchSharp modules, and the sum, channel concatenation and gate product of their
 /// outputs) in topological order, with one input and one output. Built with <see cref="GraphNetworkBuilder"/>;
-/// the pruner reads it, and <c>NetworkFile.SaveLdrf</c>/<c>LoadLdrf</c> store and load it without the code that built it.
+/// <c>NetworkFile.SaveLdrf</c>/<c>LoadLdrf</c> store and load it without the code that built it.
 /// </summary>
 /// <remarks>
 /// The forward pass runs the nodes in order and frees each intermediate tensor after its last reader. Each module
@@ -23,6 +23,7 @@ public sealed record GraphNodeInfo(string Name, string Operation, IReadOnlyList<
 public sealed class GraphNetwork : nn.Module<Tensor, Tensor>
 {
     private readonly GraphExecutor _executor;
+    private readonly Dictionary<string, string> _pyTorchNames;
 
     internal GraphNetwork(string inputName, IReadOnlyList<GraphNode> nodes, string outputName, IReadOnlyDictionary<string, nn.Module<Tensor, Tensor>> modules)
         : base(nameof(GraphNetwork))
@@ -40,6 +41,7 @@ public sealed class GraphNetwork : nn.Module<Tensor, Tensor>
             }
         }
 
+        _pyTorchNames = nodes.Where(n => n.PyTorchName is not null).ToDictionary(n => n.Name, n => n.PyTorchName!, StringComparer.Ordinal);
         _executor = new GraphExecutor(GraphNodes, inputName, outputName, n => modules.GetValueOrDefault(n.Name));
     }
 
@@ -60,6 +62,18 @@ public sealed class GraphNetwork : nn.Module<Tensor, Tensor>
 
     /// <summary>The executor over this network's own modules (for the tensors of chosen nodes).</summary>
     internal GraphExecutor Executor => _executor;
+
+    /// <summary>
+    /// The key of each state_dict entry in PyTorch files (<c>NetworkFile.ExportPyTorch</c>, <c>LoadPyTorch</c>,
+    /// <c>LoadSafetensors</c>): <c>node.weight</c> is written under the node's PyTorch module path when it has one
+    /// (<c>features_1_conv_0_0.weight</c> as <c>features.1.conv.0.0.weight</c>), else under its own name.
+    /// </summary>
+    internal string PyTorchKey(string key)
+    {
+        var dot = key.IndexOf('.', StringComparison.Ordinal);
+        var node = dot < 0 ? key : key[..dot];
+        return _pyTorchNames.TryGetValue(node, out var path) ? path + key[node.Length..] : key;
+    }
 
     /// <summary>Runs the nodes in topological order.</summary>
     /// <param name="input">The network input (N x C x H x W for a CNN).</param>

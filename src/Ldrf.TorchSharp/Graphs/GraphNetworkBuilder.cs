@@ -55,7 +55,16 @@ public sealed class GraphNetworkBuilder
     /// the node, the type and what is supported), disposed, or already a node; or the input is unknown.
     /// </exception>
     /// <exception cref="InvalidOperationException"><see cref="Build"/> has been called.</exception>
-    public string Layer(string name, nn.Module<Tensor, Tensor> module, string input)
+    public string Layer(string name, nn.Module<Tensor, Tensor> module, string input) => AddLayer(name, module, input, null);
+
+    /// <summary>
+    /// Adds a module that mirrors the module at <paramref name="pyTorchPath"/> of a PyTorch model: the node is named
+    /// by the path with '_' for '.', and PyTorch files hold its tensors under the path (see <see cref="GraphNetwork"/>).
+    /// </summary>
+    internal string PyTorchLayer(string pyTorchPath, nn.Module<Tensor, Tensor> module, string input) =>
+        AddLayer(pyTorchPath.Replace('.', '_'), module, input, pyTorchPath);
+
+    private string AddLayer(string name, nn.Module<Tensor, Tensor> module, string input, string? pyTorchPath)
     {
         CheckOpen();
         CheckNewName(name);
@@ -72,7 +81,7 @@ public sealed class GraphNetworkBuilder
             ?? throw new ArgumentException(
                 $"Node '{name}': module type {module.GetType().Name} is not supported; supported are {LayerModules.GraphTypes}, and the builder's Sum, Concat and Multiply.",
                 nameof(module));
-        return Add(spec, [input], module);
+        return Add(spec, [input], module, pyTorchPath);
     }
 
     /// <summary>Adds the element-wise sum of two or more nodes of equal shape (a residual add).</summary>
@@ -151,9 +160,9 @@ public sealed class GraphNetworkBuilder
         return Add(spec, [.. inputs], null);
     }
 
-    private string Add(LayerSpec spec, string[] inputs, nn.Module<Tensor, Tensor>? module)
+    private string Add(LayerSpec spec, string[] inputs, nn.Module<Tensor, Tensor>? module, string? pyTorchPath = null)
     {
-        _nodes.Add(new GraphNode(spec, inputs));
+        _nodes.Add(new GraphNode(spec, inputs, pyTorchPath));
         _names.Add(spec.Path);
         if (module is not null)
         {

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Ldrf.TorchSharp.Architecture;
+using Ldrf.TorchSharp.Graphs;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.PyBridge;
@@ -12,16 +13,17 @@ using static TorchSharp.torch;
 namespace Ldrf.TorchSharp.Serialization;
 
 /// <summary>
-/// Saves a chain network with its architecture, so that it loads back without the code that built it; exports its
+/// Saves a chain or graph network with its architecture, so that it loads back without the code that built it; exports its
 /// weights in PyTorch's format (in its own layout or in the original's); and loads PyTorch state_dicts and
 /// safetensors files with every key and shape checked first.
 /// </summary>
 /// <remarks>
 /// <para>
-/// File layout (format version 2, little-endian): the 8-byte signature <c>LDRFNET1</c> (unchanged since
+/// File layout (format version 3, little-endian): the 8-byte signature <c>LDRFNET1</c> (unchanged since
 /// version 1); an int32 format version; an int32 length J and an int64 length W; J bytes of UTF-8 JSON (the
-/// parameter type and the layer chain with every hyperparameter); W bytes of weights as written by
-/// TorchSharp's <c>Module.save</c> (state_dict names are the Sequential paths); and the SHA-256 of every byte
+/// parameter type and either the layer chain or, for a <see cref="GraphNetwork"/>, the graph's input name, output
+/// name and nodes with their inputs, with every hyperparameter); W bytes of weights as written by TorchSharp's
+/// <c>Module.save</c> (state_dict names are the Sequential paths or the node names); and the SHA-256 of every byte
 /// before it. Loading checks the signature, the version, that the file is exactly as long as its lengths say
 /// (no byte missing, none appended) and the SHA-256 before it reads anything else, so a truncated, extended
 /// or corrupt file, a changed architecture included, fails with an <see cref="InvalidDataException"/> that
@@ -29,8 +31,9 @@ namespace Ldrf.TorchSharp.Serialization;
 /// whoever can change the file can also recompute it.
 /// </para>
 /// <para>
-/// Version 1 files (the weights hashed, the architecture not) are refused with a message naming the file and
-/// the version: save the network again from the code that built it.
+/// Version 2 files (chains only, written before graphs and grouped convolutions) load as before. Version 1 files
+/// (the weights hashed, the architecture not) are refused with a message naming the file and the version: save the
+/// network again from the code that built it.
 /// </para>
 /// <para>
 /// Any network the pruner accepts can be saved, pruned or not (batch norms included).
@@ -38,8 +41,11 @@ namespace Ldrf.TorchSharp.Serialization;
 /// </remarks>
 public static class NetworkFile
 {
-    /// <summary>The current format version.</summary>
-    public const int FormatVersion = 2;
+    /// <summary>The current format version (the version written; version 2 files are read too).</summary>
+    public const int FormatVersion = 3;
+
+    // The oldest version read: version 2 differs only in having no graphs and no convolution groups.
+    private const int OldestReadVersion = 2;
 
     private static readonly byte[] Signature = "LDRFNET1"u8.ToArray();
 
@@ -57,7 +63,7 @@ public static class NetworkFile
     };
 
     /// <summary>Saves <paramref name="network"/>'s architecture and weights to one file.</summary>
-    /// <param name="network">A Sequential (possibly nested) of the supported layers, on any device.</param>
+    /// <param name="network">A <see cref="GraphNetwork"/>, or a Sequential (possibly nested) of the supported layers, on any device.</param>
     /// <param name="path">The file to write (overwritten). It is written under a temporary name beside it and then moved into place.</param>
     /// <exception cref="ArgumentException">A module is unsupported (the message names its path), the network is disposed, or <paramref name="path"/> is empty.</exception>
     /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist; the message names <paramref name="path"/>.</exception>
@@ -67,12 +73,14 @@ public static class NetworkFile
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var layers = NetworkReader.Read(network, nameof(network));
+        var header = network is GraphNetwork graph
+            ? new FileHeader(string.Empty, null, new GraphDescription(graph.InputName, graph.OutputName, GraphModel.Describe(graph, nameof(network))))
+            : new FileHeader(string.Empty, NetworkReader.Read(network, nameof(network)));
         var dtype = network.parameters().FirstOrDefault()?.dtype ?? ScalarType.Float32;
         using var weights = new MemoryStream();
         network.save(weights);
         var weightBytes = weights.ToArray(); // Module.save closes the stream; ToArray still works.
-        var json = JsonSerializer.SerializeToUtf8Bytes(new FileHeader(dtype.ToString(), layers), Json);
+        var json = JsonSerializer.SerializeToUtf8Bytes(header with { Dtype = dtype.ToString() }, Json);
         using var content = new MemoryStream();
         using (var writer = new BinaryWriter(content, Encoding.UTF8, leaveOpen: true))
         {
@@ -91,13 +99,16 @@ public static class NetworkFile
     /// <summary>Loads a network saved by <see cref="SaveLdrf"/>, in evaluation mode.</summary>
     /// <param name="path">The file.</param>
     /// <param name="device">Where to put the network (default: CPU).</param>
-    /// <returns>A new Sequential with the saved paths, hyperparameters and weights.</returns>
+    /// <returns>
+    /// A new network with the saved hyperparameters and weights: a Sequential with the saved paths for a chain, a
+    /// <see cref="GraphNetwork"/> with the saved nodes for a graph.
+    /// </returns>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">
-    /// The file is not an Ldrf network file, is of another format version (version 1 included), is truncated,
+    /// The file is not an Ldrf network file, is of a format version other than 2 and 3 (version 1 included), is truncated,
     /// has bytes appended, or is corrupt anywhere (SHA-256 mismatch); the message names the file and what is wrong.
     /// </exception>
-    public static Sequential LoadLdrf(string path, Device? device = null)
+    public static nn.Module<Tensor, Tensor> LoadLdrf(string path, Device? device = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         if (!File.Exists(path))
@@ -111,11 +122,13 @@ public static class NetworkFile
             throw Invalid(path, $"it is {length} bytes, more than this library reads into memory ({Array.MaxLength} bytes)");
         }
 
-        var (dtype, layers, weights) = Verified(path, File.ReadAllBytes(path));
-        Sequential? network = null;
+        var (dtype, header, weights) = Verified(path, File.ReadAllBytes(path));
+        nn.Module<Tensor, Tensor>? network = null;
         try
         {
-            network = NetworkBuilder.Build(layers, null, CPU, dtype).Root;
+            network = header.Graph is { } graph
+                ? LayerModules.PreservingRng(() => GraphNetwork.Create(graph.Input, graph.Nodes, graph.Output, null, dtype))
+                : NetworkBuilder.Build(header.Layers!, null, CPU, dtype).Root;
             using var stream = new MemoryStream(weights.Array!, weights.Offset, weights.Count, writable: false);
             network.load(stream, strict: true);
         }
@@ -138,6 +151,9 @@ public static class NetworkFile
     /// Writes the network's state_dict in PyTorch's format (a file that <c>torch.load</c> reads and
     /// <c>load_state_dict</c> accepts), through TorchSharp.PyBridge. Keys are the network's own state_dict keys, its
     /// module paths (for example <c>features.0.weight</c>), so a PyTorch module with the same names and sizes loads it.
+    /// A <see cref="GraphNetwork"/>'s keys are its node names (<c>node.weight</c>), except for nodes that mirror a
+    /// PyTorch module, such as those of <see cref="Models.TorchVisionModels.MobileNetV2"/>, whose keys are that module's
+    /// path (<c>features.1.conv.0.0.weight</c> for node <c>features_1_conv_0_0</c>).
     /// </summary>
     /// <remarks>
     /// A network that <see cref="Pruning.TorchSharpPruner"/> returned has no batch norms: each BatchNorm2d of the
@@ -156,6 +172,14 @@ public static class NetworkFile
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (network is GraphNetwork graph)
+        {
+            // Under the PyTorch module paths of the nodes that mirror a PyTorch model (for example torchvision's).
+            var state = graph.state_dict().ToDictionary(kv => graph.PyTorchKey(kv.Key), kv => kv.Value, StringComparer.Ordinal);
+            WriteThenMove(path, "PyTorch state_dict", file => PyTorchPickler.PickleStateDict(file, state, leaveOpen: true));
+            return;
+        }
+
         WriteThenMove(path, "PyTorch state_dict", file => network.save_py(file, leaveOpen: true));
     }
 
@@ -211,7 +235,7 @@ public static class NetworkFile
     /// <c>load_py(strict: true)</c> compares key names only and names no key, and a tensor with as many or fewer
     /// elements than its parameter loads there without an error.
     /// </remarks>
-    /// <param name="network">The network to load into (its module names must be the state_dict's keys).</param>
+    /// <param name="network">The network to load into (its module names must be the state_dict's keys; for a <see cref="GraphNetwork"/>, the keys <see cref="ExportPyTorch(nn.Module{Tensor, Tensor}, string)"/> writes).</param>
     /// <param name="path">The file written by <c>torch.save</c> (the zip format, PyTorch 1.6 and later).</param>
     /// <exception cref="FileNotFoundException">The file does not exist; the message names it.</exception>
     /// <exception cref="InvalidDataException">
@@ -231,7 +255,7 @@ public static class NetworkFile
     /// The whole file is read and checked before any parameter changes, so a refused file leaves the network as it
     /// was. Values are converted to each parameter's type and device.
     /// </remarks>
-    /// <param name="network">The network to load into (its module names must be the file's keys).</param>
+    /// <param name="network">The network to load into (its module names must be the file's keys; for a <see cref="GraphNetwork"/>, the keys <see cref="ExportPyTorch(nn.Module{Tensor, Tensor}, string)"/> writes).</param>
     /// <param name="path">The safetensors file.</param>
     /// <exception cref="FileNotFoundException">The file does not exist; the message names it.</exception>
     /// <exception cref="InvalidDataException">
@@ -252,11 +276,13 @@ public static class NetworkFile
             throw new ArgumentException($"'{nameof(network)}' has been disposed: tensor '{disposed}' no longer has native storage.", nameof(network));
         }
 
+        // A graph network's file keys are its nodes' PyTorch module paths where they mirror a PyTorch model.
+        Func<string, string> fileKey = network is GraphNetwork graph ? graph.PyTorchKey : key => key;
         var loaded = read(path);
         try
         {
-            CheckKeysAndShapes(target, loaded, path);
-            NetworkReader.RestoreState(network, loaded);
+            CheckKeysAndShapes(target.ToDictionary(kv => fileKey(kv.Key), kv => kv.Value, StringComparer.Ordinal), loaded, path);
+            NetworkReader.RestoreState(network, target.Keys.ToDictionary(key => key, key => loaded[fileKey(key)], StringComparer.Ordinal));
         }
         finally
         {
@@ -410,7 +436,7 @@ public static class NetworkFile
 
     // Checks the signature, the version, the exact length and the SHA-256 before reading anything the hash covers,
     // then parses the description; returns the parameter type, the layers and the weights.
-    private static (ScalarType Dtype, List<LayerSpec> Layers, ArraySegment<byte> Weights) Verified(string path, byte[] bytes)
+    private static (ScalarType Dtype, FileHeader Header, ArraySegment<byte> Weights) Verified(string path, byte[] bytes)
     {
         var signature = bytes.AsSpan(0, Math.Min(bytes.Length, Signature.Length));
         if (!signature.SequenceEqual(Signature.AsSpan(0, signature.Length)))
@@ -430,9 +456,9 @@ public static class NetworkFile
                 $"so a corrupt file could load as another network); this library reads version {FormatVersion}: save the network again from the code that built it");
         }
 
-        if (version != FormatVersion)
+        if (version < OldestReadVersion || version > FormatVersion)
         {
-            throw Invalid(path, $"its format version is {version}, but this library reads version {FormatVersion}");
+            throw Invalid(path, $"its format version is {version}, but this library reads versions {OldestReadVersion} to {FormatVersion}");
         }
 
         var jsonLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
@@ -470,7 +496,14 @@ public static class NetworkFile
             throw Invalid(path, "its architecture description is not valid JSON: " + ex.Message, ex);
         }
 
-        if (header.Layers is null || header.Layers.Count == 0)
+        if (header.Graph is { } graph)
+        {
+            if (CheckGraph(graph) is { } problem)
+            {
+                throw Invalid(path, "its graph description is inconsistent: " + problem);
+            }
+        }
+        else if (header.Layers is null || header.Layers.Count == 0)
         {
             throw Invalid(path, "its description lists no layers");
         }
@@ -480,7 +513,38 @@ public static class NetworkFile
             throw Invalid(path, $"its parameter type '{header.Dtype}' is unknown");
         }
 
-        return (dtype, header.Layers, new ArraySegment<byte>(bytes, HeaderBytes + jsonLength, (int)weightLength));
+        return (dtype, header, new ArraySegment<byte>(bytes, HeaderBytes + jsonLength, (int)weightLength));
+    }
+
+    // What a writer's bug could leave in a graph description (the hash rules out corruption): null parts, nodes that
+    // read what no earlier node gives, repeated names, an output that is not a node.
+    private static string? CheckGraph(GraphDescription graph)
+    {
+        if (graph.Input is null || graph.Output is null || graph.Nodes is null || graph.Nodes.Count == 0)
+        {
+            return "it lacks its input, its output or its nodes";
+        }
+
+        var known = new HashSet<string>(StringComparer.Ordinal) { graph.Input };
+        foreach (var node in graph.Nodes)
+        {
+            if (node?.Op?.Path is null || node.Inputs is null)
+            {
+                return "a node lacks its operation or its inputs";
+            }
+
+            if (node.Inputs.FirstOrDefault(i => !known.Contains(i)) is { } unknown)
+            {
+                return $"node '{node.Name}' reads '{unknown}', which no earlier node gives";
+            }
+
+            if (!known.Add(node.Name) || node.Name.Contains('.', StringComparison.Ordinal))
+            {
+                return $"node name '{node.Name}' is repeated or contains '.'";
+            }
+        }
+
+        return known.Contains(graph.Output) && graph.Output != graph.Input ? null : $"its output '{graph.Output}' is not a node";
     }
 
     // Writes under path + ".tmp" and then moves the file into place, so a crash never leaves a half-written file under
@@ -521,5 +585,11 @@ public static class NetworkFile
     private static InvalidDataException Invalid(string path, string reason, Exception? inner = null) =>
         new($"'{path}' is not a valid Ldrf network file: {reason}.", inner);
 
-    private sealed record FileHeader(string Dtype, List<LayerSpec> Layers);
+    // Layers for a chain, Graph for a graph network (version 3).
+    private sealed record FileHeader(
+        string Dtype,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] List<LayerSpec>? Layers,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] GraphDescription? Graph = null);
+
+    private sealed record GraphDescription(string Input, string Output, List<GraphNode> Nodes);
 }
