@@ -99,6 +99,39 @@ public class GraphPruningTests
         Assert.That(leaky["r2_down"].CoupledBy, Is.EqualTo("residual Add 'r2_add'"));
     }
 
+    [TestCase("ldrf")]
+    [TestCase(nameof(BaselineKind.ChannelPruning))]
+    public void Stacking_consumers_that_read_the_same_tensor_is_measured_against_selecting_on_one_of_them(string method)
+    {
+        // The inception block's stem is read by branches a and b1 (1 x 1 convolutions of the same tensor: stacked into
+        // one request) and by c (after a max pool: refitted to the channels the others chose).
+        double Error(bool stack)
+        {
+            using var network = Graphs["inception block"]();
+            var batches = TestNetworks.Batches(4, 16);
+            using var probe = TestNetworks.Batches(1, 16, seed: 99)[0].to(ScalarType.Float64);
+            try
+            {
+                var options = new NetworkPruningOptions { TargetFlopsReduction = Target, UseCapacityBounds = false, MeasureLatency = false, ChannelMultiple = 1, StackConsumers = stack };
+                var pruner = method == "ldrf" ? new TorchSharpPruner() : new TorchSharpPruner(BaselinePruners.Create(Enum.Parse<BaselineKind>(method)));
+                using var result = pruner.Prune(network, batches, options);
+                using var noGrad = no_grad();
+                using var expected = network.forward(probe).to(ScalarType.Float32);
+                using var actual = result.Network.forward(probe).to(ScalarType.Float32);
+                return TestNetworks.RelativeError(actual, expected);
+            }
+            finally
+            {
+                batches.ForEach(b => b.Dispose());
+            }
+        }
+
+        var stacked = Error(stack: true);
+        var single = Error(stack: false);
+        TestContext.Out.WriteLine($"inception block, {method}, 2x: relative output error {stacked:0.0000} stacked, {single:0.0000} selecting on one consumer and refitting the other");
+        Assert.That(stacked, IsFinite.LessThan(single), "one selection for both readers of the tensor serves them better than a selection made for one of them");
+    }
+
     [TestCaseSource(nameof(GraphNames))]
     public void Pruned_graph_saves_and_loads_without_the_code_that_built_it(string graphName)
     {

@@ -113,7 +113,7 @@ public class StatisticsAndRecompositionTests
 
         foreach (var (j, kept) in new[] { (0, new[] { 0, 2, 3, 5, 6, 7 }), (2, Enumerable.Range(0, 16).Except([0, 5]).ToArray()) })
         {
-            var m = graph.ConsumerMatrix(folded, j, 0, graph.OriginalWidth);
+            var m = graph.ConsumerMatrix(folded, j, graph.Classes[j][0], graph.OriginalWidth);
             var rows = Matrix<double>.Build.DenseOfRowVectors(kept.Select(m.Row));
             var answers = new Dictionary<ConsumerRead, (Matrix<double>, Vector<double>?)> { [graph.Classes[j][0].Lead] = (rows, null) };
             GroupWeights.Apply(folded, graph.Analysis, graph.Groups[j], kept, graph.OriginalWidth, answers);
@@ -134,7 +134,7 @@ public class StatisticsAndRecompositionTests
         using var folded = model.FoldBatchNorm("network");
         var graph = PrunableGraph.Create(folded, folded.Shapes([3, 12, 12], "x"), [3, 12, 12], CPU, ScalarType.Float32, "network");
         var j = graph.Names.IndexOf("features.7"); // features.7 -> classifier.0 (20 outputs, groups of 9)
-        var m = graph.ConsumerMatrix(folded, j, 0, graph.OriginalWidth);
+        var m = graph.ConsumerMatrix(folded, j, graph.Classes[j][0], graph.OriginalWidth);
         var biasBefore = folded.State["classifier.0.bias"].data<float>().ToArray();
         var correction = Vector<double>.Build.Dense(20 * 9, k => k / 9); // output o gets 9 · o
         var answers = new Dictionary<ConsumerRead, (Matrix<double>, Vector<double>?)> { [graph.Classes[j][0].Lead] = (m, correction) };

@@ -56,17 +56,17 @@ internal sealed class GraphStatistics : IDisposable
     }
 
     /// <summary>
-    /// Group <paramref name="j"/>'s statistics at each of its consumer classes' inputs on the pruned-so-far network
+    /// Group <paramref name="j"/>'s statistics at the input of each of <paramref name="classes"/> (its consumers) on the pruned-so-far network
     /// (whose channel spaces have the widths <paramref name="width"/> gives) against the original, in class order, and,
     /// when <paramref name="patches"/> is given, the first class's patch statistics.
     /// </summary>
     /// <exception cref="ArgumentException">The original network's activations are not finite (ParamName: network; the message names the group).</exception>
     /// <exception cref="InvalidOperationException">The pruned-so-far network's activations are not finite where the original's are (the message names the group).</exception>
     public (ChannelStatistics[] Statistics, ChannelStatistics? Patches) OfGroup(
-        GraphExecutor original, GraphExecutor pruned, int j, Func<int, int> width, PatchSampler? patches, CancellationToken cancellationToken)
+        GraphExecutor original, GraphExecutor pruned, int j, IReadOnlyList<ConsumerClass> classes, Func<int, int> width, PatchSampler? patches, CancellationToken cancellationToken)
     {
         TryMoveCache(_graph.Folded.IndexOf(_graph.Names[j]), original, pruned, cancellationToken);
-        var reads = _graph.Classes[j].Select(c => (Group: j, c.Input)).ToList();
+        var reads = classes.Select(c => (Group: j, c.Input)).ToList();
         var statistics = Collect(original, pruned, reads, _graph.OriginalWidth, width, patches, _graph.Names[j], null, cancellationToken);
         return (statistics, patches?.ToChannelStatistics());
     }

@@ -40,7 +40,8 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
     {
         var group = graph.Groups[j];
         var name = graph.Names[j];
-        var classes = graph.Classes[j];
+        var classes = options.StackConsumers ? graph.Classes[j]
+            : [.. graph.Classes[j].SelectMany(c => c.Reads).Select(r => new ConsumerClass([r]))];
         var lead = classes[0].Lead;
         var channels = group.Channels;
         int Width(int space) => widths.TryGetValue(space, out var w) ? w : graph.OriginalWidth(space);
@@ -56,7 +57,7 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
                 ? new PatchSampler(channels * lead.Group, consumer, options.PatchSamplesPerImage, options.Seed + j, graph.Device)
                 : null;
             var calibration = Stopwatch.StartNew();
-            (statistics, patchStatistics) = collector.OfGroup(original, pruned.Executor, j, Width, patches, cancellationToken);
+            (statistics, patchStatistics) = collector.OfGroup(original, pruned.Executor, j, classes, Width, patches, cancellationToken);
             calibrationTime = calibration.Elapsed;
         }
 
@@ -68,7 +69,7 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
                 $"Layer '{name}': {statistics[0].SampleCount} calibration samples ({_images} images x {perImage} positions) for {channels} channels, so its statistics cannot tell every channel apart; pass at least {(channels + perImage - 1) / perImage} calibration images."));
         }
 
-        var consumerWeights = graph.ConsumerMatrix(working, j, 0, Width);
+        var consumerWeights = graph.ConsumerMatrix(working, j, classes[0], Width);
         if (revise is not null)
         {
             // The patch statistics were taken for the planned width; they hold every channel, so any width can use them.
@@ -88,7 +89,7 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         for (var c = 1; c < classes.Count; c++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var (weights, bias) = Refit(graph.ConsumerMatrix(working, j, c, Width), statistics[c], result.KeptChannels, name);
+            var (weights, bias) = Refit(graph.ConsumerMatrix(working, j, classes[c], Width), statistics[c], result.KeptChannels, name);
             Split(working, classes[c], weights, bias, answers);
         }
 

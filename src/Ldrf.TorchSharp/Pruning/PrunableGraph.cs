@@ -109,14 +109,14 @@ internal sealed class PrunableGraph
     }
 
     /// <summary>
-    /// Class <paramref name="c"/> of group <paramref name="j"/>'s consumer weights in <paramref name="model"/> (the
+    /// The weights of <paramref name="consumers"/> (a class of group <paramref name="j"/>'s consumers) in <paramref name="model"/> (the
     /// original or the pruned-so-far graph, whose spaces have the widths <paramref name="width"/> gives), matricized by
     /// the group's channels and stacked side by side: C x Σ (out · Group).
     /// </summary>
-    public Matrix<double> ConsumerMatrix(GraphModel model, int j, int c, Func<int, int> width)
+    public Matrix<double> ConsumerMatrix(GraphModel model, int j, ConsumerClass consumers, Func<int, int> width)
     {
         var group = Groups[j];
-        var blocks = Classes[j][c].Reads.Select(read =>
+        var blocks = consumers.Reads.Select(read =>
         {
             using var scope = NewDisposeScope();
             var (offset, channels) = Analysis.Slices(read.Input, group, width)[0];

@@ -169,7 +169,7 @@ public sealed class TorchSharpPruner
             // Every group's statistics on the original network, in one pass from the images.
             using var pass = new GraphStatistics(graph, batches, cacheBytes: 0, defect, original.Executor);
             var statistics = pass.OfOriginal(original.Executor, progress, cancellationToken);
-            return [.. graph.Names.Select((name, j) => new LayerPruningRequest(name, graph.ConsumerMatrix(graph.Folded, j, 0, graph.OriginalWidth), statistics[j]))];
+            return [.. graph.Names.Select((name, j) => new LayerPruningRequest(name, graph.ConsumerMatrix(graph.Folded, j, graph.Classes[j][0], graph.OriginalWidth), statistics[j]))];
         }
 
         var subject = new WidthPlanSubject(graph.Names, [.. graph.Groups.Select(g => g.Channels)], OriginalRequests, j => graph.SourceMatrix(graph.Folded, j), graph.ComputeLayers());
