@@ -110,7 +110,7 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         var column = 0;
         foreach (var read in consumers.Reads)
         {
-            var width = Outputs(working[read.Consumer].Op) * read.Group;
+            var width = PrunableGraph.Outputs(working[read.Consumer].Op) * read.Group;
             answers[read] = (weights.SubMatrix(0, weights.RowCount, column, width), bias?.SubVector(column, width));
             column += width;
         }
@@ -128,13 +128,6 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         var recomposition = _refit.Recompose(Embedding.Identity(weights, sparse: false), weights, statistics, null, kept, name);
         return (recomposition.ConsumerWeights, recomposition.BiasCorrection);
     }
-
-    private static int Outputs(LayerSpec op) => op switch
-    {
-        Conv2dSpec c => c.OutChannels,
-        LinearSpec l => l.OutFeatures,
-        _ => 0,
-    };
 
     private static void Check(LayerPruningResult result, LayerPruningRequest request, int channels)
     {

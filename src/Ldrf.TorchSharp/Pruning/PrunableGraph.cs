@@ -199,7 +199,8 @@ internal sealed class PrunableGraph
         long Weights(ConsumerRead r) => (long)group.Channels * r.Group * Outputs(Folded[r.Consumer].Op);
     }
 
-    private static int Outputs(LayerSpec op) => op switch
+    /// <summary>A consumer's outputs: a Conv2d's output channels or a Linear's output features.</summary>
+    public static int Outputs(LayerSpec op) => op switch
     {
         Conv2dSpec c => c.OutChannels,
         LinearSpec l => l.OutFeatures,
