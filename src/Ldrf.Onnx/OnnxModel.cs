@@ -4,6 +4,7 @@ using Ldrf.Onnx.Import;
 using Ldrf.Onnx.Protobuf;
 using Ldrf.TorchSharp.Architecture;
 using Ldrf.TorchSharp.Graphs;
+using Ldrf.TorchSharp.Serialization;
 using static TorchSharp.torch;
 
 namespace Ldrf.Onnx;
@@ -15,7 +16,7 @@ namespace Ldrf.Onnx;
 /// <remarks>
 /// <para>
 /// Import reads opsets 7 and later: Conv (groups, dilations, pads, auto_pad), BatchNormalization (with the old
-/// <c>spatial</c> attribute), Relu, Clip (attribute and input forms, to [0, 6] or [0, infinity)), LeakyRelu, PRelu, Sigmoid, HardSigmoid,
+/// <c>spatial</c> attribute), Relu, Clip (attribute and input forms, constant bounds), LeakyRelu, PRelu, Sigmoid, HardSigmoid,
 /// HardSwish, Tanh, Add, Sum, Concat along the channels, Mul by a channel gate (squeeze-excitation), MaxPool,
 /// AveragePool, GlobalAveragePool, Flatten, Reshape to N x features, Gemm, MatMul (+ Add), Dropout, Identity,
 /// Constant, a zero Pad before a Conv or AveragePool, and SiLU (x * Sigmoid(x)), HardSwish (x * HardSigmoid(x)) and
@@ -87,7 +88,7 @@ public static class OnnxModel
             bytes = OnnxExporter.Export(graph, imageShape, nameof(network)).ToByteArray();
         }
 
-        WriteThenMove(path, bytes);
+        NetworkFile.WriteThenMove(path, "ONNX model", file => file.Write(bytes));
     }
 
     /// <summary>The model read into the graph model and written back, without building modules (the tests run both in ONNX Runtime).</summary>
@@ -95,34 +96,5 @@ public static class OnnxModel
     {
         using var graph = OnnxImporter.Import(model, source);
         return OnnxExporter.Export(graph, null, nameof(model));
-    }
-
-    // As NetworkFile writes: under path + ".tmp", then moved into place; errors name the caller's path and leave no temporary file.
-    private static void WriteThenMove(string path, byte[] bytes)
-    {
-        var folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null && !Directory.Exists(folder))
-        {
-            throw new DirectoryNotFoundException($"Cannot save the ONNX model file '{path}': its folder '{folder}' does not exist.");
-        }
-
-        var temp = path + ".tmp";
-        try
-        {
-            File.WriteAllBytes(temp, bytes);
-            File.Move(temp, path, overwrite: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            var message = $"Cannot save the ONNX model file '{path}': {ex.Message}";
-            throw ex is UnauthorizedAccessException ? new UnauthorizedAccessException(message, ex) : new IOException(message, ex);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
-        }
     }
 }

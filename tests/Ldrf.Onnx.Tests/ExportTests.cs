@@ -20,7 +20,6 @@ public class ExportTests
         var g = new GraphNetworkBuilder("pixels");
         var stem = g.Layer("stem", nn.Conv2d(3, 16, 3, padding: 1), g.Input);
         var gelu = g.Layer("gelu_tanh", nn.GELU(GELU.Approximate.tanh), stem);
-        // Not Hardtanh: TorchSharp 0.107's Hardtanh(min, max).forward returns its input unchanged.
         var clamp = g.Layer("relu6", nn.ReLU6(), g.Layer("gelu", nn.GELU(), gelu));
         var tanh = g.Layer("tanh", nn.Tanh(), g.Layer("dilated", nn.Conv2d(16, 16, 3, padding: 2, dilation: 2), clamp));
         var silu = g.Layer("silu", nn.SiLU(), g.Layer("grouped", nn.Conv2d(16, 16, 3, padding: 1, groups: 4), clamp));

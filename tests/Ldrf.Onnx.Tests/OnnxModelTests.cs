@@ -49,6 +49,41 @@ public class OnnxModelTests
         Assert.That(present, Has.None.EqualTo("Erf").And.None.EqualTo("Div"));
     }
 
+    [TestCase("mobile-opset9.onnx")]
+    [TestCase("mobile-opset13.onnx")]
+    public void A_clip_to_bounds_other_than_relu6_imports_as_a_clamp_and_matches_onnx_runtime(string file)
+    {
+        // Clip(0, 6) in the committed file, edited to [-0.5, 1] in both its forms (attributes before opset 11, inputs after).
+        var model = Ldrf.Onnx.Protobuf.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(Models, file)));
+        var clip = model.Graph.Node.First(n => n.OpType == "Clip");
+        if (clip.Attribute.Count > 0)
+        {
+            clip.Attribute.Single(a => a.Name == "min").F = -0.5f;
+            clip.Attribute.Single(a => a.Name == "max").F = 1f;
+        }
+        else
+        {
+            // PyTorch writes the bounds as Constant nodes.
+            foreach (var (boundName, bound) in new[] { (clip.Input[1], -0.5f), (clip.Input[2], 1f) })
+            {
+                var value = model.Graph.Node.Single(n => n.OpType == "Constant" && n.Output[0] == boundName).Attribute.Single(a => a.Name == "value").T;
+                value.RawData = Google.Protobuf.ByteString.CopyFrom(BitConverter.GetBytes(bound));
+                value.FloatData.Clear();
+            }
+        }
+
+        var bytes = Google.Protobuf.MessageExtensions.ToByteArray(model);
+        using var network = OnnxModel.Load(new MemoryStream(bytes), file);
+        var (_, shape) = Input(bytes, batch: 2);
+        var input = RandomInput(shape, seed: 11);
+        var expected = Run(bytes, input, shape);
+        var unedited = Run(File.ReadAllBytes(Path.Combine(Models, file)), input, shape);
+
+        Assert.That(network.Nodes.Select(n => n.Operation), Does.Contain("Hardtanh"));
+        Assert.That(RelativeError(expected.Values, unedited.Values), IsFinite.GreaterThan(1e-3), "the edit changed what the model computes");
+        Assert.That(RelativeError(Forward(network, input, shape), expected.Values), IsFinite.LessThan(1e-4));
+    }
+
     internal static float[] Forward(nn.Module<Tensor, Tensor> network, float[] input, long[] shape)
     {
         using var scope = NewDisposeScope();

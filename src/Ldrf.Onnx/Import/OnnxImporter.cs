@@ -516,11 +516,7 @@ internal sealed class OnnxImporter
         {
             (0, 6) => new ActivationSpec("", ActivationKind.Relu6),
             (0, >= float.MaxValue) => new ReluSpec(""),
-            // Other bounds would be a Clamp node, built as TorchSharp's Hardtanh, whose forward in TorchSharp 0.107 returns
-            // its input unchanged (measured): refused rather than computed wrong.
-            _ => throw node.Unsupported(
-                string.Create(CultureInfo.InvariantCulture, $"Clip to [{min}, {max}]"),
-                "Clip to [0, 6] (ReLU6) or to [0, infinity) (ReLU); other bounds need TorchSharp's Hardtanh, which returns its input unchanged in TorchSharp 0.107"),
+            _ => new ActivationSpec("", ActivationKind.Clamp, min, max >= float.MaxValue ? double.PositiveInfinity : max),
         };
         Emit(node, spec, [x]);
     }

@@ -81,6 +81,8 @@ internal static class LayerModules
                 return Activation(path, module, hardswish.inplace, ActivationKind.Hardswish, inGraph, paramName);
             case Hardsigmoid hardsigmoid:
                 return Activation(path, module, hardsigmoid.inplace, ActivationKind.Hardsigmoid, inGraph, paramName);
+            case Modules.Clamp clamp:
+                return new ActivationSpec(path, ActivationKind.Clamp, clamp.Min, clamp.Max);
             case ScaledHardsigmoid scaled:
                 return new ActivationSpec(path, ActivationKind.Hardsigmoid, scaled.Alpha, scaled.Beta);
             case Sigmoid sigmoid:
@@ -217,7 +219,7 @@ internal static class LayerModules
     private static nn.Module<Tensor, Tensor> Activation(ActivationSpec spec) => spec.Kind switch
     {
         ActivationKind.Relu6 => nn.ReLU6(),
-        ActivationKind.Clamp => nn.Hardtanh(spec.Alpha, spec.Beta),
+        ActivationKind.Clamp => new Modules.Clamp(spec.Alpha, spec.Beta),
         ActivationKind.LeakyRelu => nn.LeakyReLU(spec.Alpha),
         ActivationKind.Silu => nn.SiLU(),
         ActivationKind.Hardswish => nn.Hardswish(),

@@ -45,7 +45,8 @@ public sealed class GraphNetworkBuilder
     /// The module, held by the network from now on (one node per module): Conv2d (any groups, dilation and padding
     /// mode), BatchNorm2d (with running statistics), ReLU, ReLU6, Hardtanh, LeakyReLU, PReLU, SiLU, Hardswish,
     /// Hardsigmoid, Sigmoid, Tanh, GELU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout, Identity, Flatten
-    /// (start_dim 1, end_dim -1) or Linear; activations and dropout with <c>inplace: false</c>.
+    /// (start_dim 1, end_dim -1) or Linear; activations and dropout with <c>inplace: false</c>. A Hardtanh node
+    /// computes the clamp its bounds say (TorchSharp 0.107's Hardtanh module returns its input unchanged).
     /// </param>
     /// <param name="input">The node (or <see cref="Input"/>) it reads.</param>
     /// <returns><paramref name="name"/>.</returns>
@@ -81,7 +82,9 @@ public sealed class GraphNetworkBuilder
             ?? throw new ArgumentException(
                 $"Node '{name}': module type {module.GetType().Name} is not supported; supported are {LayerModules.GraphTypes}, and the builder's Sum, Concat and Multiply.",
                 nameof(module));
-        return Add(spec, [input], module, pyTorchPath);
+
+        // TorchSharp 0.107's Hardtanh.forward returns its input unchanged; the node computes the clamp its bounds say.
+        return Add(spec, [input], module is global::TorchSharp.Modules.Hardtanh hardtanh ? new Modules.Clamp(hardtanh.min_val, hardtanh.max_val) : module, pyTorchPath);
     }
 
     /// <summary>Adds the element-wise sum of two or more nodes of equal shape (a residual add).</summary>

@@ -549,7 +549,7 @@ public static class NetworkFile
 
     // Writes under path + ".tmp" and then moves the file into place, so a crash never leaves a half-written file under
     // the real name; errors name the caller's path, not the temporary name, and leave no temporary file.
-    private static void WriteThenMove(string path, string kind, Action<FileStream> write)
+    internal static void WriteThenMove(string path, string kind, Action<FileStream> write)
     {
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null && !Directory.Exists(folder))
