@@ -86,5 +86,17 @@ public class BadInputTests
         Assert.That(ex.Message, Does.Contain("edited.onnx").And.Contain($"'{weight.Name}'").And.Contain("external"));
     }
 
+    [Test]
+    public void Calibration_images_of_the_wrong_shape_for_an_imported_model_are_named_by_the_pruner()
+    {
+        using var network = OnnxModel.Load(Path.Combine(Models, "plain-opset13.onnx"));
+        using var gray = global::TorchSharp.torch.randn(8, 1, 16, 16);
+
+        var ex = CallerArgument.Throws<ArgumentException>(typeof(Ldrf.TorchSharp.Pruning.TorchSharpPruner), "Prune",
+            () => new Ldrf.TorchSharp.Pruning.TorchSharpPruner().Prune(network, [gray], new() { TargetFlopsReduction = 1.2 }),
+            "'0_Conv'", "3 channels", "1 x 16 x 16");
+        Assert.That(ex.ParamName, Is.EqualTo("calibrationBatches"));
+    }
+
     private static ModelProto Model(string file) => ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(Models, file)));
 }

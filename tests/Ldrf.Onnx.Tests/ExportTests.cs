@@ -53,7 +53,8 @@ public class ExportTests
         var expected = OnnxModelTests.Forward(network, input, shape);
         var (actual, actualShape) = Run(File.ReadAllBytes(path), input, shape);
 
-        Assert.That(Input(File.ReadAllBytes(path), batch: 2).Name, Is.EqualTo("pixels"));
+        Assert.That(Input(File.ReadAllBytes(path), batch: 2), Is.EqualTo(("pixels", new long[] { 2, 3, 16, 16 })));
+        Assert.That(OutputDimensions(File.ReadAllBytes(path)), Is.EqualTo(new long[] { -1, 10 }));
         Assert.That(actualShape, Is.EqualTo(new long[] { 2, 10 }));
         Assert.That(RelativeError(actual, expected), IsFinite.LessThan(1e-4));
     }
@@ -96,6 +97,14 @@ public class ExportTests
         using var network = Zoo();
         CallerArgument.Throws<ArgumentException>(typeof(OnnxModel), nameof(OnnxModel.Save),
             () => OnnxModel.Save(network, "unused.onnx", [16, 16]), "imageShape", "C, H, W");
+    }
+
+    [Test]
+    public void An_image_shape_the_network_cannot_take_names_the_argument_and_the_node()
+    {
+        using var network = Zoo();
+        CallerArgument.Throws<ArgumentException>(typeof(OnnxModel), nameof(OnnxModel.Save),
+            () => OnnxModel.Save(network, "unused.onnx", [4, 16, 16]), "'stem'");
     }
 
     [Test]

@@ -31,7 +31,7 @@ internal sealed class OnnxExporter
     }
 
     /// <summary>The ONNX model of <paramref name="model"/>; <paramref name="imageShape"/> (C, H, W) fixes the input's size when given.</summary>
-    /// <exception cref="ArgumentException">A node cannot be written (ParamName <paramref name="paramName"/>; the message names the node and its type).</exception>
+    /// <exception cref="ArgumentException">A node cannot be written (ParamName <paramref name="paramName"/>; the message names the node and its type), or a node cannot take <paramref name="imageShape"/> (ParamName <c>imageShape</c>).</exception>
     public static ModelProto Export(GraphModel model, long[]? imageShape, string paramName)
     {
         var exporter = new OnnxExporter(model, paramName);
@@ -63,7 +63,9 @@ internal sealed class OnnxExporter
             Write(node);
         }
 
-        _graph.Output.Add(Value(_model.OutputName, null));
+        // With a known image size the output's shape is known too (the shape check names a node that cannot take its input).
+        var output = imageShape is null ? null : _model.Shapes(imageShape, "imageShape")[_model.OutputName];
+        _graph.Output.Add(Value(_model.OutputName, output is null ? null : [Dim("N"), .. output.Select(Dim)]));
     }
 
     private void Write(GraphNode node)
