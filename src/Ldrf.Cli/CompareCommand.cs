@@ -22,24 +22,51 @@ internal static class CompareCommand
         var preprocessing = Calibration.IsTensorFile(s.Calibration) ? null
             : Preprocessing.Resolve(s.PreprocessingFile, s.Size, s.Channels, s.Mean, s.Std, original.ImageShape);
         using var images = Calibration.Load(s.Calibration, preprocessing, s.Images, cancellationToken);
-        var c = Compare(original, pruned, images, s.Runs, cancellationToken);
+        long[] imageShape = [.. images.shape.Skip(1)];
 
-        console.WriteLine($"{s.Original} vs {s.Pruned} in ONNX Runtime (default session options) on {c.Images} images {string.Join("x", images.shape.Skip(1))}");
+        // Old exports fix the batch at 1; batch 32 then runs on a copy written by Ldrf.Onnx with a symbolic batch
+        // (the same graph, imported and exported), deleted afterwards.
+        var notes = new List<string>();
+        using var copies = new OutputFiles();
+        using var original32 = Batched(original, s.Original, "ORIGINAL", imageShape, copies, notes);
+        using var pruned32 = Batched(pruned, s.Pruned, "PRUNED", imageShape, copies, notes);
+        var c = Compare(original, pruned, images, s.Runs, cancellationToken, original32, pruned32);
+
+        console.WriteLine($"{s.Original} vs {s.Pruned} in ONNX Runtime (default session options) on {c.Images} images {string.Join("x", imageShape)}");
         var table = new Table().Border(TableBorder.Simple).AddColumns("", "original", "pruned", "speed-up");
         table.AddRow("latency, batch 1", Ms(c.OriginalBatch1), Ms(c.PrunedBatch1), Ratio(c.OriginalBatch1, c.PrunedBatch1));
         table.AddRow("latency, batch 32", Ms(c.OriginalBatch32), Ms(c.PrunedBatch32), Ratio(c.OriginalBatch32, c.PrunedBatch32));
         console.Write(table);
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"relative output error {c.RelativeError:F4} (||pruned - original|| / ||original|| over all outputs), top-1 agreement {c.Top1Agreement:P1}"));
-        if (c.OriginalBatch32 is null)
+        foreach (var note in notes)
         {
-            console.WriteLine("batch 32: not run, a model fixes its batch size");
+            console.WriteLine(note);
         }
 
         return ExitCodes.Success;
     }
 
-    public static Comparison Compare(OnnxRunner original, OnnxRunner pruned, Tensor images, int runs, CancellationToken cancellationToken)
+    private static OnnxRunner? Batched(OnnxRunner runner, string path, string name, long[] imageShape, OutputFiles copies, List<string> notes)
+    {
+        if (runner.FixedBatch is null or 32)
+        {
+            return null;
+        }
+
+        var copy = copies.Add(Path.Combine(Path.GetTempPath(), $"ldrf-compare-{name.ToLowerInvariant()}.onnx"), name);
+        using (var network = Ldrf.Onnx.OnnxModel.Load(path))
+        {
+            Ldrf.Onnx.OnnxModel.Save(network, copy, imageShape);
+        }
+
+        notes.Add($"{name} fixes its batch at {runner.FixedBatch}: batch 32 ran on a copy written by Ldrf.Onnx with a symbolic batch (imported and exported).");
+        return new OnnxRunner(copy, name);
+    }
+
+    /// <summary>Both models on the same images one at a time, then their latencies; <paramref name="original32"/> and <paramref name="pruned32"/> stand in at batch 32 for models that fix their batch.</summary>
+    public static Comparison Compare(
+        OnnxRunner original, OnnxRunner pruned, Tensor images, int runs, CancellationToken cancellationToken, OnnxRunner? original32 = null, OnnxRunner? pruned32 = null)
     {
         var n = (int)images.shape[0];
         long[] imageShape = [.. images.shape.Skip(1)];
@@ -73,15 +100,17 @@ internal static class CompareCommand
         long[] batch1 = [1, .. imageShape];
         long[] batch32 = [32, .. imageShape];
         var thirtyTwo = Enumerable.Range(0, 32).SelectMany(i => values.AsSpan((int)(i % n * perImage), (int)perImage).ToArray()).ToArray();
-        var both32 = original.FixedBatch is null or 32 && pruned.FixedBatch is null or 32;
+        original32 ??= original;
+        pruned32 ??= pruned;
+        var both32 = original32.FixedBatch is null or 32 && pruned32.FixedBatch is null or 32;
         return new Comparison(
             n,
             reference > 0 ? Math.Sqrt(difference / reference) : Math.Sqrt(difference),
             (double)agree / n,
             original.Latency(one, batch1, runs, cancellationToken),
             pruned.Latency(one, batch1, runs, cancellationToken),
-            both32 ? original.Latency(thirtyTwo, batch32, runs, cancellationToken) : null,
-            both32 ? pruned.Latency(thirtyTwo, batch32, runs, cancellationToken) : null);
+            both32 ? original32.Latency(thirtyTwo, batch32, runs, cancellationToken) : null,
+            both32 ? pruned32.Latency(thirtyTwo, batch32, runs, cancellationToken) : null);
     }
 
     private static int ArgMax(float[] values)

@@ -71,8 +71,8 @@ internal static class InspectCommand
 
     internal static string Count(long value) => value switch
     {
-        >= 10_000_000_000 => string.Create(CultureInfo.InvariantCulture, $"{value / 1e9:F1}G"),
-        >= 10_000_000 => string.Create(CultureInfo.InvariantCulture, $"{value / 1e6:F1}M"),
+        >= 1_000_000_000 => string.Create(CultureInfo.InvariantCulture, $"{value / 1e9:F2}G"),
+        >= 1_000_000 => string.Create(CultureInfo.InvariantCulture, $"{value / 1e6:F1}M"),
         >= 10_000 => string.Create(CultureInfo.InvariantCulture, $"{value / 1e3:F1}k"),
         _ => value.ToString(CultureInfo.InvariantCulture),
     };

@@ -8,7 +8,9 @@ namespace Ldrf.Cli.Tests;
 /// <summary>
 /// The PNG files under data/fashion-mnist (the calibration images CI gives the installed tool): the first
 /// <see cref="Count"/> test images of the shipped Fashion-MNIST subset, 28 x 28 gray. The explicit test writes them; the
-/// other checks that the committed files still decode to exactly the subset's pixels.
+/// other checks that the committed files still decode to exactly the subset's pixels. With the run parameters
+/// <c>count</c> and <c>folder</c> the explicit test writes more images elsewhere (docs/cli.md's ResNet-18 example
+/// calibrates on 32).
 /// </summary>
 public class ShippedImages
 {
@@ -19,10 +21,11 @@ public class ShippedImages
     [Explicit("Writes the committed PNG files: dotnet test tests/Ldrf.Cli.Tests -c Release --filter Name=Writes_the_shipped_pngs")]
     public void Writes_the_shipped_pngs()
     {
-        var folder = Path.Combine(RepositoryFolder(), "tests", "Ldrf.Cli.Tests", "data", "fashion-mnist");
+        var folder = TestContext.Parameters.Get("folder", Path.Combine(RepositoryFolder(), "tests", "Ldrf.Cli.Tests", "data", "fashion-mnist"));
+        var count = TestContext.Parameters.Get("count", Count);
         Directory.CreateDirectory(folder);
         var pixels = SubsetPixels();
-        for (var i = 0; i < Count; i++)
+        for (var i = 0; i < count; i++)
         {
             using var bitmap = new SKBitmap(new SKImageInfo(Side, Side, SKColorType.Gray8, SKAlphaType.Opaque));
             for (var y = 0; y < Side; y++)
