@@ -11,8 +11,9 @@ internal static class InspectCommand
 {
     public static int Run(string model, string? inputShape, IAnsiConsole console)
     {
-        var shape = inputShape is not null ? ParseShape(inputShape) : ModelImageShape(model);
+        // The importer first: a file that is not ONNX (or uses an unsupported operator) is named as such.
         using var network = OnnxModel.Load(model);
+        var shape = inputShape is not null ? ParseShape(inputShape) : ModelImageShape(model);
         using var graph = GraphModel.FromNetwork(network, "MODEL");
         var complexity = graph.Complexity(shape, "--input-shape");
         using var folded = graph.FoldBatchNorm("MODEL");

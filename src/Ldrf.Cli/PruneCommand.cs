@@ -40,10 +40,9 @@ internal static class PruneCommand
         var reportTemp = s.Report is null ? null : outputs.Add(s.Report, "--report");
         var plotTemp = s.Plot is null ? null : outputs.Add(s.Plot, "--plot");
 
-        var modelShape = OnnxRunner.TryImageShape(s.Model);
-        var preprocessing = Calibration.IsTensorFile(s.Calibration) ? null
-            : Preprocessing.Resolve(s.PreprocessingFile, s.Size, s.Channels, s.Mean, s.Std, modelShape);
         using var network = OnnxModel.Load(s.Model);
+        var preprocessing = Calibration.IsTensorFile(s.Calibration) ? null
+            : Preprocessing.Resolve(s.PreprocessingFile, s.Size, s.Channels, s.Mean, s.Std, OnnxRunner.TryImageShape(s.Model));
         using var images = Calibration.Load(s.Calibration, preprocessing, s.Images, cancellationToken);
         console.WriteLine($"{s.Model}: {images.shape[0]} calibration images {string.Join("x", images.shape.Skip(1))}" +
             (preprocessing is null ? " from the tensor file" : $" ({preprocessing})") +

@@ -52,7 +52,11 @@ public class CommandLineTests
         Assert.That(run.Error.TrimEnd().Split('\n'), Has.Length.EqualTo(1));
         Assert.That(run.Error, Does.StartWith("error: ").And.Contain("bad-not-onnx.onnx"));
 
-        var verbose = CliRun.Of("inspect", bad, "--input-shape", "3x16x16", "--verbose");
+        var prune = CliRun.Of("prune", bad, "--target", "2", "--calibration", CliRun.Images, "--out", Path.Combine(CliRun.NewFolder(), "out.onnx"));
+        Assert.That(prune.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(prune.Error, Does.StartWith("error: ").And.Contain("bad-not-onnx.onnx"));
+
+        var verbose = CliRun.Of("inspect", bad, "--verbose");
         Assert.That(verbose.ExitCode, Is.EqualTo(ExitCodes.BadInput));
         Assert.That(verbose.Error, Does.Contain("System.IO.InvalidDataException").And.Contain(" at "));
     }
