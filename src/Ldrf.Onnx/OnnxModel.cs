@@ -15,7 +15,7 @@ namespace Ldrf.Onnx;
 /// <remarks>
 /// <para>
 /// Import reads opsets 7 and later: Conv (groups, dilations, pads, auto_pad), BatchNormalization (with the old
-/// <c>spatial</c> attribute), Relu, Clip (attribute and input forms), LeakyRelu, PRelu, Sigmoid, HardSigmoid,
+/// <c>spatial</c> attribute), Relu, Clip (attribute and input forms, to [0, 6] or [0, infinity)), LeakyRelu, PRelu, Sigmoid, HardSigmoid,
 /// HardSwish, Tanh, Add, Sum, Concat along the channels, Mul by a channel gate (squeeze-excitation), MaxPool,
 /// AveragePool, GlobalAveragePool, Flatten, Reshape to N x features, Gemm, MatMul (+ Add), Dropout, Identity,
 /// Constant, a zero Pad before a Conv or AveragePool, and SiLU (x * Sigmoid(x)), HardSwish (x * HardSigmoid(x)) and

@@ -76,6 +76,16 @@ public class BadInputTests
     }
 
     [Test]
+    public void A_clip_to_other_bounds_than_relu_and_relu6_is_refused_with_the_bounds()
+    {
+        var model = Model("mobile-opset9.onnx");
+        model.Graph.Node.First(n => n.OpType == "Clip").Attribute.Single(a => a.Name == "max").F = 1;
+
+        var ex = Assert.Throws<NotSupportedException>(() => OnnxModel.Reexport(model, "edited.onnx"))!;
+        Assert.That(ex.Message, Does.Contain("(Clip, opset 9)").And.Contain("Clip to [0, 1]").And.Contain("[0, 6]"));
+    }
+
+    [Test]
     public void A_weight_kept_in_an_external_file_is_refused_by_tensor_name()
     {
         var model = Model("plain-opset13.onnx");
