@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.Globalization;
 using System.Numerics;
 using System.CommandLine.Parsing;
@@ -43,9 +44,11 @@ internal sealed class CliApp(IAnsiConsole console, TextWriter error, bool live =
         return await parsed.InvokeAsync(configuration, cancellationToken);
     }
 
-    private RootCommand Build()
+    private Command Build()
     {
-        var root = new RootCommand("Prune ONNX CNNs with the Layer Decomposition-Recomposition Framework (LDRF).") { Verbose };
+        // A named command rather than RootCommand, which would take its name from the assembly (Ldrf.Cli, not the
+        // ldrf the tool is installed as; an assembly named ldrf would clash with Ldrf.dll on case-insensitive disks).
+        var root = new Command("ldrf", "Prune ONNX CNNs with the Layer Decomposition-Recomposition Framework (LDRF).") { Verbose, new HelpOption(), new VersionOption() };
 
         var inspectModel = ModelArgument("MODEL", "The ONNX model file.");
         var inputShape = new Option<string?>("--input-shape") { Description = "The input's CxHxW (or NxCxHxW) when the model leaves sizes open, for example 3x224x224." };

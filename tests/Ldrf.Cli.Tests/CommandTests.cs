@@ -48,6 +48,27 @@ public class CommandTests
     }
 
     [Test]
+    public void On_a_terminal_prune_draws_a_live_progress_bar()
+    {
+        var folder = CliRun.NewFolder();
+        var output = new StringWriter();
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+        {
+            Out = new Spectre.Console.AnsiConsoleOutput(output),
+            Ansi = Spectre.Console.AnsiSupport.Yes,
+            Interactive = Spectre.Console.InteractionSupport.Yes,
+        });
+        var error = new StringWriter();
+
+        var code = new CliApp(console, error, live: true).RunAsync(
+            ["prune", CliRun.Model, "--target", "1.2", "--calibration", CliRun.Images, "--size", "16", "--out", Path.Combine(folder, "pruned.onnx")]).GetAwaiter().GetResult();
+
+        Assert.That(code, Is.EqualTo(ExitCodes.Success), error.ToString());
+        Assert.That(output.ToString(), Does.Contain("\u001b[").And.Contain("done").And.Contain("100%"));
+        Assert.That(File.Exists(Path.Combine(folder, "pruned.onnx")));
+    }
+
+    [Test]
     public void Compare_of_a_model_with_itself_agrees_exactly()
     {
         using var original = new OnnxRunner(CliRun.Model, "ORIGINAL");
