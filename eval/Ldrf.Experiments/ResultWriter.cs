@@ -356,7 +356,8 @@ internal static class ResultWriter
             var ldrf = atTarget.Where(r => r.Method == "ldrf" && Recovery(r, budgets[0]) is not null).MaxBy(r => Recovery(r, budgets[0])!.Accuracy);
             if (ldrf is null)
             {
-                var reason = atTarget.FirstOrDefault(r => r.Method == "ldrf" && r.Note is not null)?.Note;
+                // The shared uniform widths' reason first: the allocation rows' notes speak of their own allocation.
+                var reason = atTarget.Where(r => r.Method == "ldrf" && r.Note is not null).OrderBy(r => r.Allocation is not null).FirstOrDefault()?.Note;
                 md.AppendLine(c, $"- {goal}: {(reason is null ? "not run" : "unreachable on this network: " + Escape(reason))}");
                 continue;
             }
