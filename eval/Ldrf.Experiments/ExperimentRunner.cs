@@ -64,11 +64,12 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
 
         var info = Info(data, test.Count);
         var methods = Methods.Create(settings);
+        // With --append, a record of the same method and target is replaced when its new one is measured, not before,
+        // so that a run stopped part-way leaves the rows it did not reach as they were.
         var records = new List<ResultRecord>();
         if (settings.Append && File.Exists(Path.Combine(settings.OutputFolder, settings.Model.ResultsName + ".json")))
         {
-            records.AddRange(ResultWriter.ReadResults(settings.OutputFolder, settings.Model).Where(r =>
-                !(settings.Speedups.Contains(r.TargetSpeedup ?? 0) && methods.Any(m => m.Name == r.Method && m.Decomposition == r.Decomposition && m.AllocationName == r.Allocation))));
+            records.AddRange(ResultWriter.ReadResults(settings.OutputFolder, settings.Model));
         }
 
         // The unpruned model's accuracy on the same test images is measured once per results file.
@@ -87,26 +88,62 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         var fineTuneCount = Math.Min(settings.FineTuneImages, train.Count);
         using var fineTuneImages = train.Images.narrow(0, 0, fineTuneCount);
         using var fineTuneLabels = train.Labels.narrow(0, 0, fineTuneCount);
-        using var recoveryImages = train.Images.narrow(0, 0, Math.Min(settings.RecoveryImages ?? train.Count, train.Count));
+        var recoveryImages = settings.RecoveryImages.Select(n => train.Images.narrow(0, 0, Math.Min(n ?? train.Count, train.Count))).ToList();
+        using var trajectoryImages = test.Images.narrow(0, 0, Math.Min(settings.RecoveryTestImages, test.Count));
+        using var trajectoryLabels = test.Labels.narrow(0, 0, Math.Min(settings.RecoveryTestImages, test.Count));
+        var trajectorySet = (trajectoryImages, trajectoryLabels);
         foreach (var speedup in settings.Speedups)
         {
             foreach (var method in methods)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var record = RunOne(model, method, speedup, calibration, test, fineTuneImages, fineTuneLabels, recoveryImages, cancellationToken);
+                var record = RunOne(model, method, speedup, calibration, test, fineTuneImages, fineTuneLabels, recoveryImages, trajectorySet, cancellationToken);
+                var earlier = records.FirstOrDefault(r =>
+                    r.TargetSpeedup == speedup && r.Method == method.Name && r.Decomposition == method.Decomposition && r.Allocation == method.AllocationName);
+                record = WithEarlierRecoveries(record, earlier);
+                if (earlier is not null)
+                {
+                    records.Remove(earlier);
+                }
+
                 records.Add(record);
+                var recovered = string.Concat((record.Recoveries ?? []).Select(r => string.Create(CultureInfo.InvariantCulture,
+                    $", {r.Accuracy:P2} recovered over {r.Images} images in {r.Seconds:F0} s (90% after {(r.StepsTo(0.9) is int n ? n + " steps" : "-")})")));
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{speedup}x {method.Id}: FLOPs {record.FlopsRatio:F2}x, accuracy {record.AccuracyBefore:P2} -> {record.AccuracyAfter:P2} fine-tuned{(record.AccuracyRecovered is double r ? $", {r:P2} recovered in {record.RecoverySeconds:F0} s" : "")}, latency {record.LatencyRatio:F2}x, {record.PruneSeconds:F0} s{(record.Note is null ? "" : "; " + record.Note)}"));
+                    $"{speedup}x {method.Id}: FLOPs {record.FlopsRatio:F2}x, accuracy {record.AccuracyBefore:P2} -> {record.AccuracyAfter:P2} fine-tuned{recovered}, latency {record.LatencyRatio:F2}x, {record.PruneSeconds:F0} s{(record.Note is null ? "" : "; " + record.Note)}"));
                 ResultWriter.Write(settings, info, records);
             }
         }
+
+        foreach (var images in recoveryImages)
+        {
+            images.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="record"/> with the recoveries of <paramref name="earlier"/> (the record it replaces under --append) whose
+    /// budgets this run did not measure, when both pruned the same network (same widths and accuracy): so the budgets can
+    /// be run one at a time.
+    /// </summary>
+    internal static ResultRecord WithEarlierRecoveries(ResultRecord record, ResultRecord? earlier)
+    {
+        if (earlier?.Recoveries is not { Count: > 0 } kept || record.AccuracyBefore is null || earlier.AccuracyBefore != record.AccuracyBefore
+            || earlier.Widths is null || record.Widths is null || !earlier.Widths.OrderBy(w => w.Key).SequenceEqual(record.Widths.OrderBy(w => w.Key)))
+        {
+            return record;
+        }
+
+        var measured = record.Recoveries ?? [];
+        var others = kept.Where(k => !measured.Any(m => m.Images == k.Images && m.Epochs == k.Epochs)).ToList();
+        return others.Count == 0 ? record : record with { Recoveries = [.. measured, .. others] };
     }
 
     private static string Describe(FashionMnistLocation location) => $"{location.Folder}{(location.IsFullSet ? "" : " (the shipped subset)")}";
 
     private ResultRecord RunOne(
         Sequential model, Method method, double speedup, List<Tensor> calibration, FashionMnistSet test,
-        Tensor fineTuneImages, Tensor fineTuneLabels, Tensor recoveryImages, CancellationToken cancellationToken)
+        Tensor fineTuneImages, Tensor fineTuneLabels, IReadOnlyList<Tensor> recoveryImages, (Tensor Images, Tensor Labels) trajectorySet, CancellationToken cancellationToken)
     {
         var options = new NetworkPruningOptions
         {
@@ -139,15 +176,10 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
             var report = result.Report;
             var network = result.Network;
             var before = Evaluator.Accuracy(network, test.Images, test.Labels);
-            // Recovery trains a copy, so it runs from the pruned network whether or not the fine-tune below follows.
-            (double Accuracy, double Seconds, int Steps)? recovered = null;
-            if (settings.Recovery)
-            {
-                using var recovery = new RecoveryTrainer().Recover(model, network, recoveryImages, options: new RecoveryOptions { Epochs = settings.RecoveryEpochs, Seed = settings.Seed },
-                    progress: new ConsoleProgress<RecoveryProgress>(p => $"{speedup}x {method.Id}: recovery {p.Stage} epoch {p.Epoch}, {p.Step}/{p.StepCount}"), cancellationToken: cancellationToken);
-                ConsoleProgress.Done();
-                recovered = (Evaluator.Accuracy(recovery.Network, test.Images, test.Labels), recovery.Elapsed.TotalSeconds, recovery.Steps);
-            }
+            // Recovery trains a copy, so every budget runs from the pruned network whether or not the fine-tune below follows.
+            var recoveries = settings.Recovery
+                ? recoveryImages.Select(images => Recover(model, network, images, test, trajectorySet, $"{speedup}x {method.Id}", cancellationToken)).ToList()
+                : null;
 
             double? after = null;
             if (settings.FineTuneEpochs > 0)
@@ -166,9 +198,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
                 ParametersRatio = (double)report.ParametersBefore / report.ParametersAfter,
                 AccuracyBefore = before,
                 AccuracyAfter = after,
-                AccuracyRecovered = recovered?.Accuracy,
-                RecoverySeconds = recovered?.Seconds,
-                RecoverySteps = recovered?.Steps,
+                Recoveries = recoveries,
                 LatencyRatio = report.LatencyBefore / report.LatencyAfter,
                 HeldOutOutputError = report.HeldOutOutputError,
                 // Every layer the layer pruner saw (it reports an output error for each; baselines report no capacity).
@@ -177,6 +207,45 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
                 PruneSeconds = seconds,
             };
         }
+    }
+
+    // One recovery budget, with the test accuracy of the network being trained measured along the way on the trajectory's
+    // images; the time of those measurements is taken out of the recovery's time.
+    private RecoveryRecord Recover(
+        Sequential model, nn.Module<Tensor, Tensor> network, Tensor images, FashionMnistSet test, (Tensor Images, Tensor Labels) trajectorySet,
+        string label, CancellationToken cancellationToken)
+    {
+        var trajectory = new List<TrajectoryPoint>();
+        var measuring = new Stopwatch();
+        var options = new RecoveryOptions
+        {
+            Epochs = settings.RecoveryEpochs,
+            Seed = settings.Seed,
+            StepObserver = (step, steps, student) =>
+            {
+                if (step % settings.RecoveryEvery == 0 || step == steps)
+                {
+                    measuring.Start();
+                    trajectory.Add(new TrajectoryPoint(step, Evaluator.Accuracy(student, trajectorySet.Images, trajectorySet.Labels)));
+                    measuring.Stop();
+                }
+            },
+        };
+        using var recovery = new RecoveryTrainer().Recover(model, network, images, options: options,
+            progress: new ConsoleProgress<RecoveryProgress>(p => $"{label}: recovery over {images.shape[0]} images, {p.Stage} epoch {p.Epoch}, {p.Step}/{p.StepCount}"),
+            cancellationToken: cancellationToken);
+        ConsoleProgress.Done();
+        return new RecoveryRecord
+        {
+            Images = (int)images.shape[0],
+            Epochs = settings.RecoveryEpochs,
+            Accuracy = Evaluator.Accuracy(recovery.Network, test.Images, test.Labels),
+            Seconds = (recovery.Elapsed - measuring.Elapsed).TotalSeconds,
+            Steps = recovery.Steps,
+            TrajectoryImages = (int)trajectorySet.Images.shape[0],
+            TrajectoryEvery = settings.RecoveryEvery,
+            Trajectory = trajectory,
+        };
     }
 
     private void FineTune(nn.Module<Tensor, Tensor> network, Tensor images, Tensor labels, string label, CancellationToken cancellationToken)
@@ -236,7 +305,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
     }
 
     private RunInfo Info(string data, int testImages) => Info(settings, command, data, testImages, string.Create(CultureInfo.InvariantCulture,
-        $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set); every method but the capacity-bounded and width-allocation rows prunes to the same per-layer widths (uniform keep fraction); fine-tune: {settings.FineTuneEpochs} epoch(s) of SGD (momentum 0.9, lr {settings.FineTuneLearningRate}, cosine, batch 64) over the first {settings.FineTuneImages} training images, the same for every method; {(settings.Recovery ? $"recovery: the library's RecoveryTrainer with its defaults but {settings.RecoveryEpochs} epoch(s), distilling the original into the pruned network without labels over {(settings.RecoveryImages is int images ? string.Create(CultureInfo.InvariantCulture, $"the first {images}") : "all")} training images (10% held out to keep the best), the same for every method; " : "")}latency: median of {settings.LatencyRuns} CPU forward passes of a batch of {new NetworkPruningOptions().LatencyBatchSize} calibration images; pruning with the library's defaults otherwise (kept widths multiples of {NetworkPruningOptions.DefaultChannelMultiple} channels, one calibration image in eight held out for the output check), under libtorch's default settings"));
+        $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set); every method but the capacity-bounded and width-allocation rows prunes to the same per-layer widths (uniform keep fraction); fine-tune: {settings.FineTuneEpochs} epoch(s) of SGD (momentum 0.9, lr {settings.FineTuneLearningRate}, cosine, batch 64) over the first {settings.FineTuneImages} training images, the same for every method; {(settings.Recovery ? $"recovery: the library's RecoveryTrainer with its defaults but {settings.RecoveryEpochs} epoch(s), distilling the original into the pruned network without labels over {string.Join(" and, separately, ", settings.RecoveryImages.Select(n => n is int images ? string.Create(CultureInfo.InvariantCulture, $"the first {images}") : "all"))} training images (10% held out to keep the best), the same for every method (with --append, the budgets of the same pruned networks measured by earlier commands are kept), its test accuracy measured along the way on the first {settings.RecoveryTestImages} test images every {settings.RecoveryEvery} steps; " : "")}latency: median of {settings.LatencyRuns} CPU forward passes of a batch of {new NetworkPruningOptions().LatencyBatchSize} calibration images; pruning with the library's defaults otherwise (kept widths multiples of {NetworkPruningOptions.DefaultChannelMultiple} channels, one calibration image in eight held out for the output check), under libtorch's default settings"));
 
     /// <summary>The command, date, machine and data of a run, with <paramref name="settingsText"/> describing its settings.</summary>
     public static RunInfo Info(ExperimentSettings settings, string command, string data, int testImages, string settingsText)

@@ -32,11 +32,20 @@ internal sealed record ExperimentSettings
     /// <summary>Also recover every pruned network with the library's <c>RecoveryTrainer</c> (unlabelled distillation from the original) and report its accuracy and time.</summary>
     public bool Recovery { get; init; }
 
-    /// <summary>Recovery images: the first of the training set (null: all that were loaded).</summary>
-    public int? RecoveryImages { get; init; }
+    /// <summary>
+    /// The recovery budgets by their images, the first of the training set (null: all that were loaded): each pruned network
+    /// is recovered once per entry, from the network as pruned (<c>--recovery-images all,2000</c>).
+    /// </summary>
+    public IReadOnlyList<int?> RecoveryImages { get; init; } = [null];
 
-    /// <summary>Recovery epochs over <see cref="RecoveryImages"/>, the same for every method (the library's other recovery defaults apply).</summary>
+    /// <summary>Recovery epochs over each of <see cref="RecoveryImages"/>, the same for every method (the library's other recovery defaults apply).</summary>
     public int RecoveryEpochs { get; init; } = 1;
+
+    /// <summary>The test accuracy along each recovery run is measured before the first step, every this many steps and after the last.</summary>
+    public int RecoveryEvery { get; init; } = 25;
+
+    /// <summary>The test accuracy along a recovery run is measured on the first this many test images (all when fewer).</summary>
+    public int RecoveryTestImages { get; init; } = 2000;
 
     public int Seed { get; init; } = 1;
 
@@ -87,12 +96,13 @@ internal sealed record ExperimentSettings
 
     public const string Usage =
         "usage: Ldrf.Experiments [--model vgg|resnet] [--checkpoint PATH] [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 2000]\n" +
-        "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--recovery [--recovery-images N] [--recovery-epochs 1]] [--latency-runs 20] [--seed 1] [--threads 2]\n" +
+        "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--recovery [--recovery-images all,2000] [--recovery-epochs 1] [--recovery-every 25]\n" +
+        "                        [--recovery-test-images 2000]] [--latency-runs 20] [--seed 1] [--threads 2]\n" +
         "                        [--capacity-threshold 0.999] [--memory 1000,8000] [--cost vgg16,resnet50 [--state-dict FILE]] [--convolution-widths] [--out docs/results] [--markdown docs/results.md|none]\n" +
         "                        [--readme README.md|none] [--regenerate]\n" +
         "                        [--data FOLDER] [--append] [--smoke]";
 
-    /// <summary>The smoke run of CI: one speed-up, LDRF and one baseline, a few hundred images, nothing written to docs/.</summary>
+    /// <summary>The smoke run of CI: one speed-up, LDRF and one baseline, a few hundred images, two small recovery budgets, nothing written to docs/.</summary>
     public static ExperimentSettings SmokeIn(string folder) => new()
     {
         Smoke = true,
@@ -102,6 +112,10 @@ internal sealed record ExperimentSettings
         TestImages = 300,
         FineTuneImages = 200,
         LatencyRuns = 3,
+        Recovery = true,
+        RecoveryImages = [300, 100],
+        RecoveryEvery = 2,
+        RecoveryTestImages = 200,
         OutputFolder = folder,
         MarkdownPath = Path.Combine(folder, "results.md"),
         ReadmePath = null,
@@ -132,8 +146,10 @@ internal sealed record ExperimentSettings
                     "--finetune-lr" => s with { FineTuneLearningRate = Number(Next()) },
                     "--latency-runs" => s with { LatencyRuns = Count(Next()) },
                     "--recovery" => s with { Recovery = true },
-                    "--recovery-images" => s with { RecoveryImages = Count(Next()) },
+                    "--recovery-images" => s with { RecoveryImages = [.. Next().Split(',').Select(t => t == "all" ? (int?)null : Count(t))] },
                     "--recovery-epochs" => s with { RecoveryEpochs = Count(Next()) },
+                    "--recovery-every" => s with { RecoveryEvery = Count(Next()) },
+                    "--recovery-test-images" => s with { RecoveryTestImages = Count(Next()) },
                     "--seed" => s with { Seed = int.Parse(Next(), CultureInfo.InvariantCulture) },
                     "--threads" => s with { Threads = Count(Next()) },
                     "--capacity-threshold" => s with { CapacityEnergyThreshold = Number(Next()) },
@@ -158,6 +174,11 @@ internal sealed record ExperimentSettings
         if (s.Speedups.Any(x => !(x > 1)) || s.FineTuneEpochs < 0)
         {
             throw new ArgumentException("'--speedups' must all be above 1 and '--finetune-epochs' at least 0.", nameof(args));
+        }
+
+        if (s.RecoveryImages.Distinct().Count() != s.RecoveryImages.Count)
+        {
+            throw new ArgumentException("'--recovery-images' names the same budget twice.", nameof(args));
         }
 
         if (s.MemoryCalibrationImages.Count > 0 && s.Model != ExperimentModel.Vgg)

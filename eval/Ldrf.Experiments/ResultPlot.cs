@@ -39,6 +39,46 @@ internal static class ResultPlot
     }
 
     /// <summary>
+    /// Test accuracy of the network being trained against the recovery's optimizer steps, one line per row of
+    /// <paramref name="records"/> recovered with <paramref name="budget"/>, with the 90% mark.
+    /// </summary>
+    public static void SaveRecovery(IReadOnlyList<ResultRecord> records, (int Images, int Epochs) budget, string title, string path)
+    {
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var rows = records
+            .Select(r => (Record: r, Recovery: r.Recoveries?.FirstOrDefault(x => x.Images == budget.Images && x.Epochs == budget.Epochs)))
+            .Where(x => x.Recovery is { Trajectory.Count: > 0 })
+            .OrderByDescending(x => x.Recovery!.Accuracy)
+            .ToList();
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var (r, recovery) = rows[i];
+            var scatter = plot.Add.Scatter(
+                recovery!.Trajectory.Select(p => (double)p.Step).ToArray(),
+                recovery.Trajectory.Select(p => p.Accuracy * 100).ToArray(),
+                palette.GetColor(i % palette.Colors.Length));
+            scatter.LegendText = (r.Decomposition is null || r.Method != "ldrf" ? r.Method : $"{r.Method} ({r.Decomposition})") + (r.Allocation is null ? "" : $", {r.Allocation} widths");
+            // Past ten lines the colours repeat, so the later lines are dashed.
+            scatter.LinePattern = i < palette.Colors.Length ? LinePattern.Solid : LinePattern.Dashed;
+            scatter.LineWidth = 2;
+            scatter.MarkerSize = 4;
+        }
+
+        var mark = plot.Add.HorizontalLine(90, 1, Colors.Gray, LinePattern.Dotted);
+        mark.LegendText = "90%";
+        var first = rows.FirstOrDefault().Recovery;
+        plot.Title(title + FormattableString.Invariant($": recovery over {budget.Images:N0} images, {budget.Epochs} epoch(s)"));
+        plot.XLabel("optimizer steps");
+        plot.YLabel(first is null ? "test accuracy (%)" : FormattableString.Invariant($"test accuracy on the first {first.TrajectoryImages:N0} test images (%)"));
+        // The interesting range: from a little below 90% up; rows far below it would flatten everything else.
+        var high = rows.Count == 0 ? 100 : Math.Max(91, rows.Max(x => x.Recovery!.Trajectory.Max(p => p.Accuracy)) * 100 + 0.5);
+        plot.Axes.SetLimitsY(70, high);
+        plot.ShowLegend(Alignment.LowerRight);
+        plot.SavePng(path, 900, 600);
+    }
+
+    /// <summary>
     /// The kept channels of every prunable layer, one line per target and allocation (the uniform widths
     /// from the `ldrf` rows), so that where each allocation spends the FLOPs budget shows at a glance.
     /// </summary>

@@ -19,14 +19,8 @@ internal sealed record ResultRecord
     /// <summary>Test accuracy after the short fine-tune of the settings.</summary>
     public double? AccuracyAfter { get; init; }
 
-    /// <summary>Test accuracy after recovery by distillation from the original (<c>--recovery</c>), from the pruned network before any fine-tune.</summary>
-    public double? AccuracyRecovered { get; init; }
-
-    /// <summary>The recovery's wall-clock time (targets, training and held-out evaluations).</summary>
-    public double? RecoverySeconds { get; init; }
-
-    /// <summary>The recovery's optimizer steps.</summary>
-    public int? RecoverySteps { get; init; }
+    /// <summary>Recovery by distillation from the original (<c>--recovery</c>), once per budget, each from the pruned network before any fine-tune; null when not run.</summary>
+    public IReadOnlyList<RecoveryRecord>? Recoveries { get; init; }
 
     /// <summary>Measured CPU latency of the original over the pruned network (a batch of calibration images, median).</summary>
     public double? LatencyRatio { get; init; }
@@ -45,6 +39,39 @@ internal sealed record ResultRecord
     /// <summary>Why a row has no numbers (for example an unreachable target), else null.</summary>
     public string? Note { get; init; }
 }
+
+/// <summary>One recovery of a pruned network (<c>--recovery</c>) with one budget: its images and epochs.</summary>
+internal sealed record RecoveryRecord
+{
+    /// <summary>The images given to the recovery (the first of the training set; a tenth of them held out).</summary>
+    public required int Images { get; init; }
+
+    public required int Epochs { get; init; }
+
+    /// <summary>Test accuracy of the recovered network (all the test images of the run).</summary>
+    public required double Accuracy { get; init; }
+
+    /// <summary>The recovery's wall-clock time (targets, training and held-out evaluations; the trajectory's test evaluations excluded).</summary>
+    public required double Seconds { get; init; }
+
+    /// <summary>The recovery's optimizer steps.</summary>
+    public required int Steps { get; init; }
+
+    /// <summary>The trajectory's test images: the first this many of the test set.</summary>
+    public required int TrajectoryImages { get; init; }
+
+    /// <summary>The trajectory is measured before the first step, every this many steps and after the last.</summary>
+    public required int TrajectoryEvery { get; init; }
+
+    /// <summary>Test accuracy (on <see cref="TrajectoryImages"/> images) of the network being trained, by optimizer step.</summary>
+    public required IReadOnlyList<TrajectoryPoint> Trajectory { get; init; }
+
+    /// <summary>The first measured step at which the network being trained reached <paramref name="accuracy"/>, or null if it never did.</summary>
+    public int? StepsTo(double accuracy) => Trajectory.FirstOrDefault(p => p.Accuracy >= accuracy)?.Step;
+}
+
+/// <summary>The test accuracy of a network during recovery after <paramref name="Step"/> optimizer steps.</summary>
+internal sealed record TrajectoryPoint(int Step, double Accuracy);
 
 /// <summary>One row of the calibration-memory experiment.</summary>
 internal sealed record MemoryRecord(int CalibrationImages, double ResidentBeforeMegabytes, double PeakResidentMegabytes, double Seconds)

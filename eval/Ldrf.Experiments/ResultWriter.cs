@@ -52,6 +52,15 @@ internal static class ResultWriter
         {
             ResultPlot.SaveWidths(records, title, Path.Combine(folder, name + "-widths.png"));
         }
+
+        if (RecoveryBudgets(records) is [var budget, ..])
+        {
+            foreach (var target in records.Where(r => r.Recoveries is { Count: > 0 }).Select(r => r.TargetSpeedup).Distinct())
+            {
+                ResultPlot.SaveRecovery(records.Where(r => r.TargetSpeedup == target).ToList(), budget, string.Create(CultureInfo.InvariantCulture, $"{title}, {target:0.##}x"),
+                    Path.Combine(folder, RecoveryPlotName(model, target)));
+            }
+        }
     }
 
     public static void WriteMemory(ExperimentSettings settings, RunInfo info, IReadOnlyList<MemoryRecord> records)
@@ -194,12 +203,10 @@ internal static class ResultWriter
             md.AppendLine("widths wrong on this CPU (see libtorch's CPU convolutions by input width, below). Against the unrounded widths of the runs");
             md.AppendLine("before that change (this file's history), LDRF's margins before fine-tuning shrank; targets the rounded widths cannot");
             md.AppendLine("reach are note rows.");
-            // Recovery columns only for results that have them (--recovery), so older tables regenerate unchanged.
-            var recovery = records.Any(r => r.AccuracyRecovered is not null);
+            var recovery = records.Any(r => r.Recoveries is { Count: > 0 });
             if (recovery)
             {
-                md.AppendLine("Accuracy after recovery: the library's `RecoveryTrainer` (distillation from the original without labels, the best");
-                md.AppendLine("weights on held-out training images kept) from the network as pruned, not after the fine-tune; \"-\" where not run.");
+                md.AppendLine("Accuracy after recovery (the library's `RecoveryTrainer` on the network as pruned) is in its own section below.");
             }
 
             md.AppendLine();
@@ -226,14 +233,13 @@ internal static class ResultWriter
                 md.AppendLine();
             }
 
-            md.AppendLine(c, $"| target | method | decomposition |{(allocation ? " widths |" : "")} FLOPs ratio | params ratio | output error | accuracy before fine-tune | accuracy after fine-tune |{(recovery ? " accuracy after recovery | recovery steps and time |" : "")} latency ratio | pruning time | note |");
-            md.AppendLine(c, $"|---|---|---|{(allocation ? "---|" : "")}---|---|---|---|---|{(recovery ? "---|---|" : "")}---|---|---|");
+            md.AppendLine(c, $"| target | method | decomposition |{(allocation ? " widths |" : "")} FLOPs ratio | params ratio | output error | accuracy before fine-tune | accuracy after fine-tune | latency ratio | pruning time | note |");
+            md.AppendLine(c, $"|---|---|---|{(allocation ? "---|" : "")}---|---|---|---|---|---|---|---|");
             foreach (var r in records.OrderBy(r => r.TargetSpeedup).ThenByDescending(r => r.AccuracyBefore ?? -1))
             {
-                var recoveryCells = !recovery ? "" : $" {Percent(r.AccuracyRecovered)} | {(r.RecoverySteps is int steps && r.RecoverySeconds is double time ? string.Create(c, $"{steps} in {time:F0} s") : "-")} |";
-                var widthsCell = !allocation ? "" : $" {(r.Method == "unpruned" ? "-" : r.Method == "ldrf-capacity-bounded" ? "capacity-bounded" : r.Allocation ?? "uniform")} |";
+                var widthsCell = !allocation ? "" : $" {WidthsName(r)} |";
                 md.AppendLine(c,
-                    $"| {r.TargetSpeedup:0.##}x | {r.Method} | {r.Decomposition ?? "-"} |{widthsCell} {Ratio(r.FlopsRatio)} | {Ratio(r.ParametersRatio)} | {(r.HeldOutOutputError is double e ? e.ToString("F3", c) : "-")} | {Percent(r.AccuracyBefore)} | {Percent(r.AccuracyAfter)} |{recoveryCells} {Ratio(r.LatencyRatio)} | {(r.PruneSeconds is double s ? s.ToString("F0", c) + " s" : "-")} | {Escape(r.Note)} |");
+                    $"| {r.TargetSpeedup:0.##}x | {r.Method} | {r.Decomposition ?? "-"} |{widthsCell} {Ratio(r.FlopsRatio)} | {Ratio(r.ParametersRatio)} | {(r.HeldOutOutputError is double e ? e.ToString("F3", c) : "-")} | {Percent(r.AccuracyBefore)} | {Percent(r.AccuracyAfter)} | {Ratio(r.LatencyRatio)} | {(r.PruneSeconds is double s ? s.ToString("F0", c) + " s" : "-")} | {Escape(r.Note)} |");
             }
 
             md.AppendLine();
@@ -245,7 +251,126 @@ internal static class ResultWriter
                 md.AppendLine();
                 md.AppendLine(c, $"![kept channels of each prunable layer under each width allocation]({relative}/{name}-widths.png)");
             }
+
+            if (recovery)
+            {
+                AppendRecovery(md, model, records, relative);
+            }
         }
+    }
+
+    private static string WidthsName(ResultRecord r) => r.Method == "unpruned" ? "-" : r.Method == "ldrf-capacity-bounded" ? "capacity-bounded" : r.Allocation ?? "uniform";
+
+    /// <summary>The recovery budgets of <paramref name="records"/>, most images first.</summary>
+    public static IReadOnlyList<(int Images, int Epochs)> RecoveryBudgets(IEnumerable<ResultRecord> records) =>
+        [.. records.SelectMany(r => r.Recoveries ?? []).Select(b => (b.Images, b.Epochs)).Distinct().OrderByDescending(b => b.Images).ThenByDescending(b => b.Epochs)];
+
+    // A budget by its size, so that a table with one budget cannot be read as another's.
+    private static string BudgetName((int Images, int Epochs) budget) =>
+        string.Create(CultureInfo.InvariantCulture, $"{budget.Images:N0} images{(budget.Epochs == 1 ? "" : $" x {budget.Epochs} epochs")}");
+
+    /// <summary>The file name of the plot of the accuracy along recovery at <paramref name="target"/>.</summary>
+    public static string RecoveryPlotName(ExperimentModel model, double? target) => string.Create(CultureInfo.InvariantCulture, $"{model.ResultsName}-recovery-{target:0.##}x.png");
+
+    // Recovery from the network as pruned, one set of columns per budget, then the goals against the records.
+    private static void AppendRecovery(StringBuilder md, ExperimentModel model, IReadOnlyList<ResultRecord> records, string relative)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var budgets = RecoveryBudgets(records);
+        var recovered = records.Where(r => r.Recoveries is { Count: > 0 }).ToList();
+        var sample = recovered.SelectMany(r => r.Recoveries!).First();
+        md.AppendLine();
+        md.AppendLine(c, $"## {model.Title}: accuracy after recovery");
+        md.AppendLine();
+        md.AppendLine("The library's `RecoveryTrainer` distills the original into the pruned network without labels (its defaults but the");
+        md.AppendLine("epochs below: Adam, lr 1e-4, cosine schedule, temperature 4, batch 64; a tenth of the images held out, the weights");
+        md.AppendLine("with the best held-out distillation loss kept), from the network as pruned (not after the fine-tune), with the same");
+        md.AppendLine(c, $"budget for every method. The budgets: {string.Join(" and ", budgets.Select(b => string.Create(c, $"{b.Epochs} epoch(s) over {b.Images:N0} images")))} (the first of the training set).");
+        md.AppendLine();
+        md.AppendLine("Accuracy after recovery is on all the test images of the run. Time is the recovery's wall-clock time on this machine");
+        md.AppendLine("(the original's outputs, training and held-out evaluations; one run at a time on a shared machine), without the");
+        md.AppendLine(c, $"measurements of the steps column. Steps to 90%: the first optimizer step at which the network being trained scored");
+        md.AppendLine(c, $"at least 90% on the first {sample.TrajectoryImages:N0} test images, measured before the first step, every {sample.TrajectoryEvery} steps and after the last");
+        md.AppendLine("(0: already there as pruned; \"not reached\": not within the budget); \"-\": the budget was not run for that row.");
+        // The first test images are not a uniform sample of the set: how far the step-0 measurement sits from the
+        // accuracy as pruned on every test image says how far the steps column can be trusted.
+        var offsets = recovered.SelectMany(r => r.Recoveries!.Where(x => x.Trajectory is [{ Step: 0 }, ..]).Select(x => (x.Trajectory[0].Accuracy - r.AccuracyBefore!.Value) * 100))
+            .Order().ToList();
+        if (offsets.Count > 0)
+        {
+            md.AppendLine(c, $"Before the first step the networks scored {offsets[0]:+0.00;-0.00} to {offsets[^1]:+0.00;-0.00} points (median {offsets[offsets.Count / 2]:+0.00;-0.00}) on these");
+            md.AppendLine("test images against their accuracy as pruned on all of them, so a network counted at 90% here may be below it on the whole set.");
+        }
+
+        md.AppendLine();
+        // Targets at which every method's row is a note (an unreachable target): said here, since they have no recovery rows.
+        var unreachable = records.Where(r => r.Method != "unpruned").GroupBy(r => r.TargetSpeedup)
+            .Where(g => g.All(r => r.AccuracyBefore is null && r.Note is not null)).Select(g => g.Key).Order().ToList();
+        if (unreachable.Count > 0)
+        {
+            var reached = recovered.Select(r => r.TargetSpeedup).Distinct().Order().Select(t => string.Create(c, $"{t:0.##}x"));
+            md.AppendLine(c, $"No method reaches {string.Join(", ", unreachable.Select(t => string.Create(c, $"{t:0.##}x")))} on this network (the main table's note rows give the pruner's reason),");
+            md.AppendLine(c, $"so the recovery rows are at the targets reached: {string.Join(", ", reached)}.");
+            md.AppendLine();
+        }
+
+        AppendGoals(md, model, records, budgets);
+        md.AppendLine("| target | method | decomposition | widths | accuracy as pruned |" + string.Concat(Enumerable.Range(0, budgets.Count).Select(i =>
+            $" after recovery, {BudgetName(budgets[i])} | steps to 90%, {BudgetName(budgets[i])} | steps and time, {BudgetName(budgets[i])} |")));
+        md.AppendLine("|---|---|---|---|---|" + string.Concat(budgets.Select(_ => "---|---|---|")));
+        foreach (var r in recovered.OrderBy(r => r.TargetSpeedup).ThenByDescending(r => Recovery(r, budgets[0])?.Accuracy ?? -1).ThenByDescending(r => r.AccuracyBefore))
+        {
+            var cells = budgets.Select(b => Recovery(r, b) is { } x
+                ? string.Create(c, $" {Percent(x.Accuracy)} | {(x.StepsTo(0.9) is int n ? n.ToString(c) : "not reached")} | {x.Steps} in {Seconds(x.Seconds)} |")
+                : " - | - | - |");
+            md.AppendLine(c, $"| {r.TargetSpeedup:0.##}x | {r.Method} | {r.Decomposition ?? "-"} | {WidthsName(r)} | {Percent(r.AccuracyBefore)} |{string.Concat(cells)}");
+        }
+
+        foreach (var target in recovered.Select(r => r.TargetSpeedup).Distinct().Order())
+        {
+            md.AppendLine();
+            md.AppendLine(c, $"![test accuracy along recovery over {BudgetName(budgets[0])} at {target:0.##}x]({relative}/{RecoveryPlotName(model, target)})");
+        }
+    }
+
+    private static RecoveryRecord? Recovery(ResultRecord r, (int Images, int Epochs) budget) =>
+        r.Recoveries?.FirstOrDefault(x => x.Images == budget.Images && x.Epochs == budget.Epochs);
+
+    // The goals of the recovery issue, against the records after the largest budget: the best LDRF row (any embedding and widths)
+    // and, for comparison, the best baseline; a target no method reached is reported with the pruner's reason.
+    private static void AppendGoals(StringBuilder md, ExperimentModel model, IReadOnlyList<ResultRecord> records, IReadOnlyList<(int Images, int Epochs)> budgets)
+    {
+        if (model.RecoveryGoals.Count == 0 || records.FirstOrDefault(r => r.Method == "unpruned")?.AccuracyBefore is not double unpruned)
+        {
+            return;
+        }
+
+        var c = CultureInfo.InvariantCulture;
+        md.AppendLine(c, $"Goals after recovery over {BudgetName(budgets[0])}, against the unpruned {Percent(unpruned)} (computed from the records):");
+        md.AppendLine();
+        foreach (var (target, points) in model.RecoveryGoals)
+        {
+            var goal = string.Create(c, $"**{target:0.##}x within {points:0.0#} points of the unpruned {Percent(unpruned)}**");
+            var atTarget = records.Where(r => r.TargetSpeedup == target).ToList();
+            string Row(ResultRecord r) => string.Create(c, $"{(r.Method == "ldrf" ? r.Decomposition : r.Method)}, {WidthsName(r)} widths");
+            var ldrf = atTarget.Where(r => r.Method == "ldrf" && Recovery(r, budgets[0]) is not null).MaxBy(r => Recovery(r, budgets[0])!.Accuracy);
+            if (ldrf is null)
+            {
+                // The shared uniform widths' reason first: the allocation rows' notes speak of their own allocation.
+                var reason = atTarget.Where(r => r.Method == "ldrf" && r.Note is not null).OrderBy(r => r.Allocation is not null).FirstOrDefault()?.Note;
+                md.AppendLine(c, $"- {goal}: {(reason is null ? "not run" : "unreachable on this network: " + Escape(reason))}");
+                continue;
+            }
+
+            var accuracy = Recovery(ldrf, budgets[0])!.Accuracy;
+            var gap = (unpruned - accuracy) * 100;
+            var baseline = atTarget.Where(r => !r.Method.StartsWith("ldrf", StringComparison.Ordinal) && Recovery(r, budgets[0]) is not null)
+                .MaxBy(r => Recovery(r, budgets[0])!.Accuracy);
+            md.AppendLine(c,
+                $"- {goal}: best LDRF ({Row(ldrf)}) {Percent(accuracy)}, {Math.Abs(gap):F2} points {(gap >= 0 ? "below" : "above")}: **{(gap <= points ? "met" : "not met")}**{(baseline is null ? "" : $"; best baseline ({Row(baseline)}) {Percent(Recovery(baseline, budgets[0])!.Accuracy)}")}.");
+        }
+
+        md.AppendLine();
     }
 
     // The ImageNet-scale cost run: one summary row per network and target, then each network's layers.

@@ -22,15 +22,22 @@ public class ExperimentSettingsTests
     }
 
     [Test]
-    public void Recovery_is_off_by_default_and_recovery_takes_its_images_and_epochs()
+    public void Recovery_is_off_by_default_and_recovery_takes_its_budgets_epochs_and_trajectory()
     {
         Assert.Multiple(() =>
         {
             var defaults = ExperimentSettings.Parse([]);
-            Assert.That((defaults.Recovery, defaults.RecoveryImages, defaults.RecoveryEpochs), Is.EqualTo((false, (int?)null, 1)));
-            var recovery = ExperimentSettings.Parse(["--recovery", "--recovery-images", "2000", "--recovery-epochs", "2"]);
-            Assert.That((recovery.Recovery, recovery.RecoveryImages, recovery.RecoveryEpochs), Is.EqualTo((true, (int?)2000, 2)));
+            Assert.That((defaults.Recovery, defaults.RecoveryEpochs, defaults.RecoveryEvery, defaults.RecoveryTestImages), Is.EqualTo((false, 1, 25, 2000)));
+            Assert.That(defaults.RecoveryImages, Is.EqualTo(new int?[] { null }), "one budget: all the training images");
+            var recovery = ExperimentSettings.Parse(["--recovery", "--recovery-images", "all,2000", "--recovery-epochs", "2", "--recovery-every", "10", "--recovery-test-images", "500"]);
+            Assert.That((recovery.Recovery, recovery.RecoveryEpochs, recovery.RecoveryEvery, recovery.RecoveryTestImages), Is.EqualTo((true, 2, 10, 500)));
+            Assert.That(recovery.RecoveryImages, Is.EqualTo(new int?[] { null, 2000 }));
             Assert.That(() => ExperimentSettings.Parse(["--recovery-epochs", "0"]), Throws.ArgumentException.With.Message.Contains("--recovery-epochs"));
+            Assert.That(() => ExperimentSettings.Parse(["--recovery-every", "0"]), Throws.ArgumentException.With.Message.Contains("--recovery-every"));
+            Assert.That(() => ExperimentSettings.Parse(["--recovery-images", "2000,x"]), Throws.ArgumentException.With.Message.Contains("--recovery-images"));
+            Assert.That(() => ExperimentSettings.Parse(["--recovery-images", "2000,2000"]), Throws.ArgumentException.With.Message.Contains("--recovery-images"));
+            var smoke = ExperimentSettings.Parse(["--smoke"]);
+            Assert.That((smoke.Recovery, smoke.RecoveryImages.Count), Is.EqualTo((true, 2)), "the smoke run covers two recovery budgets");
         });
     }
 

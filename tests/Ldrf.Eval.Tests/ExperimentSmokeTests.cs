@@ -33,7 +33,23 @@ public class ExperimentSmokeTests
             }
 
             Assert.That(records[1].Widths, Is.EqualTo(records[2].Widths), "every method gets the same per-layer widths");
-            foreach (var png in new[] { "fashion-mnist.png", "fashion-mnist-fine-tuned.png" })
+            foreach (var r in records.Skip(1))
+            {
+                // Two budgets (300 and 100 images), each from the network as pruned, with the accuracy along the way.
+                Assert.That(r.Recoveries!.Select(x => x.Images), Is.EqualTo(new[] { 300, 100 }), r.Method);
+                foreach (var x in r.Recoveries!)
+                {
+                    Assert.That(x.Accuracy, IsFinite.InRange(0.5, 1.0), $"{r.Method}, {x.Images} images");
+                    Assert.That(x.Seconds, IsFinite.GreaterThan(0), $"{r.Method}, {x.Images} images");
+                    Assert.That(x.Steps, Is.EqualTo((int)Math.Ceiling(x.Images * 0.9 / 64)), "one epoch of batches of 64 over the 90% not held out");
+                    Assert.That(x.Trajectory.Select(p => p.Step), Is.EqualTo(Enumerable.Range(0, x.Steps + 1).Where(i => i % 2 == 0 || i == x.Steps)),
+                        "before the first step, every 2 steps and after the last");
+                    Assert.That(x.Trajectory.Select(p => p.Accuracy), Has.All.Matches<double>(a => a is >= 0.5 and <= 1), $"{r.Method}, {x.Images} images");
+                    Assert.That(x.TrajectoryImages, Is.EqualTo(200));
+                }
+            }
+
+            foreach (var png in new[] { "fashion-mnist.png", "fashion-mnist-fine-tuned.png", "fashion-mnist-recovery-2x.png" })
             {
                 var bytes = File.ReadAllBytes(Path.Combine(folder, png));
                 Assert.That(bytes.Take(4), Is.EqualTo(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }), png);
@@ -41,6 +57,8 @@ public class ExperimentSmokeTests
 
             var markdown = File.ReadAllText(Path.Combine(folder, "results.md"));
             Assert.That(markdown, Does.Contain("    smoke test").And.Contain("| 2x | thinet |"));
+            Assert.That(markdown, Does.Contain("## FashionMnistVgg: accuracy after recovery").And.Contain("1 epoch(s) over 300 images and 1 epoch(s) over 100 images")
+                .And.Contain("steps to 90%, 100 images").And.Contain("fashion-mnist-recovery-2x.png)"));
             using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "fashion-mnist.json")));
             var first = json.RootElement[0];
             foreach (var field in new[] { "method", "decomposition", "targetSpeedup", "flopsRatio", "accuracyBefore", "accuracyAfter", "latencyRatio" })

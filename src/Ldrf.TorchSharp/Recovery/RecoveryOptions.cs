@@ -1,3 +1,5 @@
+using static TorchSharp.torch;
+
 namespace Ldrf.TorchSharp.Recovery;
 
 /// <summary>The optimizer of a recovery run.</summary>
@@ -77,4 +79,13 @@ public sealed class RecoveryOptions
 
     /// <summary>The seed of the held-out split and of the batch order (default 0): the same seed, networks and images give the same recovered network.</summary>
     public int Seed { get; set; }
+
+    /// <summary>
+    /// For measurement (the harness's accuracy along a recovery run; internal): called on the training thread with the
+    /// optimizer steps done, the run's step count and the network being trained, before the first step and after every
+    /// step. The returned network gives no view of the weights along the way, hence this hook. The observer must not
+    /// change the network or its mode; it draws nothing from the run's generator and keeps no gradients, so the run is
+    /// the same with or without it.
+    /// </summary>
+    internal Action<int, int, nn.Module<Tensor, Tensor>>? StepObserver { get; set; }
 }

@@ -176,6 +176,7 @@ public sealed class RecoveryTrainer
         var bestEvaluation = before;
         int step = 0, epoch = 0, bestEpoch = 0, stale = 0;
         var stop = RecoveryStopReason.Completed;
+        options.StepObserver?.Invoke(0, totalSteps, student);
         while (step < totalSteps)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -214,6 +215,7 @@ public sealed class RecoveryTrainer
                 step++;
                 var value = loss.to(ScalarType.Float64).item<double>();
                 progress?.Report(new RecoveryProgress(RecoveryStage.Training, epoch, step, totalSteps, value));
+                options.StepObserver?.Invoke(step, totalSteps, student);
                 if (!double.IsFinite(value))
                 {
                     stop = RecoveryStopReason.NotFinite;

@@ -163,6 +163,36 @@ public class RecoveryTests
     }
 
     [Test]
+    public void The_internal_step_observer_sees_every_step_and_leaves_the_run_unchanged()
+    {
+        using var run = new Networks();
+        var (teacher, student, images) = (run.Teacher, run.Student, run.Images);
+        var calls = new List<(int Step, int Steps)>();
+        var outputs = new List<double>();
+        using var probe = images.narrow(0, 0, 8);
+        var observed = new RecoveryOptions
+        {
+            Epochs = 2, BatchSize = 16, LearningRate = 3e-3, Seed = 5,
+            StepObserver = (step, steps, network) =>
+            {
+                calls.Add((step, steps));
+                // What the harness does with it: a forward pass of the network being trained.
+                using var noGrad = torch.no_grad();
+                using var output = network.forward(probe);
+                outputs.Add(output.abs().sum().item<float>());
+            },
+        };
+
+        using var plain = new RecoveryTrainer().Recover(teacher, student, images, options: new RecoveryOptions { Epochs = 2, BatchSize = 16, LearningRate = 3e-3, Seed = 5 });
+        using var watched = new RecoveryTrainer().Recover(teacher, student, images, options: observed);
+
+        Expect.SameBits(Expect.Bits(watched.Network), Expect.Bits(plain.Network), "the same run with an observer");
+        Assert.That(calls, Is.EqualTo(Enumerable.Range(0, watched.Steps + 1).Select(i => (i, watched.Steps))), "before the first step and after every step");
+        Assert.That(outputs.Distinct().Count(), Is.GreaterThan(1), "the observer sees the weights as they are trained");
+        run.AssertUnchanged();
+    }
+
+    [Test]
     public void A_student_with_batch_norms_is_trained_with_them_folded()
     {
         using var teacher = TestNetworks.WideVgg();
