@@ -1,5 +1,5 @@
 using Ldrf.Samples.Common.Models;
-using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Ldrf.Experiments;
 
@@ -9,7 +9,8 @@ namespace Ldrf.Experiments;
 /// <param name="Title">The network's name in plot titles and headings.</param>
 /// <param name="CheckpointName">The shipped checkpoint in samples/data.</param>
 /// <param name="Load">Loads the checkpoint (evaluation mode, CPU).</param>
-internal sealed record ExperimentModel(string Id, string ResultsName, string Title, string CheckpointName, Func<string, Sequential> Load)
+/// <param name="PrunedLayers">What the pruned layers are, for its section of docs/results.md (the VGG's section has no such line).</param>
+internal sealed record ExperimentModel(string Id, string ResultsName, string Title, string CheckpointName, Func<string, nn.Module<Tensor, Tensor>> Load, string PrunedLayers = "")
 {
     public const string VggId = "vgg";
     public const string ResNetId = "resnet";
@@ -18,10 +19,18 @@ internal sealed record ExperimentModel(string Id, string ResultsName, string Tit
     public static readonly ExperimentModel Vgg = new(VggId, "fashion-mnist", "FashionMnistVgg", "fashion-mnist-vgg.bin", path => FashionMnistVgg.Load(path));
 
     /// <summary>The small ResNet (basic blocks); the pruners prune the blocks' inner channels.</summary>
-    public static readonly ExperimentModel ResNet = new(ResNetId, "fashion-mnist-resnet", "FashionMnistResNet", "fashion-mnist-resnet.bin", path => FashionMnistResNet.Load(path));
+    public static readonly ExperimentModel ResNet = new(ResNetId, "fashion-mnist-resnet", "FashionMnistResNet", "fashion-mnist-resnet.bin", path => FashionMnistResNet.Load(path),
+        "output channels are the inner channels of the residual blocks (block outputs, shortcuts and the stem keep their widths)");
+
+    /// <summary>
+    /// The small MobileNetV2-style graph network (inverted residual blocks, depthwise convolutions, a squeeze-excitation gate);
+    /// the pruners prune each block's expanded channels (with its depthwise convolution and gate in lockstep) and the head.
+    /// </summary>
+    public static readonly ExperimentModel MobileNet = new("mobilenet", "fashion-mnist-mobilenet", "FashionMnistMobileNet", "fashion-mnist-mobilenet.bin", path => FashionMnistMobileNet.Load(path),
+        "output channels are the expanded channels of the inverted residual blocks, each group pruned with its depthwise convolution (and, in `b4`, the squeeze-excitation gate's outputs) in lockstep, and the head's (the residual adds couple the block outputs, which keep their widths with the stem)");
 
     /// <summary>Every model, in the order of their sections in docs/results.md.</summary>
-    public static IReadOnlyList<ExperimentModel> All { get; } = [Vgg, ResNet];
+    public static IReadOnlyList<ExperimentModel> All { get; } = [Vgg, ResNet, MobileNet];
 
     /// <exception cref="ArgumentException">An unknown id; the message lists the known ones.</exception>
     public static ExperimentModel FromId(string id) => All.FirstOrDefault(m => m.Id == id)

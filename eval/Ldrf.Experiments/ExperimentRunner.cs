@@ -58,7 +58,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
 
         if (settings.MemoryCalibrationImages.Count > 0)
         {
-            RunMemory(model, train, data, cancellationToken);
+            RunMemory((Sequential)model, train, data, cancellationToken); // the VGG only (ExperimentSettings)
             return;
         }
 
@@ -105,7 +105,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
     private static string Describe(FashionMnistLocation location) => $"{location.Folder}{(location.IsFullSet ? "" : " (the shipped subset)")}";
 
     private ResultRecord RunOne(
-        Sequential model, Method method, double speedup, List<Tensor> calibration, FashionMnistSet test,
+        nn.Module<Tensor, Tensor> model, Method method, double speedup, List<Tensor> calibration, FashionMnistSet test,
         Tensor fineTuneImages, Tensor fineTuneLabels, Tensor recoveryImages, CancellationToken cancellationToken)
     {
         var options = new NetworkPruningOptions

@@ -4,7 +4,7 @@ using Ldrf.Samples.Common.Training;
 
 namespace Ldrf.Samples.Tests;
 
-/// <summary>The shipped checkpoints, samples/data/fashion-mnist-vgg.bin and fashion-mnist-resnet.bin, when present.</summary>
+/// <summary>The shipped checkpoints, samples/data/fashion-mnist-vgg.bin, fashion-mnist-resnet.bin and fashion-mnist-mobilenet.bin, when present.</summary>
 public class CheckpointTests
 {
     [Test]
@@ -33,5 +33,19 @@ public class CheckpointTests
         double accuracy = Evaluator.Accuracy(model, test.Images, test.Labels);
         TestContext.Out.WriteLine($"ResNet checkpoint accuracy on the {test.Count} shipped test images: {accuracy:P2}");
         Assert.That(accuracy, IsFinite.AtLeast(0.90));
+    }
+
+    [Test]
+    public void The_shipped_mobilenet_classifies_the_shipped_test_images_at_88_percent_or_more()
+    {
+        var data = FashionMnistLocator.FindRepositoryDataFolder();
+        var path = data is null ? null : Path.Combine(data, "fashion-mnist-mobilenet.bin");
+        Assume.That(path is not null && File.Exists(path), "No MobileNet checkpoint in samples/data: run samples/TrainFashionMnist --model mobilenet.");
+
+        using var model = FashionMnistMobileNet.Load(path!);
+        using var test = FashionMnist.LoadTest(FashionMnistLocator.LocateSubset());
+        double accuracy = Evaluator.Accuracy(model, test.Images, test.Labels);
+        TestContext.Out.WriteLine($"MobileNet checkpoint accuracy on the {test.Count} shipped test images: {accuracy:P2}");
+        Assert.That(accuracy, IsFinite.AtLeast(0.88));
     }
 }
