@@ -15,33 +15,36 @@ namespace Ldrf.TorchSharp.Pruning;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The network is a Sequential (nested Sequentials allowed) of Conv2d, BatchNorm2d, ReLU, MaxPool2d,
-/// AvgPool2d, AdaptiveAvgPool2d, Dropout, Flatten, Linear and <see cref="Modules.ResidualBlock"/>, evaluated
-/// as a chain. Batch norms are folded into the convolution before them. Every Conv2d or Linear whose outputs
-/// feed another Conv2d or Linear is prunable; the first layer's inputs and the last layer's outputs keep their
-/// size. A Linear after Flatten is a consumer whose input features come in spatial groups, one group per channel.
+/// The network is a <see cref="Graphs.GraphNetwork"/>, or a Sequential (nested Sequentials allowed) of Conv2d,
+/// BatchNorm2d, ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout, Flatten, Linear and
+/// <see cref="Modules.ResidualBlock"/>. Either is read into one graph of named nodes, and a batch norm that reads a
+/// convolution read by nothing else is folded into it. The result has the input's kind: a Sequential with the same
+/// paths, or a GraphNetwork with the same node names.
 /// </para>
 /// <para>
-/// In a residual block only the main branch's inner channels are pruned (the outputs of every Conv2d but the
-/// last: conv1 of a basic block, conv1 and conv2 of a bottleneck). Block outputs, shortcuts and downsample
-/// paths keep their widths, so every residual add stays valid; a layer that feeds a block or is fed by one is
-/// not pruned.
+/// What is pruned are channel-dependency groups (<see cref="PruningReport.Groups"/>): the output channels of a Conv2d or
+/// Linear, with the nodes that must lose the same channels (a depthwise convolution, a batch norm that could not be
+/// folded, a per-channel PReLU, a squeeze-excitation gate's producer) and the Conv2d and Linear nodes that read them (in
+/// their slice of a concat; a Linear after Flatten reads each channel's spatial group). A group that meets a residual
+/// add, a grouped convolution, the network's input or output is kept whole: in a ResidualBlock only the main branch's
+/// inner channels are pruned, so every residual add stays valid.
 /// </para>
 /// <para>
-/// Layers are pruned front to back. For each one, the original and the pruned-so-far network run on the same
-/// calibration batches, on the network's own device (taken from its parameters), and the consumer's input
-/// statistics (Σ a′a′ᵀ, Σ a′aᵀ, Σ aaᵀ, in float64 on that device) are accumulated; only these C x C sums go
-/// to the layer pruner. Each layer's statistics therefore reflect everything pruned before it (propagation).
+/// Groups are pruned front to back. For each one, the original and the pruned-so-far network run on the same
+/// calibration batches, on the network's own device (taken from its parameters), and each consumer's input statistics
+/// (Σ a′a′ᵀ, Σ a′aᵀ, Σ aaᵀ, in float64 on that device) are accumulated; only these C x C sums go to the layer pruner.
+/// Each group's statistics therefore reflect everything pruned before it (propagation). Consumers reading the same
+/// tensor through the same window are one request; the others are refitted to the channels it keeps.
 /// </para>
 /// <para>
-/// Widths come from <see cref="NetworkPruningOptions.TargetFlopsReduction"/> (allocated over the layers' FLOPs
-/// under each layer's valid capacity, which a first pass over the original network estimates) or from
-/// <see cref="NetworkPruningOptions.PerLayerKeepRatios"/>.
+/// Widths come from <see cref="NetworkPruningOptions.TargetFlopsReduction"/> (allocated over the groups' FLOPs, under
+/// each group's valid capacity when asked, which a first pass over the original network estimates) or from
+/// <see cref="NetworkPruningOptions.PerLayerKeepRatios"/> (by the group's source name).
 /// </para>
 /// <para>
-/// Inside, <see cref="Prune"/> is a loop over internal parts with one job each (the calibration input, the width
-/// plan, the statistics collection, one layer's step, the output check, the latency probe, the report), described
-/// in docs/architecture.md ("How the adapter prunes").
+/// Inside, <see cref="Prune"/> is a loop over internal parts with one job each (the calibration input, the group
+/// analysis, the width plan, the statistics collection, one group's step, the output check, the latency probe, the
+/// report), described in docs/architecture.md ("How the adapter prunes").
 /// </para>
 /// </remarks>
 public sealed class TorchSharpPruner
@@ -54,7 +57,7 @@ public sealed class TorchSharpPruner
     /// libtorch on the CPU (MKL-backed, in float64).
     /// </summary>
     /// <param name="options">The LDRF options (defaults when null); copied.</param>
-    /// <param name="logger">Receives one line per pruned layer; optional.</param>
+    /// <param name="logger">Receives one line per group and per pruned group; optional.</param>
     /// <exception cref="ArgumentException">An option is invalid (the message names every invalid option).</exception>
     public TorchSharpPruner(LdrfOptions? options = null, ILogger<TorchSharpPruner>? logger = null)
         : this(new LdrfLayerPruner(options ?? new LdrfOptions(), new TorchNumericBackend()), logger)
@@ -63,7 +66,7 @@ public sealed class TorchSharpPruner
 
     /// <summary>Creates a pruner around any layer pruner (for example a baseline).</summary>
     /// <param name="layerPruner">Prunes one layer from its statistics.</param>
-    /// <param name="logger">Receives one line per pruned layer; optional.</param>
+    /// <param name="logger">Receives one line per group and per pruned group; optional.</param>
     /// <exception cref="ArgumentNullException"><paramref name="layerPruner"/> is null.</exception>
     public TorchSharpPruner(ILayerPruner layerPruner, ILogger<TorchSharpPruner>? logger = null)
     {
@@ -79,7 +82,7 @@ public sealed class TorchSharpPruner
     /// <param name="cancellationToken">Stops the run between calibration batches.</param>
     /// <returns>The pruned network and the report.</returns>
     /// <exception cref="ArgumentNullException">An argument or a calibration batch is null.</exception>
-    /// <exception cref="ArgumentException">A network on the meta device, an unsupported module (the message names its path), a calibration batch of the wrong shape, disposed, without data (meta device) or with a NaN or infinity (the message names its index and position), all-zero or no calibration batches, invalid <paramref name="options"/> (no target or two targets, or values out of range: the message names every invalid option), an unknown layer in the ratios, an unreachable FLOPs target, or a network whose own activations on the calibration images are not finite although its weights and the images are. The exception's ParamName is the argument at fault.</exception>
+    /// <exception cref="ArgumentException">A network on the meta device, an unsupported module (the message names its path), a calibration batch of the wrong shape, disposed, without data (meta device) or with a NaN or infinity (the message names its index and position), all-zero or no calibration batches, invalid <paramref name="options"/> (no target or two targets, or values out of range: the message names every invalid option), a layer in the ratios that is no prunable group's source (unknown, or kept whole), an unreachable FLOPs target, or a network whose own activations on the calibration images are not finite although its weights and the images are. The exception's ParamName is the argument at fault.</exception>
     /// <exception cref="InvalidOperationException">The pruned-so-far or the pruned network computed NaN or infinity where the original did not (the message says where and what to do; see <see cref="PruningReport.CpuConvolutionDefect"/>), or a layer pruner returned a malformed result.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; the caller's network is untouched.</exception>
     /// <remarks>
