@@ -36,7 +36,8 @@ public class CheckpointTests
     }
 
     [Test]
-    public void The_shipped_mobilenet_classifies_the_shipped_test_images_at_88_percent_or_more()
+    // 89.65% on the full test set after 2 epochs (samples/data/fashion-mnist-mobilenet.json), 88.50% on the shipped 2,000.
+    public void The_shipped_mobilenet_classifies_the_shipped_test_images_at_87_percent_or_more()
     {
         var data = FashionMnistLocator.FindRepositoryDataFolder();
         var path = data is null ? null : Path.Combine(data, "fashion-mnist-mobilenet.bin");
@@ -46,6 +47,6 @@ public class CheckpointTests
         using var test = FashionMnist.LoadTest(FashionMnistLocator.LocateSubset());
         double accuracy = Evaluator.Accuracy(model, test.Images, test.Labels);
         TestContext.Out.WriteLine($"MobileNet checkpoint accuracy on the {test.Count} shipped test images: {accuracy:P2}");
-        Assert.That(accuracy, IsFinite.AtLeast(0.88));
+        Assert.That(accuracy, IsFinite.AtLeast(0.87));
     }
 }
