@@ -27,7 +27,7 @@ internal sealed record ExperimentModel(string Id, string ResultsName, string Tit
     /// the pruners prune each block's expanded channels (with its depthwise convolution and gate in lockstep) and the head.
     /// </summary>
     public static readonly ExperimentModel MobileNet = new("mobilenet", "fashion-mnist-mobilenet", "FashionMnistMobileNet", "fashion-mnist-mobilenet.bin", path => FashionMnistMobileNet.Load(path),
-        "output channels are the expanded channels of the inverted residual blocks, each group pruned with its depthwise convolution (and, in `b4`, the squeeze-excitation gate's outputs) in lockstep, and the head's (the residual adds couple the block outputs, which keep their widths with the stem)");
+        "output channels are the expanded channels of the inverted residual blocks, each group pruned with its depthwise convolution (and, in `b4`, the squeeze-excitation gate's outputs) in lockstep, and the head's (the residual adds couple the block outputs, which keep their widths; the stem's 16 channels are already the 16-channel minimum and the gate's squeeze `b4_se_reduce` kept its 64 in these runs: the raw records have every row's widths)");
 
     /// <summary>Every model, in the order of their sections in docs/results.md.</summary>
     public static IReadOnlyList<ExperimentModel> All { get; } = [Vgg, ResNet, MobileNet];
