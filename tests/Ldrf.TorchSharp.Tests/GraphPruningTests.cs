@@ -132,6 +132,28 @@ public class GraphPruningTests
         Assert.That(stacked, IsFinite.LessThan(single), "one selection for both readers of the tensor serves them better than a selection made for one of them");
     }
 
+    [TestCase("dense block")]
+    [TestCase("efficientnet block")]
+    [TestCase("leaky resnet")]
+    public void The_calibration_cache_at_the_graphs_cuts_changes_nothing_but_the_time(string graphName)
+    {
+        // Cuts: the stem of each graph and the block boundaries of the ResNet; none inside a concat-joined or SE stage.
+        using var network = Graphs[graphName]();
+        var batches = TestNetworks.Batches(2, 16);
+        try
+        {
+            var options = new NetworkPruningOptions { TargetFlopsReduction = Target, UseCapacityBounds = false, MeasureLatency = false, ChannelMultiple = 1 };
+            using var cached = new TorchSharpPruner().Prune(network, batches, options);
+            options.CalibrationCacheBytes = 0;
+            using var uncached = new TorchSharpPruner().Prune(network, batches, options);
+            Expect.SameBits(Expect.Bits(uncached.Network), Expect.Bits(cached.Network), "the network pruned without the cache");
+        }
+        finally
+        {
+            batches.ForEach(b => b.Dispose());
+        }
+    }
+
     [TestCaseSource(nameof(GraphNames))]
     public void Pruned_graph_saves_and_loads_without_the_code_that_built_it(string graphName)
     {

@@ -26,9 +26,10 @@ public sealed class NetworkPruningOptions
     public double? TargetFlopsReduction { get; set; }
 
     /// <summary>
-    /// The fraction of output channels to keep, in (0, 1], per prunable layer path (a Conv2d or Linear whose
-    /// outputs feed another Conv2d or Linear, for example "features.3"); layers not named keep all channels.
-    /// Default null. Unknown paths are reported when pruning starts, with the list of valid paths.
+    /// The fraction of output channels to keep, in (0, 1], per prunable group, named by its source: the path (or
+    /// graph node name) of a Conv2d or Linear whose outputs feed another Conv2d or Linear and are not kept whole (see
+    /// <see cref="PruningReport.Groups"/>), for example "features.3"; groups not named keep all channels. Default null.
+    /// Unknown names are reported when pruning starts, with the list of valid ones.
     /// </summary>
     public IReadOnlyDictionary<string, double>? PerLayerKeepRatios
     {
@@ -72,11 +73,12 @@ public sealed class NetworkPruningOptions
 
     /// <summary>
     /// The most memory, in bytes on the network's device, that calibration may use to keep both networks'
-    /// activations for every calibration image at the input of the layer being pruned (default
-    /// <see cref="DefaultCalibrationCacheBytes"/>; 0 turns the cache off). With them, each layer's calibration runs
-    /// only the layers after the previous one instead of the whole network from the images, which makes it several
-    /// times faster on deep networks; where they would not fit, a layer's calibration starts from the last position
-    /// that did. The pruned network is the same either way.
+    /// activations for every calibration image at the last cut of the network before the group being pruned (a point
+    /// that every later node's input passes through: each top-level layer of a chain, each block boundary) (default
+    /// <see cref="DefaultCalibrationCacheBytes"/>; 0 turns the cache off). With them, each group's calibration runs
+    /// only the nodes after that cut instead of the whole network from the images, which makes it several times
+    /// faster on deep networks; where they would not fit, a group's calibration starts from the last position that
+    /// did. The pruned network is the same either way.
     /// </summary>
     public long CalibrationCacheBytes { get; set; } = DefaultCalibrationCacheBytes;
 
