@@ -1,5 +1,5 @@
 using Ldrf.Samples.Common.Models;
-using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Ldrf.Experiments;
 
@@ -10,8 +10,10 @@ namespace Ldrf.Experiments;
 /// <param name="CheckpointName">The shipped checkpoint in samples/data.</param>
 /// <param name="Load">Loads the checkpoint (evaluation mode, CPU).</param>
 /// <param name="RecoveryGoals">The recovery issue's goals: at each FLOPs reduction, how many points below the unpruned accuracy recovery should end.</param>
+/// <param name="PrunedLayers">What the pruned layers are, for its section of docs/results.md (the VGG's section has no such line).</param>
 internal sealed record ExperimentModel(
-    string Id, string ResultsName, string Title, string CheckpointName, Func<string, Sequential> Load, IReadOnlyList<(double Target, double Points)> RecoveryGoals)
+    string Id, string ResultsName, string Title, string CheckpointName, Func<string, nn.Module<Tensor, Tensor>> Load, IReadOnlyList<(double Target, double Points)> RecoveryGoals,
+    string PrunedLayers = "")
 {
     public const string VggId = "vgg";
     public const string ResNetId = "resnet";
@@ -20,10 +22,18 @@ internal sealed record ExperimentModel(
     public static readonly ExperimentModel Vgg = new(VggId, "fashion-mnist", "FashionMnistVgg", "fashion-mnist-vgg.bin", path => FashionMnistVgg.Load(path), [(3, 0.3), (5, 0.8)]);
 
     /// <summary>The small ResNet (basic blocks); the pruners prune the blocks' inner channels.</summary>
-    public static readonly ExperimentModel ResNet = new(ResNetId, "fashion-mnist-resnet", "FashionMnistResNet", "fashion-mnist-resnet.bin", path => FashionMnistResNet.Load(path), [(3, 0.8)]);
+    public static readonly ExperimentModel ResNet = new(ResNetId, "fashion-mnist-resnet", "FashionMnistResNet", "fashion-mnist-resnet.bin", path => FashionMnistResNet.Load(path), [(3, 0.8)],
+        "output channels are the inner channels of the residual blocks (block outputs, shortcuts and the stem keep their widths)");
+
+    /// <summary>
+    /// The small MobileNetV2-style graph network (inverted residual blocks, depthwise convolutions, a squeeze-excitation gate);
+    /// the pruners prune each block's expanded channels (with its depthwise convolution and gate in lockstep) and the head.
+    /// </summary>
+    public static readonly ExperimentModel MobileNet = new("mobilenet", "fashion-mnist-mobilenet", "FashionMnistMobileNet", "fashion-mnist-mobilenet.bin", path => FashionMnistMobileNet.Load(path), [],
+        "output channels are the expanded channels of the inverted residual blocks, each group pruned with its depthwise convolution (and, in `b4`, the squeeze-excitation gate's outputs) in lockstep, and the head's (the residual adds couple the block outputs, which keep their widths; the stem's 16 channels are already the 16-channel minimum and the gate's squeeze `b4_se_reduce` kept its 64 in these runs: the raw records have every row's widths)");
 
     /// <summary>Every model, in the order of their sections in docs/results.md.</summary>
-    public static IReadOnlyList<ExperimentModel> All { get; } = [Vgg, ResNet];
+    public static IReadOnlyList<ExperimentModel> All { get; } = [Vgg, ResNet, MobileNet];
 
     /// <exception cref="ArgumentException">An unknown id; the message lists the known ones.</exception>
     public static ExperimentModel FromId(string id) => All.FirstOrDefault(m => m.Id == id)

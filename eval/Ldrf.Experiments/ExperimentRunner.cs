@@ -58,7 +58,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
 
         if (settings.MemoryCalibrationImages.Count > 0)
         {
-            RunMemory(model, train, data, cancellationToken);
+            RunMemory((Sequential)model, train, data, cancellationToken); // the VGG only (ExperimentSettings)
             return;
         }
 
@@ -142,7 +142,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
     private static string Describe(FashionMnistLocation location) => $"{location.Folder}{(location.IsFullSet ? "" : " (the shipped subset)")}";
 
     private ResultRecord RunOne(
-        Sequential model, Method method, double speedup, List<Tensor> calibration, FashionMnistSet test,
+        nn.Module<Tensor, Tensor> model, Method method, double speedup, List<Tensor> calibration, FashionMnistSet test,
         Tensor fineTuneImages, Tensor fineTuneLabels, IReadOnlyList<Tensor> recoveryImages, (Tensor Images, Tensor Labels) trajectorySet, CancellationToken cancellationToken)
     {
         var options = new NetworkPruningOptions
@@ -212,7 +212,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
     // One recovery budget, with the test accuracy of the network being trained measured along the way on the trajectory's
     // images; the time of those measurements is taken out of the recovery's time.
     private RecoveryRecord Recover(
-        Sequential model, nn.Module<Tensor, Tensor> network, Tensor images, FashionMnistSet test, (Tensor Images, Tensor Labels) trajectorySet,
+        nn.Module<Tensor, Tensor> model, nn.Module<Tensor, Tensor> network, Tensor images, FashionMnistSet test, (Tensor Images, Tensor Labels) trajectorySet,
         string label, CancellationToken cancellationToken)
     {
         var trajectory = new List<TrajectoryPoint>();

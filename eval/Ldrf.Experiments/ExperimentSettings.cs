@@ -95,7 +95,7 @@ internal sealed record ExperimentSettings
     public bool Regenerate { get; init; }
 
     public const string Usage =
-        "usage: Ldrf.Experiments [--model vgg|resnet] [--checkpoint PATH] [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 2000]\n" +
+        "usage: Ldrf.Experiments [--model vgg|resnet|mobilenet] [--checkpoint PATH] [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 2000]\n" +
         "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--recovery [--recovery-images all,2000] [--recovery-epochs 1] [--recovery-every 25]\n" +
         "                        [--recovery-test-images 2000]] [--latency-runs 20] [--seed 1] [--threads 2]\n" +
         "                        [--capacity-threshold 0.999] [--memory 1000,8000] [--cost vgg16,resnet50 [--state-dict FILE]] [--convolution-widths] [--out docs/results] [--markdown docs/results.md|none]\n" +

@@ -464,7 +464,7 @@ internal static class ResultWriter
     {
         var layers = records.Where(r => r.Widths is not null).SelectMany(r => r.Widths!.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
         md.AppendLine(CultureInfo.InvariantCulture, $"The network is `{model.Title}` (`samples/data/{model.CheckpointName}` unless the command names another `--checkpoint`). Every method prunes the same layers, whose");
-        md.AppendLine("output channels are the inner channels of the residual blocks (block outputs, shortcuts and the stem keep their widths):");
+        md.AppendLine(model.PrunedLayers + ":");
         md.AppendLine(layers.Count == 0 ? "none yet." : string.Join(", ", layers.Select(l => $"`{l}`")) + ".");
         md.AppendLine();
     }

@@ -1,5 +1,5 @@
-// Trains the sample VGG (default) or, with --model resnet, the sample ResNet on Fashion-MNIST and writes
-// samples/data/fashion-mnist-vgg.bin or fashion-mnist-resnet.bin (+ .json), or, with --write-subset, writes the small shipped subset. See samples/data/README.md.
+// Trains the sample VGG (default) or, with --model resnet or mobilenet, the sample ResNet or MobileNet on Fashion-MNIST and writes
+// samples/data/fashion-mnist-vgg.bin, fashion-mnist-resnet.bin or fashion-mnist-mobilenet.bin (+ .json), or, with --write-subset, writes the small shipped subset. See samples/data/README.md.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -70,7 +70,7 @@ if (arguments.MaxSteps is not null)
 // Step 5: save the checkpoint and what produced it.
 var output = arguments.Output ?? Path.Combine(
     FashionMnistLocator.FindRepositoryDataFolder() ?? throw new DirectoryNotFoundException("samples/data not found; pass --out."),
-    arguments.IsResNet ? "fashion-mnist-resnet.bin" : "fashion-mnist-vgg.bin");
+    $"fashion-mnist-{arguments.Model}.bin");
 model.save(output);
 var report = new
 {
@@ -102,8 +102,14 @@ File.WriteAllText(json, JsonSerializer.Serialize(report, new JsonSerializerOptio
 Console.WriteLine($"Wrote {output} ({new FileInfo(output).Length / 1024} KiB) and {json}");
 return 0;
 
-static (TorchSharp.Modules.Sequential Model, string Description) CreateModel(Arguments arguments)
+static (torch.nn.Module<torch.Tensor, torch.Tensor> Model, string Description) CreateModel(Arguments arguments)
 {
+    if (arguments.Model == "mobilenet")
+    {
+        return (FashionMnistMobileNet.Create(),
+            $"FashionMnistMobileNet (inverted residual blocks, expansion {FashionMnistMobileNet.Expansion}, squeeze-excitation in the last)");
+    }
+
     if (arguments.IsResNet)
     {
         var resNetOptions = new FashionMnistResNetOptions { BlocksPerStage = arguments.Blocks };
@@ -147,12 +153,12 @@ internal sealed record Arguments(
                 "--seed" => a with { Seed = NextInt() },
                 "--threads" => a with { Threads = NextInt() },
                 "--subset-size" => a with { SubsetSize = NextInt() },
-                "--model" => a with { Model = Next() switch { "vgg" => "vgg", "resnet" => "resnet", var m => throw new ArgumentException($"--model takes vgg or resnet, got '{m}'.", nameof(args)) } },
+                "--model" => a with { Model = Next() switch { "vgg" => "vgg", "resnet" => "resnet", "mobilenet" => "mobilenet", var m => throw new ArgumentException($"--model takes vgg, resnet or mobilenet, got '{m}'.", nameof(args)) } },
                 "--blocks" => a with { Blocks = NextInt() },
                 "--widths" => a with { Widths = [.. Next().Split(',').Select(w => int.Parse(w, CultureInfo.InvariantCulture))] },
                 _ => throw new ArgumentException(
                     $"Unknown option '{args[i]}'. Options: --write-subset, --data DIR, --out PATH, --epochs N, --max-steps N, " +
-                    "--batch-size N, --lr X, --seed N, --threads N, --subset-size N, --model vgg|resnet, --blocks N (resnet), " +
+                    "--batch-size N, --lr X, --seed N, --threads N, --subset-size N, --model vgg|resnet|mobilenet, --blocks N (resnet), " +
                     "--widths W1,W2,....", nameof(args)),
             };
         }

@@ -26,9 +26,9 @@ public class ArchitectureTests
     public void Rebuilt_network_has_the_same_state_names_and_output()
     {
         using var network = TestNetworks.SmallVgg();
-        using var model = ChainModel.FromNetwork(network, "network");
+        using var model = GraphModel.FromNetwork(network, "network");
         var built = model.Build(CPU, ScalarType.Float32);
-        using var root = built.Root;
+        using var root = built.Network;
         Assert.That(root.state_dict().Keys, Is.EquivalentTo(network.state_dict().Keys));
         using var x = TestNetworks.Batches(1)[0];
         using var expected = network.forward(x);
@@ -40,12 +40,12 @@ public class ArchitectureTests
     public void Folding_batch_norm_keeps_the_eval_mode_output()
     {
         using var network = TestNetworks.SmallVgg();
-        using var model = ChainModel.FromNetwork(network, "network");
+        using var model = GraphModel.FromNetwork(network, "network");
         using var folded = model.FoldBatchNorm("network");
-        Assert.That(folded.Layers.OfType<BatchNorm2dSpec>(), Is.Empty);
-        Assert.That(folded.Layers.OfType<Conv2dSpec>().Select(c => c.HasBias), Is.EqualTo(new[] { true, true, false }), "the BN shift becomes a bias");
+        Assert.That(folded.Nodes.Select(n => n.Op).OfType<BatchNorm2dSpec>(), Is.Empty);
+        Assert.That(folded.Nodes.Select(n => n.Op).OfType<Conv2dSpec>().Select(c => c.HasBias), Is.EqualTo(new[] { true, true, false }), "the BN shift becomes a bias");
         var built = folded.Build(CPU, ScalarType.Float32);
-        using var root = built.Root;
+        using var root = built.Network;
         using var x = TestNetworks.Batches(1)[0];
         using var expected = network.forward(x);
         using var actual = root.forward(x);
@@ -58,11 +58,11 @@ public class ArchitectureTests
     public void Building_restores_the_global_random_generator()
     {
         using var network = TestNetworks.SmallVgg();
-        using var model = ChainModel.FromNetwork(network, "network");
+        using var model = GraphModel.FromNetwork(network, "network");
         torch.random.manual_seed(5);
         using var expected = torch.rand(4);
         torch.random.manual_seed(5);
-        using var root = model.Build(CPU, ScalarType.Float32).Root;
+        using var root = model.Build(CPU, ScalarType.Float32).Network;
         using var actual = torch.rand(4);
         Assert.That(TestNetworks.Same(actual, expected), Is.True);
     }

@@ -57,7 +57,7 @@ public class ReadmeUsageTests
         // The original teaches the pruned network on unlabelled images (N x C x H x W); 10% are held out to keep the best.
         var recovery = new RecoveryTrainer().Recover(network, smaller, images, options: new RecoveryOptions { Epochs = 4 });
         Console.WriteLine($"held-out distillation loss {recovery.HeldOutDistillationLossBefore:F4} -> {recovery.HeldOutDistillationLossAfter:F4}");
-        Sequential recovered = recovery.Network; // a new network, never worse than `smaller` on the held-out images
+        var recovered = recovery.Network; // a new network, never worse than `smaller` on the held-out images
         #endregion
         Assert.That(recovered, Is.Not.SameAs(smaller), "a new network");
         return recovery;

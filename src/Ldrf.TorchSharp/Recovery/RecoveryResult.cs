@@ -1,4 +1,4 @@
-using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Ldrf.TorchSharp.Recovery;
 
@@ -18,14 +18,15 @@ public enum RecoveryStopReason
 /// <summary>The recovered network and how the run went. Dispose to release the network's tensors.</summary>
 public sealed class RecoveryResult : IDisposable
 {
-    internal RecoveryResult(Sequential network) => Network = network;
+    internal RecoveryResult(nn.Module<Tensor, Tensor> network) => Network = network;
 
     /// <summary>
-    /// A new network with the pruned network's architecture (batch norms folded into their convolutions, if it had any) and
+    /// A new network with the pruned network's architecture (a Sequential for a chain, a <see cref="Graphs.GraphNetwork"/> for a
+    /// graph; batch norms folded into their convolutions, if it had any) and
     /// the weights that gave the lowest held-out distillation loss, on the pruned network's device, in evaluation mode:
     /// the given weights bit for bit when no epoch improved on them (<see cref="KeptGivenWeights"/>).
     /// </summary>
-    public Sequential Network { get; }
+    public nn.Module<Tensor, Tensor> Network { get; }
 
     /// <summary>Images trained on.</summary>
     public int TrainingImages { get; init; }

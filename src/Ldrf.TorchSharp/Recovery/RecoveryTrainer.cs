@@ -24,10 +24,13 @@ namespace Ldrf.TorchSharp.Recovery;
 /// mode, and its outputs are kept (N x classes on the pruned network's device).
 /// </para>
 /// <para>
-/// Both networks are chains the pruner reads (<see cref="Pruning.TorchSharpPruner"/>). The student is a copy of the pruned
-/// network on its device and floating type, trained in evaluation mode. The pruner folds every batch norm, so pruned
+/// Both networks are networks the pruner reads (<see cref="Pruning.TorchSharpPruner"/>): chains, residual networks and
+/// <see cref="Graphs.GraphNetwork"/>s, read into the same graph description. The student is a copy of the pruned network on
+/// its device and floating type (a Sequential with the same paths for a chain, a GraphNetwork for a graph), trained in
+/// evaluation mode. The pruner folds every batch norm, so pruned
 /// networks have none; a student that has batch norms is trained with them folded into their convolutions (training on
-/// small batches then cannot disturb running statistics), and the returned network has them folded too. Dropout is off:
+/// small batches then cannot disturb running statistics), and the returned network has them folded too (a batch norm
+/// that reads no convolution of its own stays, in evaluation mode, with its running statistics fixed). Dropout is off:
 /// its rates were chosen for the original's widths (on the 5x pruned Fashion-MNIST VGG, dropout 0.3 on the 10 hidden
 /// units left made the training loss about 15 times the held-out loss, and no epoch improved on the pruned weights).
 /// </para>
@@ -97,8 +100,8 @@ public sealed class RecoveryTrainer
                 nameof(images));
         }
 
-        using var teacherModel = ChainModel.FromNetwork(original, nameof(original));
-        using var givenModel = ChainModel.FromNetwork(pruned, nameof(pruned));
+        using var teacherModel = GraphModel.FromNetwork(original, nameof(original));
+        using var givenModel = GraphModel.FromNetwork(pruned, nameof(pruned));
         using var studentModel = givenModel.FoldBatchNorm(nameof(pruned));
         var classes = Classes(teacherModel, imageShape, nameof(original));
         var studentClasses = Classes(studentModel, imageShape, nameof(pruned));
@@ -115,11 +118,11 @@ public sealed class RecoveryTrainer
         var heldIndices = order[..heldOut];
         var trainIndices = order[heldOut..];
         var disposables = new List<IDisposable>();
-        Sequential? student = null;
+        nn.Module<Tensor, Tensor>? student = null;
         try
         {
             var targets = Own(disposables, Targets(teacherModel, images, device, dtype, teacherDtype, progress, cancellationToken));
-            student = studentModel.Build(device, dtype).Root; // in evaluation mode, which training keeps (remarks)
+            student = studentModel.Build(device, dtype).Network; // in evaluation mode, which training keeps (remarks)
             var before = Evaluate(student, images, targets, heldIndices, options.Temperature, 0, progress, cancellationToken);
             if (!double.IsFinite(before.Loss))
             {
@@ -161,7 +164,7 @@ public sealed class RecoveryTrainer
     }
 
     private TrainingRun Train(
-        Sequential student, Tensor images, Tensor? labels, Tensor targets, long[] trainIndices, long[] heldIndices, Evaluation before,
+        nn.Module<Tensor, Tensor> student, Tensor images, Tensor? labels, Tensor targets, long[] trainIndices, long[] heldIndices, Evaluation before,
         RecoveryOptions options, Device device, ScalarType dtype, List<IDisposable> disposables,
         IProgress<RecoveryProgress>? progress, CancellationToken cancellationToken)
     {
@@ -257,12 +260,12 @@ public sealed class RecoveryTrainer
 
     /// <summary>The original's outputs on every image, on the student's device and type.</summary>
     private static Tensor Targets(
-        ChainModel teacherModel, Tensor images, Device device, ScalarType dtype, ScalarType teacherDtype,
+        GraphModel teacherModel, Tensor images, Device device, ScalarType dtype, ScalarType teacherDtype,
         IProgress<RecoveryProgress>? progress, CancellationToken cancellationToken)
     {
         var count = images.shape[0];
         // An exact evaluation-mode copy of the original (batch norms unfolded), so the caller's module and its mode stay untouched.
-        using var teacher = teacherModel.Build(device, teacherDtype).Root;
+        using var teacher = teacherModel.Build(device, teacherDtype).Network;
         using var noGrad = no_grad();
         var chunks = new List<Tensor>();
         try
@@ -306,7 +309,7 @@ public sealed class RecoveryTrainer
 
     /// <summary>The student's mean distillation loss and top-1 agreement with the original on the held-out images.</summary>
     private static Evaluation Evaluate(
-        Sequential student, Tensor images, Tensor targets, long[] indices, double temperature, int epoch,
+        nn.Module<Tensor, Tensor> student, Tensor images, Tensor targets, long[] indices, double temperature, int epoch,
         IProgress<RecoveryProgress>? progress, CancellationToken cancellationToken)
     {
         using var noGrad = no_grad();
@@ -354,9 +357,9 @@ public sealed class RecoveryTrainer
     }
 
     // The outputs per image; a network whose output is not N x classes cannot be distilled by class probabilities.
-    private static int Classes(ChainModel model, long[] imageShape, string paramName)
+    private static int Classes(GraphModel model, long[] imageShape, string paramName)
     {
-        var output = ShapeInference.Outputs(model.Layers, imageShape, "images")[^1];
+        var output = model.Shapes(imageShape, "images")[model.OutputName];
         if (output.Length != 1)
         {
             throw new ArgumentException(

@@ -233,7 +233,7 @@ public class RecoveryTests
         }
     }
 
-    private static double DistillationLoss(nn.Module<Tensor, Tensor> student, nn.Module<Tensor, Tensor> teacher, Tensor images, double temperature)
+    internal static double DistillationLoss(nn.Module<Tensor, Tensor> student, nn.Module<Tensor, Tensor> teacher, Tensor images, double temperature)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
