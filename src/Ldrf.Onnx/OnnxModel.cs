@@ -15,7 +15,7 @@ namespace Ldrf.Onnx;
 /// <remarks>
 /// <para>
 /// Import reads opsets 7 and later: Conv (groups, dilations, pads, auto_pad), BatchNormalization (with the old
-/// <c>spatial</c> attribute), Relu, Clip (attribute and input forms), LeakyRelu, PRelu, Sigmoid, HardSigmoid,
+/// <c>spatial</c> attribute), Relu, Clip (attribute and input forms, to [0, 6] or [0, infinity)), LeakyRelu, PRelu, Sigmoid, HardSigmoid,
 /// HardSwish, Tanh, Add, Sum, Concat along the channels, Mul by a channel gate (squeeze-excitation), MaxPool,
 /// AveragePool, GlobalAveragePool, Flatten, Reshape to N x features, Gemm, MatMul (+ Add), Dropout, Identity,
 /// Constant, a zero Pad before a Conv or AveragePool, and SiLU (x * Sigmoid(x)), HardSwish (x * HardSigmoid(x)) and
@@ -68,8 +68,8 @@ public static class OnnxModel
     /// <summary>Writes a network as an ONNX model file (opset 17) that ONNX Runtime runs.</summary>
     /// <param name="network">A <see cref="GraphNetwork"/> (an imported, built or pruned one) or a Sequential the pruner reads; left untouched.</param>
     /// <param name="path">The file to write (overwritten). It is written under a temporary name beside it and then moved into place, so nothing is left under <paramref name="path"/> on failure.</param>
-    /// <param name="imageShape">The input's C, H, W to write into the model (null: the channels from the first layer, height and width symbolic).</param>
-    /// <exception cref="ArgumentException">A node has no ONNX form (ParamName <c>network</c>; the message names the node and its type), the network is disposed, <paramref name="imageShape"/> does not have three positive entries, or <paramref name="path"/> is empty.</exception>
+    /// <param name="imageShape">The input's C, H, W to write into the model, which then declares the output's shape too (null: the channels from the first layer, height and width symbolic, the output's shape left open).</param>
+    /// <exception cref="ArgumentException">A node has no ONNX form (ParamName <c>network</c>; the message names the node and its type), the network is disposed or does not take <paramref name="imageShape"/> (the message names the node), <paramref name="imageShape"/> does not have three positive entries, or <paramref name="path"/> is empty.</exception>
     /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist; the message names <paramref name="path"/>.</exception>
     /// <exception cref="IOException">The file cannot be written or moved into place; the message names <paramref name="path"/> and no temporary file is left.</exception>
     public static void Save(nn.Module<Tensor, Tensor> network, string path, long[]? imageShape = null)

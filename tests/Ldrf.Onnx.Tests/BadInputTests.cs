@@ -76,6 +76,16 @@ public class BadInputTests
     }
 
     [Test]
+    public void A_clip_to_other_bounds_than_relu_and_relu6_is_refused_with_the_bounds()
+    {
+        var model = Model("mobile-opset9.onnx");
+        model.Graph.Node.First(n => n.OpType == "Clip").Attribute.Single(a => a.Name == "max").F = 1;
+
+        var ex = Assert.Throws<NotSupportedException>(() => OnnxModel.Reexport(model, "edited.onnx"))!;
+        Assert.That(ex.Message, Does.Contain("(Clip, opset 9)").And.Contain("Clip to [0, 1]").And.Contain("[0, 6]"));
+    }
+
+    [Test]
     public void A_weight_kept_in_an_external_file_is_refused_by_tensor_name()
     {
         var model = Model("plain-opset13.onnx");
@@ -84,6 +94,18 @@ public class BadInputTests
 
         var ex = Assert.Throws<NotSupportedException>(() => OnnxModel.Reexport(model, "edited.onnx"))!;
         Assert.That(ex.Message, Does.Contain("edited.onnx").And.Contain($"'{weight.Name}'").And.Contain("external"));
+    }
+
+    [Test]
+    public void Calibration_images_of_the_wrong_shape_for_an_imported_model_are_named_by_the_pruner()
+    {
+        using var network = OnnxModel.Load(Path.Combine(Models, "plain-opset13.onnx"));
+        using var gray = global::TorchSharp.torch.randn(8, 1, 16, 16);
+
+        var ex = CallerArgument.Throws<ArgumentException>(typeof(Ldrf.TorchSharp.Pruning.TorchSharpPruner), "Prune",
+            () => new Ldrf.TorchSharp.Pruning.TorchSharpPruner().Prune(network, [gray], new() { TargetFlopsReduction = 1.2 }),
+            "'0_Conv'", "3 channels", "1 x 16 x 16");
+        Assert.That(ex.ParamName, Is.EqualTo("calibrationBatches"));
     }
 
     private static ModelProto Model(string file) => ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(Models, file)));

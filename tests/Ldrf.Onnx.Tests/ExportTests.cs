@@ -53,7 +53,8 @@ public class ExportTests
         var expected = OnnxModelTests.Forward(network, input, shape);
         var (actual, actualShape) = Run(File.ReadAllBytes(path), input, shape);
 
-        Assert.That(Input(File.ReadAllBytes(path), batch: 2).Name, Is.EqualTo("pixels"));
+        Assert.That(Input(File.ReadAllBytes(path), batch: 2), Is.EqualTo(("pixels", new long[] { 2, 3, 16, 16 })));
+        Assert.That(OutputDimensions(File.ReadAllBytes(path)), Is.EqualTo(new long[] { -1, 10 }));
         Assert.That(actualShape, Is.EqualTo(new long[] { 2, 10 }));
         Assert.That(RelativeError(actual, expected), IsFinite.LessThan(1e-4));
     }
@@ -79,6 +80,25 @@ public class ExportTests
     }
 
     [Test]
+    public void Adaptive_pooling_to_a_size_that_divides_the_input_is_written_as_average_pooling_given_the_image_shape()
+    {
+        torch.random.manual_seed(6);
+        var g = new GraphNetworkBuilder();
+        var pooled = g.Layer("pool", nn.AdaptiveAvgPool2d(2), g.Layer("act", nn.ReLU(), g.Layer("conv", nn.Conv2d(3, 16, 3, padding: 1), g.Input)));
+        using var network = g.Build(g.Layer("fc", nn.Linear(64, 5), g.Layer("flat", nn.Flatten(), pooled)));
+        network.eval();
+        var path = Path.Combine(TestContext.CurrentContext.WorkDirectory, "adaptive.onnx");
+        long[] shape = [2, 3, 8, 12];
+
+        CallerArgument.Throws<ArgumentException>(typeof(OnnxModel), nameof(OnnxModel.Save), () => OnnxModel.Save(network, path), "'pool'", "imageShape");
+        OnnxModel.Save(network, path, [3, 8, 12]);
+        var input = RandomInput(shape, seed: 6);
+        var (actual, _) = Run(File.ReadAllBytes(path), input, shape);
+
+        Assert.That(RelativeError(actual, OnnxModelTests.Forward(network, input, shape)), IsFinite.LessThan(1e-4));
+    }
+
+    [Test]
     public void A_node_without_an_onnx_form_names_the_network_argument_and_the_node_and_writes_nothing()
     {
         var g = new GraphNetworkBuilder();
@@ -96,6 +116,14 @@ public class ExportTests
         using var network = Zoo();
         CallerArgument.Throws<ArgumentException>(typeof(OnnxModel), nameof(OnnxModel.Save),
             () => OnnxModel.Save(network, "unused.onnx", [16, 16]), "imageShape", "C, H, W");
+    }
+
+    [Test]
+    public void An_image_shape_the_network_cannot_take_names_the_argument_and_the_node()
+    {
+        using var network = Zoo();
+        CallerArgument.Throws<ArgumentException>(typeof(OnnxModel), nameof(OnnxModel.Save),
+            () => OnnxModel.Save(network, "unused.onnx", [4, 16, 16]), "'stem'");
     }
 
     [Test]

@@ -39,7 +39,7 @@ public class OnnxModelTests
     [TestCase("mobile-opset9.onnx", "ReLU6", "Hardswish", "Hardsigmoid", "Multiply", "Add")]
     [TestCase("mobile-opset17.onnx", "ReLU6", "Hardswish", "Hardsigmoid", "Multiply", "Add")]
     [TestCase("dense-opset13.onnx", "Concat", "PReLU", "AvgPool2d", "Sigmoid")]
-    [TestCase("foreign-opset7.onnx", "BatchNorm2d", "Dropout", "Identity", "Add")]
+    [TestCase("foreign-opset7.onnx", "BatchNorm2d", "Dropout", "Identity", "Add", "Tanh", "Hardsigmoid")]
     public void Exporter_patterns_become_one_node_each(string file, params string[] operations)
     {
         using var network = OnnxModel.Load(Path.Combine(Models, file));

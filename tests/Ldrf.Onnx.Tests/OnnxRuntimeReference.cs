@@ -27,6 +27,13 @@ internal static class OnnxRuntimeReference
         return (name, [.. meta.Dimensions.Select((d, i) => d > 0 ? d : i == 0 ? batch : -1L)]);
     }
 
+    /// <summary>The declared dimensions of the model's single output (-1 for a symbolic one).</summary>
+    public static long[] OutputDimensions(byte[] model)
+    {
+        using var session = new InferenceSession(model);
+        return [.. session.OutputMetadata.Single().Value.Dimensions.Select(d => (long)d)];
+    }
+
     /// <summary>The output of <paramref name="model"/> for <paramref name="input"/> (shape <paramref name="shape"/>).</summary>
     public static (float[] Values, long[] Shape) Run(byte[] model, float[] input, long[] shape)
     {

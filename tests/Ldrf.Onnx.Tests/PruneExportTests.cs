@@ -15,6 +15,7 @@ public class PruneExportTests
     [TestCase("plain-opset17.onnx", 1.2)]
     [TestCase("plain-opset9.onnx", 1.2)]
     [TestCase("dense-opset13.onnx", 1.1)]
+    [TestCase("mobile-opset13.onnx", 1.3)]
     [TestCase("foreign-opset7.onnx", 1.1)]
     public void An_imported_model_pruned_and_exported_runs_in_onnx_runtime_as_the_pruned_network(string file, double target)
     {

@@ -6,6 +6,7 @@ using Ldrf.TorchSharp.Architecture;
 using Ldrf.TorchSharp.Complexity;
 using Ldrf.TorchSharp.Graphs;
 using Ldrf.TorchSharp.Serialization;
+using Ldrf.TorchSharp.Tests.Reliability;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -16,7 +17,7 @@ public class GraphNetworkTests
 {
     private static readonly long[] Image = [3, 12, 12];
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Builder_refuses_bad_names_with_the_name()
     {
         var g = new GraphNetworkBuilder();
@@ -29,7 +30,7 @@ public class GraphNetworkTests
         Assert.That(g.Build("a").Nodes.Select(n => n.Name), Is.EqualTo(new[] { "a" }), "a refused call adds nothing");
     }
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Builder_refuses_unknown_inputs_and_outputs_naming_the_node()
     {
         var g = new GraphNetworkBuilder();
@@ -43,7 +44,7 @@ public class GraphNetworkTests
         Assert.Throws<InvalidOperationException>(() => g.Layer("late", nn.ReLU(), a), "the modules belong to the built network");
     }
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Builder_refuses_sums_and_concats_of_fewer_than_two_inputs()
     {
         var g = new GraphNetworkBuilder();
@@ -52,7 +53,7 @@ public class GraphNetworkTests
         CallerArgument.Throws<ArgumentException>(typeof(GraphNetworkBuilder), nameof(GraphNetworkBuilder.Concat), () => g.Concat("c"), "'c'", "at least two", "has 0");
     }
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Builder_refuses_unsupported_modules_naming_node_type_and_the_supported_list()
     {
         var g = new GraphNetworkBuilder();
@@ -159,6 +160,62 @@ public class GraphNetworkTests
     }
 
     [Test]
+    public void Every_supported_module_is_rebuilt_from_its_description_with_identical_outputs()
+    {
+        torch.random.manual_seed(3);
+        var g = new GraphNetworkBuilder("image");
+        var x = g.Layer("dilated", nn.Conv2d(3, 16, 3, padding: 2, dilation: 2, padding_mode: PaddingModes.Reflect), g.Input);
+        x = g.Layer("prelu", nn.PReLU(16), x);
+        var grouped = g.Layer("grouped", nn.Conv2d(16, 32, 3, padding: 1, groups: 4, padding_mode: PaddingModes.Replicate), x);
+        var activations = new (string Name, nn.Module<Tensor, Tensor> Module)[]
+        {
+            ("gelu", nn.GELU(GELU.Approximate.tanh)), ("gelu_exact", nn.GELU()), ("hardswish", nn.Hardswish()), ("hardtanh", nn.Hardtanh(-0.5, 0.5)),
+            ("tanh", nn.Tanh()), ("leaky", nn.LeakyReLU(0.2)), ("relu", nn.ReLU()), ("relu6", nn.ReLU6()), ("identity", nn.Identity()),
+            ("dropout", nn.Dropout(0.3)), ("shared_prelu", nn.PReLU(1)),
+        };
+        foreach (var (name, module) in activations)
+        {
+            grouped = g.Layer(name, module, grouped);
+        }
+
+        var pooled = g.Layer("avg", nn.AvgPool2d(3, 2, 1, count_include_pad: false), g.Layer("max", nn.MaxPool2d(2, 1), grouped));
+        var squeeze = g.Layer("squeeze_flat", nn.Flatten(), g.Layer("squeeze", nn.AdaptiveAvgPool2d(1), pooled));
+        var gate = g.Layer("gate", nn.Hardsigmoid(), g.Layer("excite", nn.Linear(16, 32), g.Layer("silu", nn.SiLU(), g.Layer("reduce", nn.Linear(32, 16), squeeze))));
+        var scaled = g.Multiply("scaled", pooled, gate);
+        var head = g.Layer("fc", nn.Linear(32, 5), g.Layer("flat", nn.Flatten(), g.Layer("pool", nn.AdaptiveAvgPool2d(1), g.Layer("bn", nn.BatchNorm2d(32), scaled))));
+        using var network = g.Build(g.Layer("sigmoid", nn.Sigmoid(), head));
+        TestNetworks.Initialize(network, redundant: false, outputs: 5);
+        network.eval();
+
+        using var model = GraphModel.FromNetwork(network, "network");
+        Assert.That(model["grouped"].Op, Is.InstanceOf<Conv2dSpec>().With.Property("Groups").EqualTo(4).And.Property("PaddingMode").EqualTo(PaddingModes.Replicate));
+        Assert.That(model["gelu"].Op, Is.EqualTo(new ActivationSpec("gelu", ActivationKind.Gelu, 1)));
+        Assert.That(model["hardtanh"].Op, Is.EqualTo(new ActivationSpec("hardtanh", ActivationKind.Clamp, -0.5, 0.5)));
+        Assert.That(model.Shapes(Image, "x")["scaled"], Is.EqualTo(new long[] { 32, 6, 6 }), "an N x C gate from a Linear scales every position");
+        using var built = model.Build(CPU, ScalarType.Float32);
+        Assert.That(built.Network.state_dict().Keys, Is.EqualTo(network.state_dict().Keys));
+        using var input = TestNetworks.Batches(1)[0];
+        using var expected = network.forward(input);
+        using var actual = built.Network.forward(input);
+        Assert.That(expected.shape, Is.EqualTo(new long[] { 8, 5 }));
+        Assert.That(TestNetworks.Same(actual, expected), Is.True, "each module created from its spec computes what the original computes");
+    }
+
+    [Test]
+    public void A_hard_sigmoid_with_its_own_slope_and_offset_computes_them()
+    {
+        // ONNX's HardSigmoid has alpha and beta of its own (0.2 and 0.5 by default), which torch's module cannot hold.
+        using var model = new GraphModel("x", [new GraphNode(new ActivationSpec("gate", ActivationKind.Hardsigmoid, 0.2, 0.5), ["x"])], "gate", []);
+        using var built = model.Build(CPU, ScalarType.Float32);
+        using var x = torch.linspace(-4, 4, 17);
+        using var expected = (x * 0.2 + 0.5).clamp(0.0, 1.0);
+        using var actual = built.Network.forward(x);
+        Assert.That(TestNetworks.Same(actual, expected), Is.True);
+        using var again = GraphModel.FromNetwork(built.Network, "network");
+        Assert.That(again["gate"].Op, Is.EqualTo(model["gate"].Op));
+    }
+
+    [Test]
     public void Shapes_and_complexity_follow_the_graph()
     {
         using var network = TestGraphs.InvertedResidual();
@@ -183,7 +240,7 @@ public class GraphNetworkTests
         Assert.That(denseModel.Consumers("cat1").Select(n => n.Name), Is.EqualTo(new[] { "l2", "cat2" }));
     }
 
-    [Test]
+    [Test, Category("BadInput")]
     public void Shape_inference_names_the_node_whose_inputs_do_not_fit()
     {
         var g = new GraphNetworkBuilder();
@@ -238,6 +295,28 @@ public class GraphNetworkTests
         Assert.That(TestNetworks.Same(outputs["fc"], expected), Is.True);
         outputs["cat1"].Dispose();
         outputs["fc"].Dispose();
+    }
+
+    [Test]
+    public void Forward_and_captures_leave_no_tensor_alive([Values("InvertedResidual", "DenseBlock", "Inception", "EfficientNet", "LeakyResNet")] string kind)
+    {
+        using var network = Graph(kind);
+        using var x = TestNetworks.Batches(1)[0];
+        network.forward(x).Dispose(); // one-time initialization
+        var start = Expect.LiveTensors();
+        using (var output = network.forward(x))
+        {
+            Assert.That(Expect.LiveTensors() - start, Is.EqualTo(1), "only the output is alive after a forward");
+        }
+
+        var captured = network.Executor.Run(x, [.. network.Nodes.Select(n => n.Name)]);
+        Assert.That(Expect.LiveTensors() - start, Is.GreaterThan(network.Nodes.Count / 2), "the probe sees the captured tensors");
+        foreach (var tensor in captured.Values.Distinct())
+        {
+            tensor.Dispose();
+        }
+
+        Assert.That(Expect.LiveTensors() - start, Is.Zero, "every intermediate tensor is freed after its last reader");
     }
 
     [Test]
@@ -301,8 +380,7 @@ public class GraphNetworkTests
     public void Saved_graph_loads_without_the_code_that_built_it_with_identical_outputs(string kind)
     {
         using var network = Graph(kind);
-        var path = Path.Combine(Path.GetTempPath(), $"ldrf-graph-{kind}-{Guid.NewGuid():N}.ldrf");
-        try
+        InTempFile(path =>
         {
             network.SaveLdrf(path);
             Assert.That(File.Exists(path + ".tmp"), Is.False);
@@ -316,19 +394,14 @@ public class GraphNetworkTests
             using var expected = network.forward(x);
             using var actual = graph.forward(x);
             Assert.That(TestNetworks.Same(actual, expected), Is.True);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        });
     }
 
     [Test]
     public void A_version_2_chain_file_still_loads()
     {
         using var network = TestNetworks.SmallResNet();
-        var path = Path.Combine(Path.GetTempPath(), $"ldrf-v2-{Guid.NewGuid():N}.ldrf");
-        try
+        InTempFile(path =>
         {
             network.SaveLdrf(path);
             var bytes = File.ReadAllBytes(path);
@@ -357,11 +430,7 @@ public class GraphNetworkTests
             using var expected = network.forward(x);
             using var actual = loaded.forward(x);
             Assert.That(TestNetworks.Same(actual, expected), Is.True);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        });
     }
 
     [Test]
@@ -386,6 +455,19 @@ public class GraphNetworkTests
         LayerSpec gelu = new ActivationSpec("g", ActivationKind.Gelu, 1);
         Assert.That(JsonSerializer.Serialize(gelu), Does.Contain("\"Gelu\""));
         Assert.That(JsonSerializer.Deserialize<LayerSpec>(JsonSerializer.Serialize(gelu)), Is.EqualTo(gelu));
+    }
+
+    private static void InTempFile(Action<string> body)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"ldrf-graph-{Guid.NewGuid():N}.ldrf");
+        try
+        {
+            body(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     private static GraphNetwork Graph(string kind) => kind switch

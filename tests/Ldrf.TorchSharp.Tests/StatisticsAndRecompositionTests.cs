@@ -82,11 +82,10 @@ public class StatisticsAndRecompositionTests
     public void Dropping_dead_channels_with_the_matching_consumer_rows_keeps_the_output_exactly()
     {
         using var network = TestNetworks.SmallVgg();
-        using var model = ChainModel.FromNetwork(network, "network");
+        using var model = GraphModel.FromNetwork(network, "network");
         using var folded = model.FoldBatchNorm("network");
-        var shapes = ShapeInference.Outputs(folded.Layers, [3, 12, 12], "x");
-        var units = PrunableUnit.Find(folded.Layers, shapes, [3, 12, 12]);
-        Assert.That(units.Select(u => (folded.Layers[u.Producer].Path, u.Group)), Is.EqualTo(new[]
+        var graph = PrunableGraph.Create(folded, folded.Shapes([3, 12, 12], "x"), [3, 12, 12], CPU, ScalarType.Float32, "network");
+        Assert.That(graph.Names.Zip(graph.Classes, (name, classes) => (name, classes[0].Lead.Group)), Is.EqualTo(new[]
         {
             ("features.0", 9), ("features.3", 9), ("features.7", 9), ("classifier.0", 1),
         }), "a Linear after Flatten reads 3x3 spatial groups per channel");
@@ -101,29 +100,29 @@ public class StatisticsAndRecompositionTests
                 if (!folded.State.ContainsKey(path + ".bias"))
                 {
                     folded.State[path + ".bias"] = torch.zeros(folded.State[path + ".weight"].shape[0]);
-                    var i = folded.Layers.FindIndex(l => l.Path == path);
-                    folded.Layers[i] = ((Conv2dSpec)folded.Layers[i]) with { HasBias = true };
+                    folded.Replace(((Conv2dSpec)folded[path].Op) with { HasBias = true });
                 }
 
                 folded.State[path + ".bias"].index_fill_(0, torch.tensor(dead), -1);
             }
         }
 
-        using var before = folded.Build(CPU, ScalarType.Float32).Root;
+        using var before = folded.Build(CPU, ScalarType.Float32);
         using var x = TestNetworks.Batches(1)[0];
-        using var expected = before.forward(x);
+        using var expected = before.Network.forward(x);
 
-        foreach (var (unit, kept) in new[] { (units[0], new[] { 0, 2, 3, 5, 6, 7 }), (units[2], Enumerable.Range(0, 16).Except([0, 5]).ToArray()) })
+        foreach (var (j, kept) in new[] { (0, new[] { 0, 2, 3, 5, 6, 7 }), (2, Enumerable.Range(0, 16).Except([0, 5]).ToArray()) })
         {
-            var m = UnitWeights.ConsumerMatrix(folded.State[folded.Layers[unit.Consumer].Path + ".weight"], unit.Channels);
+            var m = graph.ConsumerMatrix(folded, j, graph.Classes[j][0], graph.OriginalWidth);
             var rows = Matrix<double>.Build.DenseOfRowVectors(kept.Select(m.Row));
-            unit.Apply(folded, kept, rows, null);
+            var answers = new Dictionary<ConsumerRead, (Matrix<double>, Vector<double>?)> { [graph.Classes[j][0].Lead] = (rows, null) };
+            GroupWeights.Apply(folded, graph.Analysis, graph.Groups[j], kept, graph.OriginalWidth, answers);
         }
 
-        Assert.That(((Conv2dSpec)folded.Layers[0]).OutChannels, Is.EqualTo(6));
-        Assert.That(((LinearSpec)folded.Layers.Single(l => l.Path == "classifier.0")).InFeatures, Is.EqualTo(14 * 9));
-        using var after = folded.Build(CPU, ScalarType.Float32).Root;
-        using var actual = after.forward(x);
+        Assert.That(((Conv2dSpec)folded["features.0"].Op).OutChannels, Is.EqualTo(6));
+        Assert.That(((LinearSpec)folded["classifier.0"].Op).InFeatures, Is.EqualTo(14 * 9));
+        using var after = folded.Build(CPU, ScalarType.Float32);
+        using var actual = after.Network.forward(x);
         Assert.That(TestNetworks.RelativeError(actual, expected), IsFinite.LessThan(1e-6));
     }
 
@@ -131,14 +130,15 @@ public class StatisticsAndRecompositionTests
     public void A_bias_correction_is_summed_over_each_outputs_group()
     {
         using var network = TestNetworks.SmallVgg();
-        using var model = ChainModel.FromNetwork(network, "network");
+        using var model = GraphModel.FromNetwork(network, "network");
         using var folded = model.FoldBatchNorm("network");
-        var units = PrunableUnit.Find(folded.Layers, ShapeInference.Outputs(folded.Layers, [3, 12, 12], "x"), [3, 12, 12]);
-        var unit = units[2]; // features.7 -> classifier.0 (20 outputs, groups of 9)
-        var m = UnitWeights.ConsumerMatrix(folded.State["classifier.0.weight"], 16);
+        var graph = PrunableGraph.Create(folded, folded.Shapes([3, 12, 12], "x"), [3, 12, 12], CPU, ScalarType.Float32, "network");
+        var j = graph.Names.IndexOf("features.7"); // features.7 -> classifier.0 (20 outputs, groups of 9)
+        var m = graph.ConsumerMatrix(folded, j, graph.Classes[j][0], graph.OriginalWidth);
         var biasBefore = folded.State["classifier.0.bias"].data<float>().ToArray();
         var correction = Vector<double>.Build.Dense(20 * 9, k => k / 9); // output o gets 9 · o
-        unit.Apply(folded, Enumerable.Range(0, 16).ToArray(), m, correction);
+        var answers = new Dictionary<ConsumerRead, (Matrix<double>, Vector<double>?)> { [graph.Classes[j][0].Lead] = (m, correction) };
+        GroupWeights.Apply(folded, graph.Analysis, graph.Groups[j], Enumerable.Range(0, 16).ToArray(), graph.OriginalWidth, answers);
         var biasAfter = folded.State["classifier.0.bias"].data<float>().ToArray();
         for (var o = 0; o < 20; o++)
         {

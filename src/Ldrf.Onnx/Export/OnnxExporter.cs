@@ -17,12 +17,13 @@ internal sealed class OnnxExporter
 
     private const string Supported =
         "Conv2d (zero padding), BatchNorm2d, ReLU, ReLU6, Hardtanh, LeakyReLU, PReLU, SiLU, Hardswish, Hardsigmoid, Sigmoid, Tanh, GELU, " +
-        "MaxPool2d, AvgPool2d (no divisor override), AdaptiveAvgPool2d to 1 x 1, Dropout, Identity, Flatten, Linear, Add, Concat, Multiply";
+        "MaxPool2d, AvgPool2d (no divisor override), AdaptiveAvgPool2d (to 1 x 1, or to a size that divides the input, given imageShape), Dropout, Identity, Flatten, Linear, Add, Concat, Multiply";
 
     private readonly GraphModel _model;
     private readonly string _paramName;
     private readonly GraphProto _graph = new() { Name = "ldrf" };
     private readonly Dictionary<string, int> _rank = new(StringComparer.Ordinal);
+    private Dictionary<string, long[]>? _shapes;
 
     private OnnxExporter(GraphModel model, string paramName)
     {
@@ -31,7 +32,7 @@ internal sealed class OnnxExporter
     }
 
     /// <summary>The ONNX model of <paramref name="model"/>; <paramref name="imageShape"/> (C, H, W) fixes the input's size when given.</summary>
-    /// <exception cref="ArgumentException">A node cannot be written (ParamName <paramref name="paramName"/>; the message names the node and its type).</exception>
+    /// <exception cref="ArgumentException">A node cannot be written (ParamName <paramref name="paramName"/>; the message names the node and its type), or a node cannot take <paramref name="imageShape"/> (ParamName <c>imageShape</c>).</exception>
     public static ModelProto Export(GraphModel model, long[]? imageShape, string paramName)
     {
         var exporter = new OnnxExporter(model, paramName);
@@ -50,6 +51,9 @@ internal sealed class OnnxExporter
     private void Run(long[]? imageShape)
     {
         _rank[_model.InputName] = 4;
+
+        // With a known image size every node's shape is known (the shape check names a node that cannot take its input).
+        _shapes = imageShape is null ? null : _model.Shapes(imageShape, "imageShape");
         var channels = imageShape?[0] ?? _model.Consumers(_model.InputName).Select(n => n.Op switch
         {
             Conv2dSpec c => c.InChannels,
@@ -63,7 +67,8 @@ internal sealed class OnnxExporter
             Write(node);
         }
 
-        _graph.Output.Add(Value(_model.OutputName, null));
+        var output = _shapes?[_model.OutputName];
+        _graph.Output.Add(Value(_model.OutputName, output is null ? null : [Dim("N"), .. output.Select(Dim)]));
     }
 
     private void Write(GraphNode node)
@@ -136,6 +141,19 @@ internal sealed class OnnxExporter
                 break;
             case AdaptiveAvgPool2dSpec p when p.OutputSize.All(s => s == 1):
                 Add("GlobalAveragePool", name, [x]);
+                break;
+            case AdaptiveAvgPool2dSpec p:
+                // ONNX has no adaptive pooling; with a known input size that the output size divides, it is an AveragePool.
+                var size = _shapes?[x];
+                if (size is null || size[1] % p.OutputSize[0] != 0 || size[2] % p.OutputSize[1] != 0)
+                {
+                    throw Refuse(node, size is null
+                        ? $"adaptive pooling to {p.OutputSize[0]} x {p.OutputSize[1]} needs the input size (pass imageShape)"
+                        : $"adaptive pooling of {size[1]} x {size[2]} to {p.OutputSize[0]} x {p.OutputSize[1]} has windows of unequal size");
+                }
+
+                int[] window = [(int)(size[1] / p.OutputSize[0]), (int)(size[2] / p.OutputSize[1])];
+                Add("AveragePool", name, [x], Ints("kernel_shape", window), Ints("strides", window));
                 break;
             case FlattenSpec:
                 Add("Flatten", name, [x], Int("axis", 1));

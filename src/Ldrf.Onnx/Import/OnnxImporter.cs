@@ -16,7 +16,7 @@ internal sealed class OnnxImporter
 {
     /// <summary>What the importer reads, for messages.</summary>
     public const string SupportedOperators =
-        "Conv, BatchNormalization, Relu, Clip, LeakyRelu, PRelu, Sigmoid, HardSigmoid, HardSwish, Tanh, Add, Sum, Concat (channels), " +
+        "Conv, BatchNormalization, Relu, Clip (to [0, 6] or [0, infinity)), LeakyRelu, PRelu, Sigmoid, HardSigmoid, HardSwish, Tanh, Add, Sum, Concat (channels), " +
         "Mul (a channel gate as in squeeze-excitation, or the SiLU x * Sigmoid(x) and HardSwish x * HardSigmoid(x) patterns), " +
         "the GELU pattern 0.5 * x * (1 + Erf(x / sqrt 2)), MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape to N x features, " +
         "Gemm, MatMul (+ Add), Dropout, Identity, Constant, and Pad with zeros before a Conv or AveragePool";
@@ -516,7 +516,11 @@ internal sealed class OnnxImporter
         {
             (0, 6) => new ActivationSpec("", ActivationKind.Relu6),
             (0, >= float.MaxValue) => new ReluSpec(""),
-            _ => new ActivationSpec("", ActivationKind.Clamp, Math.Max(min, float.MinValue), Math.Min(max, float.MaxValue)),
+            // Other bounds would be a Clamp node, built as TorchSharp's Hardtanh, whose forward in TorchSharp 0.107 returns
+            // its input unchanged (measured): refused rather than computed wrong.
+            _ => throw node.Unsupported(
+                string.Create(CultureInfo.InvariantCulture, $"Clip to [{min}, {max}]"),
+                "Clip to [0, 6] (ReLU6) or to [0, infinity) (ReLU); other bounds need TorchSharp's Hardtanh, which returns its input unchanged in TorchSharp 0.107"),
         };
         Emit(node, spec, [x]);
     }

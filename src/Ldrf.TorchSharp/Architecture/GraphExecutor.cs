@@ -63,39 +63,82 @@ internal sealed class GraphExecutor
     /// (an identity node returns its input).
     /// </summary>
     /// <exception cref="KeyNotFoundException">A name to capture is not in the graph.</exception>
-    public Dictionary<string, Tensor> Run(Tensor input, IReadOnlyCollection<string> capture)
+    public Dictionary<string, Tensor> Run(Tensor input, IReadOnlyCollection<string> capture) => Run(-1, input, [.. capture, OutputName]);
+
+    /// <summary>
+    /// Runs the nodes after <paramref name="from"/> (a node no later node reads past, or <see cref="InputName"/>) on its
+    /// output <paramref name="value"/>, up to the last node of <paramref name="capture"/>, and returns the tensors of
+    /// <paramref name="capture"/> (<paramref name="from"/> itself gives <paramref name="value"/>); the others as for <see cref="Run(Tensor, IReadOnlyCollection{string})"/>.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">A name is not in the graph.</exception>
+    /// <exception cref="ArgumentException">A name to capture comes before <paramref name="from"/>.</exception>
+    public Dictionary<string, Tensor> RunFrom(string from, Tensor value, IReadOnlyCollection<string> capture) =>
+        Run(_index.TryGetValue(from, out var k) ? k : throw new KeyNotFoundException($"No node '{from}' in the graph."), value, capture);
+
+    /// <summary>Whether node <paramref name="name"/>'s output is the only tensor that the nodes after it read from it or before it (a cut of the graph).</summary>
+    public bool IsCut(string name)
+    {
+        var k = _index[name];
+        for (var i = k + 1; i < _nodes.Length; i++)
+        {
+            if (_inputs[i].Any(j => j < k))
+            {
+                return false;
+            }
+        }
+
+        return _index[OutputName] >= k;
+    }
+
+    private Dictionary<string, Tensor> Run(int from, Tensor input, IReadOnlyCollection<string> names)
     {
         var keep = new bool[_nodes.Length];
-        foreach (var name in capture.Append(OutputName))
+        var last = from;
+        foreach (var name in names)
         {
             var k = _index.TryGetValue(name, out var found) ? found : throw new KeyNotFoundException($"No node '{name}' in the graph.");
-            if (k >= 0)
+            if (k < from)
+            {
+                throw new ArgumentException($"Node '{name}' comes before '{(from < 0 ? InputName : _nodes[from].Name)}', where the run starts.", nameof(names));
+            }
+
+            if (k > from)
             {
                 keep[k] = true;
+                last = Math.Max(last, k);
             }
         }
 
         var values = new Tensor?[_nodes.Length];
         try
         {
-            for (var i = 0; i < _nodes.Length; i++)
+            for (var i = from + 1; i <= last; i++)
             {
-                var inputs = _inputs[i].Select(k => k < 0 ? input : values[k]!).ToArray();
+                var inputs = _inputs[i].Select(k => k <= from ? input : values[k]!).ToArray();
                 values[i] = LayerModules.Apply(_nodes[i].Op, _modules[i], inputs);
                 foreach (var k in _inputs[i].Append(i).Distinct())
                 {
-                    if (k >= 0 && _lastReader[k] == i && !keep[k])
+                    if (k > from && _lastReader[k] == i && !keep[k])
                     {
                         Release(values, k, input);
                     }
                 }
             }
 
+            // Values read only by nodes after the last one run are not needed.
+            for (var k = from + 1; k <= last; k++)
+            {
+                if (values[k] is not null && !keep[k])
+                {
+                    Release(values, k, input);
+                }
+            }
+
             var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            foreach (var name in capture.Append(OutputName))
+            foreach (var name in names)
             {
                 var k = _index[name];
-                result[name] = k < 0 ? input : values[k]!;
+                result[name] = k <= from ? input : values[k]!;
             }
 
             return result;

@@ -3,15 +3,12 @@ using static TorchSharp.torch;
 namespace Ldrf.TorchSharp.Pruning;
 
 /// <summary>
-/// Both networks' activations, for every calibration batch, at the input of one top-level layer (the
-/// <see cref="Position"/>), so that calibrating a layer runs the networks from there instead of from the images.
-/// <see cref="StatisticsCollector"/> moves it forward.
+/// Both networks' activations, for every calibration batch, at one point of the graph (the <see cref="Position"/>:
+/// the output of node <see cref="Position"/> − 1), so that calibrating a group runs the networks from there instead of
+/// from the images. <see cref="GraphStatistics"/> chooses the points (cuts of the graph) and moves it forward.
 /// </summary>
 /// <remarks>
-/// Layers are pruned front to back and pruning a unit changes only its producer and consumer, which lie at or
-/// after the unit's start (its producer, or the residual block holding it). So once every unit before a position
-/// is applied, the pruned network's activations at that position no longer change, and moving the cache forward
-/// runs only the layers in between. Position 0 holds nothing: the inputs are the calibration batches themselves.
+/// Position 0 holds nothing: the inputs are the calibration batches themselves.
 /// </remarks>
 internal sealed class CalibrationCache : IDisposable
 {
@@ -25,7 +22,7 @@ internal sealed class CalibrationCache : IDisposable
 
     /// <param name="batches">The calibration batches (the caller's; never disposed here).</param>
     /// <param name="limitBytes">The most both networks' cached activations may take together.</param>
-    /// <param name="bytesAt">An upper bound of both networks' activations at the input of a top-level layer, over all batches.</param>
+    /// <param name="bytesAt">An upper bound of both networks' activations at a position (the output of node position − 1), over all batches.</param>
     /// <param name="device">The networks' device.</param>
     /// <param name="dtype">The networks' parameter type.</param>
     public CalibrationCache(List<Tensor> batches, long limitBytes, Func<int, long> bytesAt, Device device, ScalarType dtype)
@@ -40,10 +37,10 @@ internal sealed class CalibrationCache : IDisposable
     /// <summary>How many calibration batches there are.</summary>
     public int BatchCount => _batches.Count;
 
-    /// <summary>The top-level layer whose inputs are cached (0: the calibration batches).</summary>
+    /// <summary>One more than the node whose outputs are cached (0: the calibration batches).</summary>
     public int Position { get; private set; }
 
-    /// <summary>Whether both networks' activations at the input of top-level layer <paramref name="position"/> fit the limit.</summary>
+    /// <summary>Whether both networks' activations at <paramref name="position"/> (the output of node <paramref name="position"/> − 1) fit the limit.</summary>
     public bool Fits(int position) => _bytesAt(position) <= _limitBytes;
 
     /// <summary>The inputs of batch <paramref name="b"/> at <see cref="Position"/> for the original and the pruned network (the same tensor at position 0).</summary>
@@ -64,7 +61,7 @@ internal sealed class CalibrationCache : IDisposable
     {
         if (position <= Position)
         {
-            throw new InvalidOperationException($"The calibration cache is at layer {Position} and cannot move back to {position}.");
+            throw new InvalidOperationException($"The calibration cache is at position {Position} and cannot move back to {position}.");
         }
 
         Dispose();

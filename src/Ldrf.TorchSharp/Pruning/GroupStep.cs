@@ -35,20 +35,20 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
     /// <returns>The layer pruner's result and the time the calibration took.</returns>
     /// <exception cref="InvalidOperationException">Activations are not finite, or the layer pruner returned a malformed result.</exception>
     public (LayerPruningResult Result, TimeSpan CalibrationTime) Prune(
-        int j, GraphCapture original, Func<GraphModel, (GraphCapture Capture, IDisposable Owner)> build, GraphModel working, Dictionary<int, int> widths,
+        int j, GraphExecutor original, GraphModel working, Dictionary<int, int> widths,
         int keep, CancellationToken cancellationToken, Func<LayerPruningRequest, int>? revise = null)
     {
         var group = graph.Groups[j];
         var name = graph.Names[j];
-        var classes = graph.Classes[j];
+        var classes = options.StackConsumers ? graph.Classes[j]
+            : [.. graph.Classes[j].SelectMany(c => c.Reads).Select(r => new ConsumerClass([r]))];
         var lead = classes[0].Lead;
         var channels = group.Channels;
         int Width(int space) => widths.TryGetValue(space, out var w) ? w : graph.OriginalWidth(space);
         ChannelStatistics[] statistics;
         ChannelStatistics? patchStatistics;
         TimeSpan calibrationTime;
-        var (pruned, owner) = build(working);
-        using (owner)
+        using (var pruned = working.Build(graph.Device, graph.Dtype))
         {
             var consumer = graph.Folded[lead.Consumer].Op;
             var patchSamples = PatchSampler.SampleCount(lead.Locations, consumer, _images, options.PatchSamplesPerImage);
@@ -57,7 +57,7 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
                 ? new PatchSampler(channels * lead.Group, consumer, options.PatchSamplesPerImage, options.Seed + j, graph.Device)
                 : null;
             var calibration = Stopwatch.StartNew();
-            (statistics, patchStatistics) = collector.OfGroup(original, pruned, j, Width, patches, cancellationToken);
+            (statistics, patchStatistics) = collector.OfGroup(original, pruned.Executor, j, classes, Width, patches, cancellationToken);
             calibrationTime = calibration.Elapsed;
         }
 
@@ -69,7 +69,7 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
                 $"Layer '{name}': {statistics[0].SampleCount} calibration samples ({_images} images x {perImage} positions) for {channels} channels, so its statistics cannot tell every channel apart; pass at least {(channels + perImage - 1) / perImage} calibration images."));
         }
 
-        var consumerWeights = graph.ConsumerMatrix(working, j, 0, Width);
+        var consumerWeights = graph.ConsumerMatrix(working, j, classes[0], Width);
         if (revise is not null)
         {
             // The patch statistics were taken for the planned width; they hold every channel, so any width can use them.
@@ -85,12 +85,12 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         var result = layerPruner.Prune(request, cancellationToken);
         Check(result, request, channels);
         var answers = new Dictionary<ConsumerRead, (Matrix<double>, Vector<double>?)>();
-        Split(classes[0], result.ConsumerWeights, result.BiasCorrection, answers);
+        Split(working, classes[0], result.ConsumerWeights, result.BiasCorrection, answers);
         for (var c = 1; c < classes.Count; c++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var (weights, bias) = Refit(graph.ConsumerMatrix(working, j, c, Width), statistics[c], result.KeptChannels, name);
-            Split(classes[c], weights, bias, answers);
+            var (weights, bias) = Refit(graph.ConsumerMatrix(working, j, classes[c], Width), statistics[c], result.KeptChannels, name);
+            Split(working, classes[c], weights, bias, answers);
         }
 
         GroupWeights.Apply(working, graph.Analysis, group, result.KeptChannels, Width, answers);
@@ -103,13 +103,14 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         return (result, calibrationTime);
     }
 
-    // The consumers of one class stand side by side in its matrix: each takes its own columns (out · Group) and bias terms.
-    private void Split(ConsumerClass consumers, Matrix<double> weights, Vector<double>? bias, Dictionary<ConsumerRead, (Matrix<double>, Vector<double>?)> answers)
+    // The consumers of one class stand side by side in its matrix: each takes its own columns (out · Group, its outputs
+    // as they are now: a gate producer's were pruned with the gated group) and bias terms.
+    private static void Split(GraphModel working, ConsumerClass consumers, Matrix<double> weights, Vector<double>? bias, Dictionary<ConsumerRead, (Matrix<double>, Vector<double>?)> answers)
     {
         var column = 0;
         foreach (var read in consumers.Reads)
         {
-            var width = Outputs(graph.Folded[read.Consumer].Op) * read.Group;
+            var width = PrunableGraph.Outputs(working[read.Consumer].Op) * read.Group;
             answers[read] = (weights.SubMatrix(0, weights.RowCount, column, width), bias?.SubVector(column, width));
             column += width;
         }
@@ -127,13 +128,6 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         var recomposition = _refit.Recompose(Embedding.Identity(weights, sparse: false), weights, statistics, null, kept, name);
         return (recomposition.ConsumerWeights, recomposition.BiasCorrection);
     }
-
-    private static int Outputs(LayerSpec op) => op switch
-    {
-        Conv2dSpec c => c.OutChannels,
-        LinearSpec l => l.OutFeatures,
-        _ => 0,
-    };
 
     private static void Check(LayerPruningResult result, LayerPruningRequest request, int channels)
     {

@@ -5,12 +5,29 @@ using static TorchSharp.torch;
 namespace Ldrf.TorchSharp.Pruning;
 
 /// <summary>
-/// Writes a group's pruning into a graph: the source's output rows and every lockstep member's channels are indexed by
-/// the kept channels, and each consumer's columns for the group are replaced by its new weights (the one place that
-/// knows where a group's channels sit in each node of a graph).
+/// How a group's weights are read for the core (matricized by channel) and how the core's answer is written back into
+/// a graph: the source's output rows and every lockstep member's channels are indexed by the kept channels, and each
+/// consumer's columns for the group are replaced by its new weights (the one place that knows the layout the layer
+/// pruners' matrices follow and where a group's channels sit in each node).
 /// </summary>
 internal static class GroupWeights
 {
+    /// <summary>The consumer's weights matricized by input channel: C x (out · Group), columns (output, group position).</summary>
+    public static Matrix<double> ConsumerMatrix(Tensor weight, int channels)
+    {
+        using var scope = NewDisposeScope();
+        var m = weight.detach().reshape(weight.shape[0], channels, -1).permute(1, 0, 2).reshape(channels, -1).to(ScalarType.Float64).cpu().contiguous();
+        return Matrix<double>.Build.DenseOfRowMajor(channels, (int)m.shape[1], m.data<double>().ToArray());
+    }
+
+    /// <summary>The producer's weights matricized by output channel: C x (in · kh · kw).</summary>
+    public static Matrix<double> ProducerMatrix(Tensor weight)
+    {
+        using var scope = NewDisposeScope();
+        var m = weight.detach().reshape(weight.shape[0], -1).to(ScalarType.Float64).cpu().contiguous();
+        return Matrix<double>.Build.DenseOfRowMajor((int)m.shape[0], (int)m.shape[1], m.data<double>().ToArray());
+    }
+
     /// <summary>
     /// Keeps channels <paramref name="kept"/> of group <paramref name="group"/> in <paramref name="model"/>, whose channel
     /// spaces have the widths <paramref name="width"/> gives (the group's still whole), and gives each consumer of

@@ -47,6 +47,10 @@ public sealed class NetworkPruningOptions
     // the rest (the harness measures it against the one-pass curves; not public until it earns it).
     internal bool ReviseErrorCurves { get; set; }
 
+    // A group's consumers that read the same tensor through the same window stack into one request (the default);
+    // false selects on the consumer with the most weights alone and refits every other one (the tests measure both).
+    internal bool StackConsumers { get; set; } = true;
+
     /// <summary>
     /// Whether a FLOPs target keeps every layer at or above its valid capacity r, the rank of its embedding at
     /// <see cref="LdrfOptions.EnergyThreshold"/> (default false). Off by default: on trained networks the valid

@@ -109,26 +109,26 @@ internal sealed class PrunableGraph
     }
 
     /// <summary>
-    /// Class <paramref name="c"/> of group <paramref name="j"/>'s consumer weights in <paramref name="model"/> (the
+    /// The weights of <paramref name="consumers"/> (a class of group <paramref name="j"/>'s consumers) in <paramref name="model"/> (the
     /// original or the pruned-so-far graph, whose spaces have the widths <paramref name="width"/> gives), matricized by
     /// the group's channels and stacked side by side: C x Σ (out · Group).
     /// </summary>
-    public Matrix<double> ConsumerMatrix(GraphModel model, int j, int c, Func<int, int> width)
+    public Matrix<double> ConsumerMatrix(GraphModel model, int j, ConsumerClass consumers, Func<int, int> width)
     {
         var group = Groups[j];
-        var blocks = Classes[j][c].Reads.Select(read =>
+        var blocks = consumers.Reads.Select(read =>
         {
             using var scope = NewDisposeScope();
             var (offset, channels) = Analysis.Slices(read.Input, group, width)[0];
             var weight = model.State[read.Consumer + ".weight"];
             var slice = weight.narrow(1, offset * read.FeaturesPerChannel, channels * read.FeaturesPerChannel);
-            return UnitWeights.ConsumerMatrix(slice, channels);
+            return GroupWeights.ConsumerMatrix(slice, channels);
         }).ToList();
         return blocks.Count == 1 ? blocks[0] : blocks.Aggregate((a, b) => a.Append(b));
     }
 
     /// <summary>Group <paramref name="j"/>'s source weights in <paramref name="model"/>, matricized by output channel.</summary>
-    public Matrix<double> SourceMatrix(GraphModel model, int j) => UnitWeights.ProducerMatrix(model.State[Names[j] + ".weight"]);
+    public Matrix<double> SourceMatrix(GraphModel model, int j) => GroupWeights.ProducerMatrix(model.State[Names[j] + ".weight"]);
 
     /// <summary>
     /// FLOPs = Σ cost · in′ · out′ over every Conv2d and Linear node, with the widths that pruning changes linked to
@@ -199,7 +199,8 @@ internal sealed class PrunableGraph
         long Weights(ConsumerRead r) => (long)group.Channels * r.Group * Outputs(Folded[r.Consumer].Op);
     }
 
-    private static int Outputs(LayerSpec op) => op switch
+    /// <summary>A consumer's outputs: a Conv2d's output channels or a Linear's output features.</summary>
+    public static int Outputs(LayerSpec op) => op switch
     {
         Conv2dSpec c => c.OutChannels,
         LinearSpec l => l.OutFeatures,

@@ -158,22 +158,23 @@ public sealed class TorchSharpPruner
     }
 
     // Plans the widths and prunes the groups front to back into `working`. The original network (batch norms folded)
-    // lives only as long as this loop.
+    // and the calibration cache live only as long as this loop.
     private (Dictionary<string, LayerPruningResult> Results, Dictionary<string, TimeSpan> CalibrationTimes) PruneGroups(
         PrunableGraph graph, GraphModel working, List<Tensor> batches, NetworkPruningOptions options, string? defect,
         PruningLog log, IProgress<PruningProgress>? progress, CancellationToken cancellationToken)
     {
         using var original = graph.Folded.Build(graph.Device, graph.Dtype);
-        var collector = new GraphStatistics(graph, batches, defect);
-        GraphCapture originalCapture = (x, nodes) => original.Executor.Run(x, nodes);
         IReadOnlyList<LayerPruningRequest> OriginalRequests()
         {
-            var statistics = collector.OfOriginal(originalCapture, progress, cancellationToken);
-            return [.. graph.Names.Select((name, j) => new LayerPruningRequest(name, graph.ConsumerMatrix(graph.Folded, j, 0, graph.OriginalWidth), statistics[j]))];
+            // Every group's statistics on the original network, in one pass from the images.
+            using var pass = new GraphStatistics(graph, batches, cacheBytes: 0, defect, original.Executor);
+            var statistics = pass.OfOriginal(original.Executor, progress, cancellationToken);
+            return [.. graph.Names.Select((name, j) => new LayerPruningRequest(name, graph.ConsumerMatrix(graph.Folded, j, graph.Classes[j][0], graph.OriginalWidth), statistics[j]))];
         }
 
         var subject = new WidthPlanSubject(graph.Names, [.. graph.Groups.Select(g => g.Channels)], OriginalRequests, j => graph.SourceMatrix(graph.Folded, j), graph.ComputeLayers());
         var plan = WidthPlanner.Plan(_layerPruner, subject, options, log, cancellationToken);
+        using var collector = new GraphStatistics(graph, batches, options.CalibrationCacheBytes, defect, original.Executor);
         var step = new GroupStep(_layerPruner, graph, collector, options, log);
         var widths = new Dictionary<int, int>();
         var results = new Dictionary<string, LayerPruningResult>(StringComparer.Ordinal);
@@ -186,16 +187,10 @@ public sealed class TorchSharpPruner
             cancellationToken.ThrowIfCancellationRequested();
             var name = graph.Names[j];
             progress?.Report(new PruningProgress(PruningStage.PruningLayer, name, j, graph.Groups.Count));
-            (results[name], calibrationTimes[name]) = step.Prune(j, originalCapture, Capture, working, widths, plan.KeepCounts[name], cancellationToken,
+            (results[name], calibrationTimes[name]) = step.Prune(j, original.Executor, working, widths, plan.KeepCounts[name], cancellationToken,
                 plan.Reviser is { } reviser ? request => reviser.Revise(request, cancellationToken) : null);
         }
 
         return (results, calibrationTimes);
-
-        (GraphCapture, IDisposable) Capture(GraphModel model)
-        {
-            var built = model.Build(graph.Device, graph.Dtype);
-            return ((x, nodes) => built.Executor.Run(x, nodes), built);
-        }
     }
 }

@@ -14,25 +14,7 @@ namespace Ldrf.TorchSharp.Pruning;
 /// </summary>
 internal static class WidthPlanner
 {
-    /// <summary>The kept width of each unit, by name, and, for error-curve allocation with <see cref="NetworkPruningOptions.ReviseErrorCurves"/>, what revises them layer by layer.</summary>
-    /// <exception cref="ArgumentException">The layer pruner cannot estimate a capacity, an unknown layer in the ratios, or an unreachable target (from <see cref="WidthAllocator"/>).</exception>
-    public static WidthPlan Plan(
-        ILayerPruner layerPruner, PrunableNetwork network, BuiltNetwork original, List<Tensor> batches, NetworkPruningOptions options,
-        string? defect, PruningLog log, IProgress<PruningProgress>? progress, CancellationToken cancellationToken)
-    {
-        IReadOnlyList<LayerPruningRequest> OriginalRequests()
-        {
-            using var collector = new StatisticsCollector(network, batches, cacheBytes: 0, defect);
-            var statistics = collector.OfOriginal(original, progress, cancellationToken);
-            return [.. network.Names.Select((name, j) => new LayerPruningRequest(name, network.ConsumerMatrix(network.Folded, j), statistics[j]))];
-        }
-
-        return Plan(layerPruner, new WidthPlanSubject(
-            network.Names, [.. network.Units.Select(u => u.Channels)], OriginalRequests,
-            j => UnitWeights.ProducerMatrix(network.Folded.State[network.Names[j] + ".weight"]), ComputeLayers(network)), options, log, cancellationToken);
-    }
-
-    /// <summary>The kept width of each unit (or group) of <paramref name="subject"/>, by name, and what revises them (see the other overload).</summary>
+    /// <summary>The kept width of each group of <paramref name="subject"/>, by name, and, for error-curve allocation with <see cref="NetworkPruningOptions.ReviseErrorCurves"/>, what revises them group by group.</summary>
     /// <exception cref="ArgumentException">The layer pruner cannot estimate a capacity, an unknown layer in the ratios, or an unreachable target (from <see cref="WidthAllocator"/>).</exception>
     public static WidthPlan Plan(ILayerPruner layerPruner, WidthPlanSubject subject, NetworkPruningOptions options, PruningLog log, CancellationToken cancellationToken)
     {
@@ -93,41 +75,6 @@ internal static class WidthPlanner
     private static Dictionary<string, IReadOnlyList<double>> Magnitudes(WidthPlanSubject subject) =>
         subject.Names.Select((name, j) => (name, subject.SourceMatrix(j)))
             .ToDictionary(p => p.name, p => (IReadOnlyList<double>)p.Item2.EnumerateRows().Select(r => r.L2Norm()).ToArray(), StringComparer.Ordinal);
-
-    // FLOPs = Σ cost · in′ · out′ over every Conv2d and Linear (MACs, residual blocks included), with the widths
-    // that pruning changes linked to their prunable layers. A Linear after Flatten reads Group features per channel.
-    private static List<ComputeLayer> ComputeLayers(PrunableNetwork network)
-    {
-        var layers = network.Folded.Layers;
-        var producer = new Dictionary<string, string>(StringComparer.Ordinal);
-        var consumer = new Dictionary<string, (string Name, PrunableUnit Unit)>(StringComparer.Ordinal);
-        for (var j = 0; j < network.Units.Count; j++)
-        {
-            producer[network.Units[j].ProducerSpec(layers).Path] = network.Names[j];
-            consumer[network.Units[j].ConsumerSpec(layers).Path] = (network.Names[j], network.Units[j]);
-        }
-
-        var result = new List<ComputeLayer>();
-        foreach (var (spec, output) in ModelComplexity.Leaves(layers, network.ImageShape, "calibrationBatches"))
-        {
-            var produced = producer.GetValueOrDefault(spec.Path);
-            var linked = consumer.TryGetValue(spec.Path, out var c) ? c : ((string Name, PrunableUnit Unit)?)null;
-            var cost = ModelComplexity.CostPerPair(spec, output);
-            switch (spec)
-            {
-                case Conv2dSpec conv:
-                    result.Add(new ComputeLayer(conv.Path, cost, linked?.Name, conv.InChannels, produced, conv.OutChannels));
-                    break;
-                case LinearSpec linear:
-                    result.Add(linked is { } l
-                        ? new ComputeLayer(linear.Path, cost * l.Unit.Group, l.Name, l.Unit.Channels, produced, linear.OutFeatures)
-                        : new ComputeLayer(linear.Path, cost, null, linear.InFeatures, produced, linear.OutFeatures));
-                    break;
-            }
-        }
-
-        return result;
-    }
 }
 
 /// <summary>

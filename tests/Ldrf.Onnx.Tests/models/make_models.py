@@ -148,7 +148,7 @@ class _Node(torch.autograd.Function):
 
 class Foreign(nn.Module):
     """What other exporters write: Conv with auto_pad (SAME_UPPER, VALID), Dropout and Identity nodes, Sum of three
-    inputs, a strided Conv and a MaxPool with CNTK's uneven pads [1, 1, 0, 0]; with `spatial` set,
+    inputs, Tanh, HardSigmoid with ONNX's default alpha, a strided Conv and a MaxPool with CNTK's uneven pads [1, 1, 0, 0]; with `spatial` set,
     BatchNormalization carries opset 7's spatial = 1 as CNTK writes it."""
 
     def __init__(self, spatial):
@@ -178,6 +178,8 @@ class Foreign(nn.Module):
         c = self.conv_other(x)
         i = _Node.apply(lambda t: t, "Identity", {}, x)
         x = _Node.apply(lambda t, u, v: t + u + v, "Sum", {}, a, c, i)
+        # Tanh, and HardSigmoid with ONNX's own default slope (0.2, not torch's 1/6).
+        x = _Node.apply(lambda t: torch.clamp(0.2 * t + 0.5, 0, 1), "HardSigmoid", {"alpha_f": 0.2, "beta_f": 0.5}, torch.tanh(x))
         # Pads [top, left, bottom, right] = [1, 1, 0, 0] with stride 2 on 16 x 16: the same 8 x 8 windows as padding 1.
         x = _Node.apply(lambda t, w: F.conv2d(F.pad(t, (1, 0, 1, 0)), w, stride=2), "Conv",
                         {"kernel_shape_i": [3, 3], "strides_i": [2, 2], "pads_i": [1, 1, 0, 0]}, x, self.conv_down.weight)
