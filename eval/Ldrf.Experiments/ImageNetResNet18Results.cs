@@ -173,6 +173,8 @@ internal static class ImageNetResNet18Results
                 : "none recorded yet."));
         md.AppendLine("Targets these groups cannot reach with 16-channel widths are note rows. The latency ratio is ONNX Runtime's (default");
         md.AppendLine("settings, batch 1) for the two files written by `OnnxModel.Save`, timed alternately on a shared, loaded machine: indicative.");
+        md.AppendLine("Pruning times are wall-clock seconds on that machine, whose load changed during the run (several helpers' jobs):");
+        md.AppendLine("they compare only rows pruned at the same time, not rows of different commands.");
         md.AppendLine();
         AppendScope(md, records, info);
         AppendGoals(md, records);
