@@ -303,7 +303,7 @@ internal static class ImageNetResNet18Results
             }
 
             md.AppendLine(c,
-                $"- **ResNet-18 (ImageNet-pretrained), {group.Key.TargetSpeedup:0.##}x, {group.Key.CalibrationImages:N0} calibration images**, no fine-tuning: LDRF's frozen-probe accuracy {Percent(ldrf.ProbeAccuracy)} (unpruned {Percent(reference)}), feature error {ldrf.FeatureError:F3}{(baseline is null ? "" : string.Create(c, $"; best baseline ({baseline.Method}) {Percent(baseline.ProbeAccuracy)}, feature error {baseline.FeatureError:F3}"))}.");
+                $"- **ResNet-18 (ImageNet-pretrained), {group.Key.TargetSpeedup:0.##}x, {group.Key.CalibrationImages:N0} calibration images**, no fine-tuning: LDRF's frozen-probe accuracy {Percent(ldrf.ProbeAccuracy)} (unpruned {Percent(reference)}), feature error {ldrf.FeatureError:F3}{(baseline is null ? "" : string.Create(c, $"; best of the {group.Count(r => !r.Method.StartsWith("ldrf", StringComparison.Ordinal))} baseline(s) run ({baseline.Method}) {Percent(baseline.ProbeAccuracy)}, feature error {baseline.FeatureError:F3}"))}.");
         }
 
         return md.ToString();
