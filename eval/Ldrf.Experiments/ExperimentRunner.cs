@@ -36,6 +36,12 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         }
 
         var location = FashionMnistLocator.Locate(settings.DataFolder);
+        if (settings.ImageNetResNet18)
+        {
+            new ImageNetResNet18Runner(settings, command, log).Run(location, cancellationToken);
+            return;
+        }
+
         if (settings.CostModels.Count > 0)
         {
             // The cost run reads only its calibration images.

@@ -88,6 +88,12 @@ internal sealed record ExperimentSettings
 
     public bool Smoke { get; init; }
 
+    /// <summary><c>--model resnet18-imagenet</c>: the ImageNet-pretrained ONNX trunk (<see cref="ImageNetResNet18Runner"/>) instead of <see cref="Model"/>.</summary>
+    public bool ImageNetResNet18 { get; init; }
+
+    /// <summary>The linear probe's training images for <c>--model resnet18-imagenet</c> (null: its default).</summary>
+    public int? ProbeImages { get; init; }
+
     /// <summary>Keep the records already in the output folder, replacing those of the same method and target.</summary>
     public bool Append { get; init; }
 
@@ -95,7 +101,7 @@ internal sealed record ExperimentSettings
     public bool Regenerate { get; init; }
 
     public const string Usage =
-        "usage: Ldrf.Experiments [--model vgg|resnet|mobilenet] [--checkpoint PATH] [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 2000]\n" +
+        "usage: Ldrf.Experiments [--model vgg|resnet|mobilenet|resnet18-imagenet [--probe-images N]] [--checkpoint PATH] [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 2000]\n" +
         "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--recovery [--recovery-images all,2000] [--recovery-epochs 1] [--recovery-every 25]\n" +
         "                        [--recovery-test-images 2000]] [--latency-runs 20] [--seed 1] [--threads 2]\n" +
         "                        [--capacity-threshold 0.999] [--memory 1000,8000] [--cost vgg16,resnet50 [--state-dict FILE]] [--convolution-widths] [--out docs/results] [--markdown docs/results.md|none]\n" +
@@ -135,7 +141,8 @@ internal sealed record ExperimentSettings
                 {
                     "--smoke" => s,
                     "--append" => s with { Append = true },
-                    "--model" => s with { Model = ExperimentModel.FromId(Next()) },
+                    "--model" => Next() is var model && model == ImageNetResNet18Runner.ModelId ? s with { ImageNetResNet18 = true } : s with { Model = ExperimentModel.FromId(model) },
+                    "--probe-images" => s with { ProbeImages = Count(Next()) },
                     "--checkpoint" => s with { CheckpointPath = Next() },
                     "--speedups" => s with { Speedups = [.. Next().Split(',').Select(Number)], SpeedupsGiven = true },
                     "--methods" => s with { Methods = [.. Next().Split(',').Select(Ldrf.Experiments.Methods.Check)] },
@@ -201,7 +208,7 @@ internal sealed record ExperimentSettings
             s = s with { CalibrationImages = DefaultCostCalibrationImages };
         }
 
-        return s;
+        return s.ImageNetResNet18 ? ImageNetResNet18Runner.WithDefaults(s, args) : s;
     }
 
     private static double Number(string text) => double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);

@@ -6,6 +6,7 @@
 //   dotnet run -c Release --project eval/Ldrf.Experiments -- --memory 1000,8000
 //   dotnet run -c Release --project eval/Ldrf.Experiments -- --model resnet --speedups 2,3   (the shipped ResNet)
 //   dotnet run -c Release --project eval/Ldrf.Experiments -- --model mobilenet --speedups 2,3   (the shipped MobileNetV2-style graph network)
+//   dotnet run -c Release --project eval/Ldrf.Experiments -- --model resnet18-imagenet   (the ImageNet-pretrained ONNX ResNet-18 trunk)
 //   dotnet run -c Release --project eval/Ldrf.Experiments -- --cost vgg16,resnet50   (times pruning torchvision's VGG-16 and ResNet-50 at 224 x 224)
 //   dotnet run -c Release --project eval/Ldrf.Experiments -- --smoke      (writes artifacts/experiments-smoke)
 using Ldrf.Experiments;

@@ -39,6 +39,7 @@ internal static class ResultWriter
             }
         }
 
+        ImageNetResNet18Results.SavePlots(settings.OutputFolder);
         WriteMarkdown(settings);
     }
 
@@ -166,6 +167,7 @@ internal static class ResultWriter
             AppendModel(md, settings, model, relative, markdownPath);
         }
 
+        ImageNetResNet18Results.Append(md, folder, relative, settings.ReadmePath, markdownPath);
         AppendCost(md, folder, relative);
         AppendConvolutionWidths(md, folder, relative);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(markdownPath))!);
