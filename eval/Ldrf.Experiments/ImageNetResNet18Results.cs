@@ -55,8 +55,6 @@ internal sealed record ImageNetResNet18Record
 internal static class ImageNetResNet18Results
 {
     private const string Name = ImageNetResNet18Runner.ResultsName;
-    private const string HeadlineStart = "<!-- resnet18-headline:start -->";
-    private const string HeadlineEnd = "<!-- resnet18-headline:end -->";
 
     private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web)
     {
@@ -193,7 +191,8 @@ internal static class ImageNetResNet18Results
         md.AppendLine(c, $"![frozen linear probe accuracy against FLOPs reduction]({relative}/{Name}.png)");
         md.AppendLine();
         md.AppendLine(c, $"![relative feature error against FLOPs reduction]({relative}/{Name}-feature-error.png)");
-        UpdateReadme(readmePath, summary, markdownPath);
+        ResultWriter.UpdateReadmeRegion(readmePath, "resnet18-headline", summary,
+            "An ImageNet-pretrained ResNet-18 imported from ONNX, pruned on Fashion-MNIST images at 224 x 224; a linear probe trained on the unpruned trunk's features, applied unchanged", markdownPath);
     }
 
     // What the section's full design asks for and this run did not measure, said rather than left out: fewer images than the
@@ -309,29 +308,9 @@ internal static class ImageNetResNet18Results
         return md.ToString();
     }
 
-    private static void UpdateReadme(string? readmePath, string summary, string markdownPath)
-    {
-        if (readmePath is null || !File.Exists(readmePath))
-        {
-            return;
-        }
+    private static string Percent(double? value) => ResultWriter.Percent(value);
 
-        var readme = File.ReadAllText(readmePath);
-        var i = readme.IndexOf(HeadlineStart, StringComparison.Ordinal);
-        var j = readme.IndexOf(HeadlineEnd, StringComparison.Ordinal);
-        if (i < 0 || j < i)
-        {
-            return;
-        }
-
-        var link = Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(readmePath))!, Path.GetFullPath(markdownPath)).Replace('\\', '/');
-        var region = HeadlineStart + "\n" + summary.TrimEnd() + "\n\n(An ImageNet-pretrained ResNet-18 imported from ONNX, pruned on Fashion-MNIST images at 224 x 224; a linear probe trained on the unpruned trunk's features, applied unchanged; written by the harness, details in [" + link + "](" + link + ").)\n" + HeadlineEnd;
-        File.WriteAllText(readmePath, readme[..i] + region + readme[(j + HeadlineEnd.Length)..]);
-    }
-
-    private static string Percent(double? value) => value is double v ? (v * 100).ToString("F2", CultureInfo.InvariantCulture) + "%" : "-";
-
-    private static string Ratio(double? value) => value is double v ? v.ToString("F2", CultureInfo.InvariantCulture) + "x" : "-";
+    private static string Ratio(double? value) => ResultWriter.Ratio(value);
 
     private static string Number(double? value, string format) => value is double v ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
 }

@@ -218,7 +218,8 @@ internal static class ResultWriter
             if (isVgg)
             {
                 // The README headline quotes the VGG.
-                UpdateReadmeHeadline(settings.ReadmePath, summary.ToString(), markdownPath);
+                UpdateReadmeRegion(settings.ReadmePath, "results-headline", summary.ToString(),
+                    "Accuracy of the pruned FashionMnistVgg on the Fashion-MNIST test set before any fine-tuning, same widths for every method", markdownPath);
             }
 
             // A widths column only for results with allocation rows (--methods ldrf-error-curves,...), likewise.
@@ -471,11 +472,12 @@ internal static class ResultWriter
         md.AppendLine();
     }
 
-    // README.md quotes the summary between two markers; the harness rewrites that region so the headline cannot drift.
-    private static void UpdateReadmeHeadline(string? readmePath, string summary, string markdownPath)
+    // README.md quotes a summary between two markers ("<!-- name:start -->", "<!-- name:end -->"); the harness rewrites that
+    // region so the headline cannot drift. `caption` says what the lines are; the link to the results file is added.
+    internal static void UpdateReadmeRegion(string? readmePath, string name, string summary, string caption, string markdownPath)
     {
-        const string start = "<!-- results-headline:start -->";
-        const string end = "<!-- results-headline:end -->";
+        var start = $"<!-- {name}:start -->";
+        var end = $"<!-- {name}:end -->";
         if (readmePath is null || !File.Exists(readmePath))
         {
             return;
@@ -490,7 +492,7 @@ internal static class ResultWriter
         }
 
         var link = Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(readmePath))!, Path.GetFullPath(markdownPath)).Replace('\\', '/');
-        var region = start + "\n" + summary.TrimEnd() + "\n\n(Accuracy of the pruned FashionMnistVgg on the Fashion-MNIST test set before any fine-tuning, same widths for every method; written by the harness, details in [" + link + "](" + link + ").)\n" + end;
+        var region = start + "\n" + summary.TrimEnd() + "\n\n(" + caption + "; written by the harness, details in [" + link + "](" + link + ").)\n" + end;
         File.WriteAllText(readmePath, readme[..i] + region + readme[(j + end.Length)..]);
     }
 
@@ -528,9 +530,9 @@ internal static class ResultWriter
         md.AppendLine();
     }
 
-    private static string Percent(double? value) => value is double v ? (v * 100).ToString("F2", CultureInfo.InvariantCulture) + "%" : "-";
+    internal static string Percent(double? value) => value is double v ? (v * 100).ToString("F2", CultureInfo.InvariantCulture) + "%" : "-";
 
-    private static string Ratio(double? value) => value is double v ? v.ToString("F2", CultureInfo.InvariantCulture) + "x" : "-";
+    internal static string Ratio(double? value) => value is double v ? v.ToString("F2", CultureInfo.InvariantCulture) + "x" : "-";
 
     private static string Escape(string? note) => note is null ? "" : note.Replace("|", "\\|", StringComparison.Ordinal).ReplaceLineEndings(" ");
 }
