@@ -2,27 +2,9 @@ using System.Globalization;
 
 namespace Ldrf.TorchSharp.Architecture;
 
-/// <summary>Per-image activation shapes along a chain or a graph: [C, H, W] for feature maps, [F] after Flatten or Linear.</summary>
+/// <summary>Per-image activation shapes of a graph's nodes: [C, H, W] for feature maps, [F] after Flatten or Linear.</summary>
 internal static class ShapeInference
 {
-    /// <summary>The output shape of every layer for one input image of shape <paramref name="input"/>.</summary>
-    /// <exception cref="ArgumentException">A layer cannot take its input; the message names the layer and both shapes.</exception>
-    public static long[][] Outputs(IReadOnlyList<LayerSpec> specs, long[] input, string paramName)
-    {
-        var outputs = new long[specs.Count][];
-        var shape = input;
-        for (var i = 0; i < specs.Count; i++)
-        {
-            shape = Output(specs[i], shape, paramName);
-            outputs[i] = shape;
-        }
-
-        return outputs;
-    }
-
-    /// <summary>The input shape of layer <paramref name="index"/> of a chain whose outputs are <paramref name="outputs"/>.</summary>
-    public static long[] Input(long[][] outputs, int index, long[] input) => index == 0 ? input : outputs[index - 1];
-
     /// <summary>
     /// The output shape of every node of a graph, and of its input, for one input image of shape <paramref name="input"/>.
     /// </summary>
@@ -115,17 +97,6 @@ internal static class ShapeInference
             case AdaptiveAvgPool2dSpec a:
                 Expect(spec, x, null, paramName);
                 return [x[0], a.OutputSize[0], a.OutputSize[1]];
-            case ResidualBlockSpec block:
-                var main = Outputs(block.Main, x, paramName)[^1];
-                var shortcut = block.Shortcut.Count == 0 ? x : Outputs(block.Shortcut, x, paramName)[^1];
-                if (!main.SequenceEqual(shortcut))
-                {
-                    throw new ArgumentException(
-                        $"Residual block '{block.Path}': its main branch gives {NetworkReader.Shape(main)} per image but its shortcut gives {NetworkReader.Shape(shortcut)}; the residual add needs equal shapes.",
-                        paramName);
-                }
-
-                return main;
             case FlattenSpec:
                 return [x.Aggregate(1L, (p, d) => p * d)];
             case LinearSpec l:

@@ -24,7 +24,7 @@ internal sealed class ComplexityReport
         TotalParameters = layers.Sum(l => l.Parameters);
     }
 
-    /// <summary>Every leaf module in forward order; a residual block's layers come as its main branch, then its shortcut (a ReLU shared in the main branch has a row at each position).</summary>
+    /// <summary>Every node in topological order: a chain's leaf modules, a residual block's main branch, then its shortcut, then its add (and ReLU) node (a ReLU shared in a main branch has a row at each position, the repeats named path#2, ...).</summary>
     public IReadOnlyList<LayerComplexity> Layers { get; }
 
     /// <summary>The sum of the layers' multiply-accumulates.</summary>
@@ -53,7 +53,7 @@ internal sealed class ComplexityReport
     }
 }
 
-/// <summary>Counts the FLOPs and parameters of a TorchSharp chain network (residual blocks included).</summary>
+/// <summary>Counts the FLOPs and parameters of a TorchSharp network (a chain with residual blocks, or a graph) through its graph.</summary>
 /// <remarks>
 /// Convention: FLOPs are multiply-accumulates (MACs) of the convolutions and fully connected layers for one
 /// image, the convention of the pruning literature (VGG-16 at 224 x 224 is 15.5 G): a Conv2d costs
@@ -73,15 +73,12 @@ internal static class ModelComplexity
     public static ComplexityReport Count(nn.Module<Tensor, Tensor> network, IReadOnlyList<long> inputShape)
     {
         ArgumentNullException.ThrowIfNull(inputShape);
-        if (network is GraphNetwork graph)
-        {
-            // Only the nodes are needed: no state is copied.
-            using var model = new GraphModel(graph.InputName, GraphModel.Describe(graph, nameof(network)), graph.OutputName, []);
-            return Count(model, ImageShape(inputShape, nameof(inputShape)), nameof(inputShape));
-        }
 
-        var specs = NetworkReader.Read(network, nameof(network));
-        return Count(specs, ImageShape(inputShape, nameof(inputShape)), nameof(inputShape));
+        // One path for chains and graphs: only the nodes are needed, so no state is copied.
+        using var model = network is GraphNetwork graph
+            ? new GraphModel(graph.InputName, GraphModel.Describe(graph, nameof(network)), graph.OutputName, [])
+            : GraphModel.FromChain(NetworkReader.Read(network, nameof(network)), []);
+        return Count(model, ImageShape(inputShape, nameof(inputShape)), nameof(inputShape));
     }
 
     internal static long[] ImageShape(IReadOnlyList<long> shape, string paramName)
@@ -93,21 +90,6 @@ internal static class ModelComplexity
         }
 
         return shape.Skip(shape.Count - 3).ToArray();
-    }
-
-    internal static ComplexityReport Count(IReadOnlyList<LayerSpec> specs, long[] imageShape, string paramName) =>
-        new([.. Leaves(specs, imageShape, paramName).Select(l => new LayerComplexity(l.Spec.Path, l.Spec.TypeName, l.Output, Flops(l.Spec, l.Output), Parameters(l.Spec)))]);
-
-    /// <summary>
-    /// Every leaf layer in forward order with its output shape for one image: a residual block contributes its main
-    /// branch and then its shortcut (the add is free), each run on the block's input.
-    /// </summary>
-    /// <exception cref="ArgumentException">A layer cannot take its input (the message names the layer and <paramref name="paramName"/>).</exception>
-    internal static List<(LayerSpec Spec, long[] Output)> Leaves(IReadOnlyList<LayerSpec> specs, long[] imageShape, string paramName)
-    {
-        var leaves = new List<(LayerSpec Spec, long[] Output)>();
-        AddChain(specs, imageShape, leaves, paramName);
-        return leaves;
     }
 
     /// <summary>
@@ -146,21 +128,4 @@ internal static class ModelComplexity
         BatchNorm2dSpec b => b.Affine ? 2L * b.Channels : 0L,
         _ => 0,
     };
-
-    private static void AddChain(IReadOnlyList<LayerSpec> specs, long[] input, List<(LayerSpec Spec, long[] Output)> leaves, string paramName)
-    {
-        var outputs = ShapeInference.Outputs(specs, input, paramName);
-        for (var i = 0; i < specs.Count; i++)
-        {
-            if (specs[i] is ResidualBlockSpec block)
-            {
-                var blockInput = ShapeInference.Input(outputs, i, input);
-                AddChain(block.Main, blockInput, leaves, paramName);
-                AddChain(block.Shortcut, blockInput, leaves, paramName);
-                continue;
-            }
-
-            leaves.Add((specs[i], outputs[i]));
-        }
-    }
 }
