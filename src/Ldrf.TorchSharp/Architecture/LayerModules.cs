@@ -133,12 +133,17 @@ internal static class LayerModules
         }
     }
 
-    /// <summary>Copies the state of the layer at <paramref name="path"/> into <paramref name="module"/>'s parameters and buffers.</summary>
+    /// <summary>
+    /// Gives <paramref name="module"/> the state of the layer at <paramref name="path"/>: copied into its parameters
+    /// and buffers, or, with <paramref name="share"/>, as views of the state's own tensors where they live on the CPU
+    /// in the module's type (no copy: for the pruner's read-only networks, which would otherwise each hold a copy of
+    /// the weights). A shared parameter does not require gradients.
+    /// </summary>
     /// <exception cref="InvalidOperationException">A tensor is missing or has another shape (a bug in the caller: the specs and the state disagree).</exception>
-    public static void CopyState(nn.Module module, string path, IReadOnlyDictionary<string, Tensor> state)
+    public static void LoadState(nn.Module module, string path, IReadOnlyDictionary<string, Tensor> state, bool share = false)
     {
         using var noGrad = no_grad();
-        foreach (var (name, target) in module.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(module.named_buffers()))
+        foreach (var (name, target) in module.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(module.named_buffers()).ToList())
         {
             var key = path + "." + name;
             if (!state.TryGetValue(key, out var source))
@@ -152,7 +157,45 @@ internal static class LayerModules
                     $"Tensor '{key}' is {NetworkReader.Shape(source.shape)} but layer '{path}' needs {NetworkReader.Shape(target.shape)}.");
             }
 
-            target.copy_(source);
+            if (!share || source.device_type != DeviceType.CPU || target.device_type != DeviceType.CPU || source.dtype != target.dtype || !Share(module, name, source))
+            {
+                target.copy_(source);
+            }
+        }
+    }
+
+    // Replaces the module's own tensor `name` by a view of `source`; false for a tensor this cannot replace.
+    private static bool Share(nn.Module module, string name, Tensor source)
+    {
+        Parameter View() => new(source.detach(), requires_grad: false);
+        switch (module, name)
+        {
+            case (Conv2d conv, "weight"):
+                conv.weight = View();
+                return true;
+            case (Conv2d conv, "bias"):
+                conv.bias = View();
+                return true;
+            case (Linear linear, "weight"):
+                linear.weight = View();
+                return true;
+            case (Linear linear, "bias"):
+                linear.bias = View();
+                return true;
+            case (BatchNorm2d bn, "weight"):
+                bn.weight = View();
+                return true;
+            case (BatchNorm2d bn, "bias"):
+                bn.bias = View();
+                return true;
+            case (BatchNorm2d bn, "running_mean"):
+                bn.running_mean = source.detach();
+                return true;
+            case (BatchNorm2d bn, "running_var"):
+                bn.running_var = source.detach();
+                return true;
+            default:
+                return false;
         }
     }
 

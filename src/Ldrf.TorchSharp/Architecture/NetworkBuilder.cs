@@ -23,7 +23,8 @@ internal static class NetworkBuilder
     /// <param name="state">Parameters and buffers by state_dict name (copied into the new modules), or null to leave them initialized.</param>
     /// <param name="device">The device of the new network.</param>
     /// <param name="dtype">The floating-point type of its parameters.</param>
-    public static BuiltNetwork Build(IReadOnlyList<LayerSpec> specs, IReadOnlyDictionary<string, Tensor>? state, Device device, ScalarType dtype)
+    /// <param name="share">Whether the modules take views of the state's CPU tensors instead of copies (see <see cref="LayerModules.LoadState"/>).</param>
+    public static BuiltNetwork Build(IReadOnlyList<LayerSpec> specs, IReadOnlyDictionary<string, Tensor>? state, Device device, ScalarType dtype, bool share = false)
     {
         return LayerModules.PreservingRng(() =>
         {
@@ -31,7 +32,7 @@ internal static class NetworkBuilder
             var root = new Node();
             foreach (var spec in specs)
             {
-                var module = spec is ResidualBlockSpec block ? CreateBlock(block, state, dtype) : CreateLeaf(spec, state, dtype);
+                var module = spec is ResidualBlockSpec block ? CreateBlock(block, state, dtype, share) : CreateLeaf(spec, state, dtype, share);
                 leaves.Add(module);
                 root.Add(spec.Path, module);
             }
@@ -47,12 +48,12 @@ internal static class NetworkBuilder
         });
     }
 
-    private static nn.Module<Tensor, Tensor> CreateLeaf(LayerSpec spec, IReadOnlyDictionary<string, Tensor>? state, ScalarType dtype)
+    private static nn.Module<Tensor, Tensor> CreateLeaf(LayerSpec spec, IReadOnlyDictionary<string, Tensor>? state, ScalarType dtype, bool share)
     {
         var module = LayerModules.Create(spec, dtype) ?? throw new InvalidOperationException($"Layer '{spec.Path}' ({spec.TypeName}) has no module of its own and cannot be part of a chain.");
         if (state is not null)
         {
-            LayerModules.CopyState(module, spec.Path, state);
+            LayerModules.LoadState(module, spec.Path, state, share);
         }
 
         return module;
@@ -60,7 +61,7 @@ internal static class NetworkBuilder
 
     // The main branch's layers keep their child names (a repeated name is the same module again); the shortcut
     // becomes the "downsample" Sequential, nested as its paths say.
-    private static ResidualBlock CreateBlock(ResidualBlockSpec block, IReadOnlyDictionary<string, Tensor>? state, ScalarType dtype)
+    private static ResidualBlock CreateBlock(ResidualBlockSpec block, IReadOnlyDictionary<string, Tensor>? state, ScalarType dtype, bool share)
     {
         var modules = new Dictionary<string, nn.Module<Tensor, Tensor>>(StringComparer.Ordinal);
         var main = new List<(string, nn.Module<Tensor, Tensor>)>();
@@ -69,7 +70,7 @@ internal static class NetworkBuilder
             var name = spec.Path[(block.Path.Length + 1)..];
             if (!modules.TryGetValue(name, out var module))
             {
-                module = CreateLeaf(spec, state, dtype);
+                module = CreateLeaf(spec, state, dtype, share);
                 modules[name] = module;
             }
 
@@ -83,7 +84,7 @@ internal static class NetworkBuilder
             var node = new Node();
             foreach (var spec in block.Shortcut)
             {
-                node.Add(spec.Path[prefix.Length..], CreateLeaf(spec, state, dtype));
+                node.Add(spec.Path[prefix.Length..], CreateLeaf(spec, state, dtype, share));
             }
 
             downsample = node.ToSequential();

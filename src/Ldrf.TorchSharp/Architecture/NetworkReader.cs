@@ -54,6 +54,22 @@ internal static class NetworkReader
         return (parameter?.device ?? CPU, parameter?.dtype ?? ScalarType.Float32);
     }
 
+    /// <summary>
+    /// The network's parameters and buffers, keyed by state_dict name, as detached views of the same memory (no copy):
+    /// for readers that never write into a state tensor (a <see cref="GraphModel"/> replaces tensors, it never writes
+    /// into them), so that reading a large network does not double its memory.
+    /// </summary>
+    public static Dictionary<string, Tensor> ShareState(nn.Module network)
+    {
+        var shared = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, tensor) in network.state_dict())
+        {
+            shared[name] = tensor.detach().DetachFromDisposeScope();
+        }
+
+        return shared;
+    }
+
     /// <summary>A detached copy of the network's parameters and buffers, keyed by state_dict name, on their device.</summary>
     public static Dictionary<string, Tensor> CopyState(nn.Module network)
     {

@@ -81,7 +81,7 @@ public sealed class GraphNetwork : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input) => _executor.Forward(input);
 
     /// <summary>A new network for a graph's nodes: a module per node that has one, holding copies of <paramref name="state"/> (or initialized when it is null).</summary>
-    internal static GraphNetwork Create(string inputName, IReadOnlyList<GraphNode> nodes, string outputName, IReadOnlyDictionary<string, Tensor>? state, ScalarType dtype)
+    internal static GraphNetwork Create(string inputName, IReadOnlyList<GraphNode> nodes, string outputName, IReadOnlyDictionary<string, Tensor>? state, ScalarType dtype, bool share = false)
     {
         var modules = new Dictionary<string, nn.Module<Tensor, Tensor>>(StringComparer.Ordinal);
         try
@@ -93,7 +93,7 @@ public sealed class GraphNetwork : nn.Module<Tensor, Tensor>
                     modules[node.Name] = module;
                     if (state is not null)
                     {
-                        LayerModules.CopyState(module, node.Name, state);
+                        LayerModules.LoadState(module, node.Name, state, share);
                     }
                 }
             }

@@ -136,16 +136,39 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Each intermediate tensor is disposed as soon as the next layer has read it, as TorchSharp's Sequential does
+    /// (autograd keeps what a backward pass needs): a forward pass inside a caller's dispose scope then holds about one
+    /// layer's activations per block instead of every activation of the network (measured: ResNet-50 at batch 32,
+    /// 224 x 224, peaked above 6 GB before).
+    /// </remarks>
     public override Tensor forward(Tensor input)
     {
         var y = input;
         foreach (var (_, module) in _main)
         {
-            y = module.forward(y);
+            y = Replace(y, module.forward(y), input);
         }
 
-        var sum = y.add(_downsample is null ? input : _downsample.forward(input));
-        return ReluAfterAdd ? nn.functional.relu(sum) : sum;
+        var shortcut = _downsample is null ? input : _downsample.forward(input);
+        var sum = Replace(y, y.add(shortcut), input);
+        if (!ReferenceEquals(shortcut, input))
+        {
+            shortcut.Dispose();
+        }
+
+        return ReluAfterAdd ? Replace(sum, nn.functional.relu(sum), input) : sum;
+    }
+
+    // The next value, after disposing the previous one unless it is the block's input or the same tensor (an identity).
+    private static Tensor Replace(Tensor previous, Tensor next, Tensor input)
+    {
+        if (!ReferenceEquals(previous, input) && !ReferenceEquals(previous, next))
+        {
+            previous.Dispose();
+        }
+
+        return next;
     }
 
     private static void CheckSizes(int inChannels, int channels, int stride)

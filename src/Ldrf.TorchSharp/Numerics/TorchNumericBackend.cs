@@ -146,13 +146,17 @@ internal sealed class TorchNumericBackend : INumericBackend
     // for the call; the backend never writes into its inputs), so no copy is made; other devices get one copy.
     private Tensor ToTensor(Matrix<double> m)
     {
-        var shared = frombuffer(ColumnMajor(m), ScalarType.Float64).view(m.ColumnCount, m.RowCount).t();
+        var shared = View(m);
         return _device.type == DeviceType.CPU ? shared : shared.to(_device);
     }
 
+    /// <summary>A CPU float64 tensor over the matrix's own storage (no copy; the tensor must not outlive the matrix or be written into).</summary>
+    internal static Tensor View(Matrix<double> m) => frombuffer(ColumnMajor(m), ScalarType.Float64).view(m.ColumnCount, m.RowCount).t();
+
     private static double[] ToArray(Tensor t) => t.cpu().contiguous().data<double>().ToArray();
 
-    private static Matrix<double> ToMatrix(Tensor t) =>
+    /// <summary>A rows x columns tensor (any device, type and strides) as a new MathNet matrix, in one native copy.</summary>
+    internal static Matrix<double> ToMatrix(Tensor t) =>
         Matrix<double>.Build.Dense((int)t.shape[0], (int)t.shape[1], ColumnMajorCopy(t));
 
     // One native copy (from any device, any strides) straight into a new managed array in MathNet's

@@ -1,4 +1,5 @@
 using Ldrf.Statistics;
+using Ldrf.TorchSharp.Numerics;
 using MathNet.Numerics.LinearAlgebra;
 using static TorchSharp.torch;
 
@@ -147,9 +148,9 @@ internal sealed class ActivationStatistics : IDisposable
 
     private Matrix<double> Matrix(Tensor t)
     {
-        // A scope, not a using: cpu() of a CPU tensor may return the accumulator itself, which must live on.
+        // The copy's transposed view is a temporary: the scope frees it.
         using var scope = NewDisposeScope();
-        return Matrix<double>.Build.DenseOfRowMajor(Channels, Channels, t.cpu().data<double>().ToArray());
+        return TorchNumericBackend.ToMatrix(t);
     }
 
     private static Vector<double> Vector(Tensor t)

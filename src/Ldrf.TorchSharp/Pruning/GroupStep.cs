@@ -48,7 +48,7 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         ChannelStatistics[] statistics;
         ChannelStatistics? patchStatistics;
         TimeSpan calibrationTime;
-        using (var pruned = working.Build(graph.Device, graph.Dtype))
+        using (var pruned = working.Build(graph.Device, graph.Dtype, share: true))
         {
             var consumer = graph.Folded[lead.Consumer].Op;
             var patchSamples = PatchSampler.SampleCount(lead.Locations, consumer, _images, options.PatchSamplesPerImage);

@@ -8,25 +8,37 @@ namespace Ldrf.TorchSharp.Pruning;
 /// <summary>Times the original and the pruned network on the CPU, on the same images.</summary>
 internal static class LatencyProbe
 {
-    /// <summary>The median time of one forward pass over <paramref name="images"/> of each network, after 2 warm-up rounds.</summary>
+    /// <summary>The median time (and quartiles) of one forward pass over <paramref name="images"/> of each network, after 2 warm-up rounds.</summary>
     /// <param name="original">The original graph (batch norms included): timed as an exact evaluation-mode copy on the CPU.</param>
     /// <param name="pruned">The pruned network, timed as it is when it lives on the CPU.</param>
     /// <param name="working">The pruned graph, copied to the CPU when <paramref name="pruned"/> lives elsewhere.</param>
     /// <param name="images">The batches to time on (converted to <paramref name="dtype"/> on the CPU).</param>
     /// <param name="dtype">The networks' parameter type.</param>
     /// <param name="runs">The timed rounds.</param>
-    public static (TimeSpan Before, TimeSpan After) Measure(GraphModel original, BuiltGraph pruned, GraphModel working, List<Tensor> images, ScalarType dtype, int runs)
+    public static LatencyResult Measure(GraphModel original, BuiltGraph pruned, GraphModel working, List<Tensor> images, ScalarType dtype, int runs)
     {
-        using var originalCpu = original.Build(CPU, dtype);
-        using var prunedCpu = pruned.Network.parameters().First().device.type == DeviceType.CPU ? null : working.Build(CPU, dtype);
+        using var originalCpu = original.Build(CPU, dtype, share: true);
+        using var prunedCpu = pruned.Network.parameters().First().device.type == DeviceType.CPU ? null : working.Build(CPU, dtype, share: true);
         using var scope = NewDisposeScope();
         var x = cat(images.Select(i => i.to(dtype, CPU)).ToList(), 0);
-        return Medians(originalCpu.Network, (prunedCpu ?? pruned).Network, x, runs);
+        return Compare(originalCpu.Network, (prunedCpu ?? pruned).Network, x, runs);
     }
 
+    /// <summary>
+    /// The median time (and quartiles) of one forward pass of each network over <paramref name="x"/>, the two run
+    /// alternately after 2 warm-up rounds (also the harness's latency columns).
+    /// </summary>
+    public static LatencyResult Compare(nn.Module<Tensor, Tensor> original, nn.Module<Tensor, Tensor> pruned, Tensor x, int runs)
+    {
+        var (before, after) = Times(original, pruned, x, runs);
+        return new LatencyResult(before[runs / 2], after[runs / 2], (int)x.shape[0], Quartiles(before), Quartiles(after));
+    }
+
+    private static (TimeSpan Lower, TimeSpan Upper) Quartiles(List<TimeSpan> sorted) => (sorted[(sorted.Count - 1) / 4], sorted[sorted.Count - 1 - ((sorted.Count - 1) / 4)]);
+
     // The two networks' passes alternate (in alternating order), so that other work on a shared machine slows
-    // both alike instead of whichever happened to run during it; medians after 2 warm-up rounds.
-    private static (TimeSpan First, TimeSpan Second) Medians(nn.Module<Tensor, Tensor> first, nn.Module<Tensor, Tensor> second, Tensor x, int runs)
+    // both alike instead of whichever happened to run during it; sorted times after 2 warm-up rounds.
+    private static (List<TimeSpan> First, List<TimeSpan> Second) Times(nn.Module<Tensor, Tensor> first, nn.Module<Tensor, Tensor> second, Tensor x, int runs)
     {
         using var noGrad = no_grad();
         var times = (First: new List<TimeSpan>(runs), Second: new List<TimeSpan>(runs));
@@ -61,6 +73,6 @@ internal static class LatencyProbe
 
         times.First.Sort();
         times.Second.Sort();
-        return (times.First[runs / 2], times.Second[runs / 2]);
+        return times;
     }
 }

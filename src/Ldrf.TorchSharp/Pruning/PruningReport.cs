@@ -163,7 +163,9 @@ public sealed class PruningReport
 
     /// <summary>
     /// What the run found questionable but not wrong enough to stop, also logged as warnings: calibration batches of
-    /// another floating type than the network's, or fewer calibration samples than a layer has channels.
+    /// another floating type than the network's, fewer calibration samples than a layer has channels, or a latency
+    /// measurement that cannot tell the two networks apart (their quartiles overlap, or the pruned one measured slower
+    /// with fewer FLOPs: noise on a loaded machine).
     /// </summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 

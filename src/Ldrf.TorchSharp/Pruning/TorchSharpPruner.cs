@@ -131,7 +131,7 @@ public sealed class TorchSharpPruner
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report(new PruningProgress(PruningStage.CheckingOutput, null, 0, 1));
             double heldOutError;
-            using (var exact = original.Build(device, dtype))
+            using (var exact = original.Build(device, dtype, share: true))
             {
                 heldOutError = OutputCheck.RelativeError(exact.Network, pruned.Network, split.Check, split.HeldOutCount > 0, device, dtype, defect, cancellationToken);
             }
@@ -143,8 +143,11 @@ public sealed class TorchSharpPruner
                 cancellationToken.ThrowIfCancellationRequested();
                 progress?.Report(new PruningProgress(PruningStage.MeasuringLatency, null, 0, 2));
                 var timed = split.Leading(options.LatencyBatchSize);
-                var (before, after) = LatencyProbe.Measure(original, pruned, working, timed, dtype, options.LatencyRuns);
-                latency = new LatencyResult(before, after, (int)timed.Sum(i => i.shape[0]));
+                latency = LatencyProbe.Measure(original, pruned, working, timed, dtype, options.LatencyRuns);
+                if (latency.Doubt((double)complexityBefore.TotalFlops / complexityAfter.TotalFlops) is { } doubt)
+                {
+                    log.Warn(doubt);
+                }
             }
 
             var report = ReportBuilder.Build(original, working, prunable.Analysis, complexityBefore, complexityAfter, results, calibrationTimes, options,
@@ -166,7 +169,7 @@ public sealed class TorchSharpPruner
         PrunableGraph graph, GraphModel working, List<Tensor> batches, NetworkPruningOptions options, string? defect,
         PruningLog log, IProgress<PruningProgress>? progress, CancellationToken cancellationToken)
     {
-        using var original = graph.Folded.Build(graph.Device, graph.Dtype);
+        using var original = graph.Folded.Build(graph.Device, graph.Dtype, share: true);
         IReadOnlyList<LayerPruningRequest> OriginalRequests()
         {
             // Every group's statistics on the original network, in one pass from the images.

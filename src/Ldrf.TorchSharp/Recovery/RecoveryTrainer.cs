@@ -265,7 +265,7 @@ public sealed class RecoveryTrainer
     {
         var count = images.shape[0];
         // An exact evaluation-mode copy of the original (batch norms unfolded), so the caller's module and its mode stay untouched.
-        using var teacher = teacherModel.Build(device, teacherDtype).Network;
+        using var teacher = teacherModel.Build(device, teacherDtype, share: true).Network;
         using var noGrad = no_grad();
         var chunks = new List<Tensor>();
         try
