@@ -30,9 +30,10 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
         using var calibration = Upscale(train.Images.narrow(0, 0, settings.CalibrationImages));
         // Small batches: at 224 x 224 VGG-16's first activations are 12.8 MB per image and network.
         var batches = Batches.Leading(calibration, settings.CalibrationImages, 8);
-        // --append keeps the records of other networks and targets (each network can then run in its own process).
+        // --append keeps the records of other networks, targets and calibration counts (each can then run in its own process).
         var records = settings.Append
-            ? ResultWriter.ReadCost(settings.OutputFolder).Where(r => !settings.CostModels.Any(m => m.Title == r.Model && settings.CostTargets(m).Contains(r.TargetSpeedup))).ToList()
+            ? ResultWriter.ReadCost(settings.OutputFolder).Where(r => r.ImagesGiven != settings.CalibrationImages
+                || !settings.CostModels.Any(m => m.Title == r.Model && settings.CostTargets(m).Contains(r.TargetSpeedup))).ToList()
             : [];
         foreach (var model in settings.CostModels)
         {
@@ -42,7 +43,7 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
                 records.Add(RunOne(model, target, batches, cancellationToken));
                 var r = records[^1];
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{model.Title} to {target}x: {r.TotalSeconds:F0} s (calibration {r.CalibrationSeconds:F0}, decomposition {r.DecompositionSeconds:F0}, selection {r.SelectionSeconds:F0}, recomposition {r.RecompositionSeconds:F0}), peak {r.PeakResidentMegabytes:F0} MB"));
+                    $"{model.Title} to {target}x: {r.TotalSeconds:F0} s = {r.TotalSeconds / r.FloorSeconds:F1}x the forward floor of {r.FloorSeconds:F1} s (calibration {r.CalibrationSeconds:F0}, decomposition {r.DecompositionSeconds:F0}, selection {r.SelectionSeconds:F0}, recomposition {r.RecompositionSeconds:F0}), peak {r.PeakResidentMegabytes:F0} MB ({r.PeakResidentMegabytes - r.ResidentBeforeMegabytes:F0} MB above the start); latency ratio {r.Batch1!.Ratio:F2}x at batch 1, {r.Batch32!.Ratio:F2}x at batch 32"));
                 ResultWriter.WriteCost(settings, Info(data), records);
             }
         }
@@ -69,11 +70,12 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
         }
 
         network.eval();
+        // The harness times both networks itself, at batch 1 and 32, after the peak memory of the Prune call is read.
         var options = new NetworkPruningOptions
         {
             TargetFlopsReduction = target,
             UseCapacityBounds = false,
-            LatencyRuns = settings.LatencyRuns,
+            MeasureLatency = false,
             Seed = settings.Seed,
         };
         var clock = new StageClock(new ConsoleProgress<PruningProgress>(p => $"{model.Title} {target}x: {p.Stage} {p.Step}/{p.StepCount} {p.LayerPath}"));
@@ -83,6 +85,10 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
         ConsoleProgress.Done();
         var report = result.Report;
         log.WriteLine(report.ToString());
+        var floor = Floor(network, result.Network, batches);
+        using var images = cat(batches, 0);
+        var batch1 = LatencyRecord.From(LatencyProbe.Compare(network, result.Network, images.narrow(0, 0, 1), settings.LatencyRuns));
+        var batch32 = LatencyRecord.From(LatencyProbe.Compare(network, result.Network, images.narrow(0, 0, Math.Min(32, images.shape[0])), settings.LatencyRuns));
         return new CostRecord
         {
             Model = model.Title,
@@ -91,6 +97,7 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
             FlopsRatio = report.FlopsReduction,
             ParametersRatio = (double)report.ParametersBefore / report.ParametersAfter,
             CalibrationImages = report.CalibrationImages,
+            ImagesGiven = settings.CalibrationImages,
             Resolution = ImageNetScaleModel.Resolution,
             TotalSeconds = total.TotalSeconds,
             CalibrationSeconds = report.CalibrationTime.TotalSeconds,
@@ -99,12 +106,33 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
             RecompositionSeconds = report.RecompositionTime.TotalSeconds,
             ResidentBeforeMegabytes = start,
             PeakResidentMegabytes = peak,
-            LatencyBeforeMilliseconds = report.LatencyBefore?.TotalMilliseconds,
-            LatencyAfterMilliseconds = report.LatencyAfter?.TotalMilliseconds,
+            FloorSeconds = floor.TotalSeconds,
+            Batch1 = batch1,
+            Batch32 = batch32,
             Layers = [.. report.Layers.Where(l => l.DecompositionTime is not null).Select(l => new CostLayerRecord(
                 l.Path, l.ChannelsBefore, l.ChannelsAfter, l.CalibrationTime?.TotalSeconds ?? 0, l.DecompositionTime.GetValueOrDefault().TotalSeconds,
                 l.SelectionTime.GetValueOrDefault().TotalSeconds, l.RecompositionTime.GetValueOrDefault().TotalSeconds, l.RelativeEmbeddingError))],
         };
+    }
+
+    /// <summary>
+    /// The forward floor of a Prune call (issue: at most 3x of it): one pass of the original and one of the pruned
+    /// network over every calibration batch, at the same batch size, without gradients.
+    /// </summary>
+    private static TimeSpan Floor(nn.Module<Tensor, Tensor> original, nn.Module<Tensor, Tensor> pruned, List<Tensor> batches)
+    {
+        using var noGrad = no_grad();
+        var watch = Stopwatch.StartNew();
+        foreach (var network in new[] { original, pruned })
+        {
+            foreach (var batch in batches)
+            {
+                using var scope = NewDisposeScope();
+                network.forward(batch);
+            }
+        }
+
+        return watch.Elapsed;
     }
 
     /// <summary>N x 1 x 28 x 28 normalized images as N x 3 x 224 x 224 (bilinear, the gray value in every channel).</summary>
@@ -117,7 +145,7 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
     }
 
     private RunInfo Info(string data) => ExperimentRunner.Info(settings, command, data, 0, string.Create(CultureInfo.InvariantCulture,
-        $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set, upscaled bilinearly to {ImageNetScaleModel.Resolution} x {ImageNetScaleModel.Resolution}, gray in all three channels) in batches of 8; LDRF with its default options, no capacity bounds; weights {(settings.StateDictPath is null ? "torchvision's random initialization (seeded)" : Path.GetFileName(settings.StateDictPath))}; one calibration image in eight held out for the pruner's output check; latency: median of {settings.LatencyRuns} CPU forward passes of a batch of {new NetworkPruningOptions().LatencyBatchSize} calibration images, under libtorch's default settings"));
+        $"seed {settings.Seed}; {settings.CalibrationImages} calibration images (the first of the training set, upscaled bilinearly to {ImageNetScaleModel.Resolution} x {ImageNetScaleModel.Resolution}, gray in all three channels) in batches of 8; LDRF with its default options, no capacity bounds; weights {(settings.StateDictPath is null ? "torchvision's random initialization (seeded)" : Path.GetFileName(settings.StateDictPath))}; one calibration image in eight held out for the pruner's output check; forward floor: one pass of the original and one of the pruned network over the calibration batches after pruning; latency: the two networks alternately, {settings.LatencyRuns} timed CPU forward passes each after 2 warm-up rounds, on the first calibration image (batch 1) and the first 32 (batch 32), median and quartiles, under libtorch's default settings"));
 
     // The time of the Prune call up to its latency measurement, which belongs to the report, not to pruning.
     private sealed class StageClock(IProgress<PruningProgress> inner) : IProgress<PruningProgress>

@@ -319,10 +319,13 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
         var cpu = File.Exists("/proc/cpuinfo")
             ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
             : null;
+        // The machine is shared: the load when the record was written tells how much times and latencies can be trusted.
+        var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ') : null;
         return new RunInfo(
             command,
             DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture),
-            $"{cpu ?? "unknown CPU"}, {Environment.ProcessorCount} logical cores, {settings.Threads} torch thread(s), {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
+            $"{cpu ?? "unknown CPU"}, {Environment.ProcessorCount} logical cores, {settings.Threads} torch thread(s), {System.Runtime.InteropServices.RuntimeInformation.OSDescription}"
+                + (load is { Length: >= 3 } ? $", load average {load[0]} (1 min), {load[2]} (15 min) when written" : ""),
             data,
             testImages,
             settingsText);

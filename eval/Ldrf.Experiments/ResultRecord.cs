@@ -118,15 +118,32 @@ internal sealed record CostRecord
     /// <summary>Peak resident memory of the process while building and pruning (Linux VmHWM, reset before).</summary>
     public required double PeakResidentMegabytes { get; init; }
 
-    /// <summary>Median CPU latency of the original and the pruned network on the report's latency batch.</summary>
-    public double? LatencyBeforeMilliseconds { get; init; }
+    /// <summary>The <c>--calibration</c> count the run was given (the report's <see cref="CalibrationImages"/> excludes the held-out ones).</summary>
+    public int ImagesGiven { get; init; }
 
-    public double? LatencyAfterMilliseconds { get; init; }
+    /// <summary>One forward pass of the original and one of the pruned network over the calibration batches (the floor).</summary>
+    public double FloorSeconds { get; init; }
+
+    /// <summary>CPU latency of both networks on one image.</summary>
+    public LatencyRecord? Batch1 { get; init; }
+
+    /// <summary>CPU latency of both networks on a batch of 32 images.</summary>
+    public LatencyRecord? Batch32 { get; init; }
 
     public required IReadOnlyList<CostLayerRecord> Layers { get; init; }
 
     /// <summary>What the total spends outside the four stages: reading the network, rebuilding it, FLOPs counts.</summary>
     public double OtherSeconds => TotalSeconds - CalibrationSeconds - DecompositionSeconds - SelectionSeconds - RecompositionSeconds;
+}
+
+/// <summary>Median and quartile latencies (milliseconds) of the original and the pruned network, timed alternately.</summary>
+internal sealed record LatencyRecord(double BeforeMilliseconds, double AfterMilliseconds, double BeforeLower, double BeforeUpper, double AfterLower, double AfterUpper)
+{
+    public double Ratio => BeforeMilliseconds / AfterMilliseconds;
+
+    public static LatencyRecord From(Ldrf.TorchSharp.Pruning.LatencyResult r) => new(
+        r.Before.TotalMilliseconds, r.After.TotalMilliseconds, r.BeforeQuartiles.Lower.TotalMilliseconds, r.BeforeQuartiles.Upper.TotalMilliseconds,
+        r.AfterQuartiles.Lower.TotalMilliseconds, r.AfterQuartiles.Upper.TotalMilliseconds);
 }
 
 /// <summary>One pruned layer of a <see cref="CostRecord"/>.</summary>

@@ -395,18 +395,24 @@ internal static class ResultWriter
         md.AppendLine("of one run on a shared machine. Calibration runs the images through the original and the pruned-so-far network and");
         md.AppendLine("accumulates the layer statistics; decomposition, selection and recomposition are the core's, per layer; `other` is the");
         md.AppendLine("rest of the `Prune` call (reading and folding the network, building the pruned-so-far network before each layer,");
-        md.AppendLine("FLOPs counts). The report's latency measurement is not included. Peak memory is the process's peak resident set");
-        md.AppendLine("(Linux VmHWM, reset before the network is built), with the networks' copies, the calibration cache and the statistics;");
-        md.AppendLine("in brackets the resident set when the network was about to be built (data loaded, memory of earlier runs not returned).");
+        md.AppendLine("FLOPs counts). The floor is one forward pass of the original and one of the pruned network over the same calibration");
+        md.AppendLine("batches, timed right after pruning in the same process; the goal is a total of at most 3x the floor. Peak memory is the");
+        md.AppendLine("process's peak resident set during the `Prune` call (Linux VmHWM, reset before the network is built; the latencies");
+        md.AppendLine("are measured afterwards), with the caller's network, the calibration cache and the statistics; in brackets the");
+        md.AppendLine("resident set when the network was about to be built (data loaded, memory of earlier runs not returned). Latency: the");
+        md.AppendLine("original over the pruned network's median time, the two timed alternately, with the quartiles of each in the last");
+        md.AppendLine("columns; the goal is a ratio of at least 0.9x the FLOPs ratio.");
         md.AppendLine();
-        md.AppendLine("| network | target | FLOPs ratio | params ratio | calibration images | total | calibration | decomposition | selection | recomposition | other | peak memory (at start) | latency, original -> pruned |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        md.AppendLine("| network | target | FLOPs ratio | params ratio | calibration images | total | floor | total / floor | calibration | decomposition | selection | recomposition | other | peak memory (at start) | latency ratio, batch 1 | latency ratio, batch 32 | batch 1: original, pruned (quartiles) | batch 32: original, pruned (quartiles) |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in records)
         {
-            var latency = r.LatencyBeforeMilliseconds is double b && r.LatencyAfterMilliseconds is double a ? string.Create(c, $"{b:F0} ms -> {a:F0} ms") : "-";
             md.AppendLine(c,
-                $"| {r.Model} | {r.TargetSpeedup:0.##}x | {Ratio(r.FlopsRatio)} | {Ratio(r.ParametersRatio)} | {r.CalibrationImages} | {Seconds(r.TotalSeconds)} | {Seconds(r.CalibrationSeconds)} | {Seconds(r.DecompositionSeconds)} | {Seconds(r.SelectionSeconds)} | {Seconds(r.RecompositionSeconds)} | {Seconds(r.OtherSeconds)} | {r.PeakResidentMegabytes:F0} MB ({r.ResidentBeforeMegabytes:F0} MB) | {latency} |");
+                $"| {r.Model} | {r.TargetSpeedup:0.##}x | {Ratio(r.FlopsRatio)} | {Ratio(r.ParametersRatio)} | {r.CalibrationImages} | {Seconds(r.TotalSeconds)} | {Seconds(r.FloorSeconds)} | {(r.FloorSeconds > 0 ? Ratio(r.TotalSeconds / r.FloorSeconds) : "-")} | {Seconds(r.CalibrationSeconds)} | {Seconds(r.DecompositionSeconds)} | {Seconds(r.SelectionSeconds)} | {Seconds(r.RecompositionSeconds)} | {Seconds(r.OtherSeconds)} | {r.PeakResidentMegabytes:F0} MB ({r.ResidentBeforeMegabytes:F0} MB) | {Ratio(r.Batch1?.Ratio)} | {Ratio(r.Batch32?.Ratio)} | {Quartiles(r.Batch1)} | {Quartiles(r.Batch32)} |");
         }
+
+        static string Quartiles(LatencyRecord? l) => l is null ? "-" : string.Create(CultureInfo.InvariantCulture,
+            $"{l.BeforeMilliseconds:F0} ms ({l.BeforeLower:F0}-{l.BeforeUpper:F0}), {l.AfterMilliseconds:F0} ms ({l.AfterLower:F0}-{l.AfterUpper:F0})");
 
         foreach (var r in records)
         {

@@ -18,7 +18,8 @@ public class CostResultsTests
             {
                 Model = "ResNet-50", Weights = "w", TargetSpeedup = 3, FlopsRatio = 3.01, ParametersRatio = 2.5, CalibrationImages = 64, Resolution = 224,
                 TotalSeconds = 100, CalibrationSeconds = 50, DecompositionSeconds = 20, SelectionSeconds = 10, RecompositionSeconds = 15,
-                ResidentBeforeMegabytes = 512, PeakResidentMegabytes = 2048, LatencyBeforeMilliseconds = 80, LatencyAfterMilliseconds = 30,
+                ResidentBeforeMegabytes = 512, PeakResidentMegabytes = 2048, FloorSeconds = 40, ImagesGiven = 72,
+                Batch1 = new LatencyRecord(80, 30, 75, 85, 28, 33), Batch32 = new LatencyRecord(1600, 640, 1500, 1700, 600, 700),
                 Layers = [new CostLayerRecord("layer1.0.conv1", 64, 30, 5, 2, 1, 1.5, 0.25)],
             };
 
@@ -26,9 +27,12 @@ public class CostResultsTests
 
             var markdown = File.ReadAllText(Path.Combine(folder, "results.md"));
             Assert.That(markdown, Does.Contain("    the cost command"));
-            Assert.That(markdown, Does.Contain("| ResNet-50 | 3x | 3.01x | 2.50x | 64 | 100 s | 50 s | 20 s | 10 s | 15 s | 5.0 s | 2048 MB (512 MB) | 80 ms -> 30 ms |"));
+            Assert.That(markdown, Does.Contain(
+                "| ResNet-50 | 3x | 3.01x | 2.50x | 64 | 100 s | 40 s | 2.50x | 50 s | 20 s | 10 s | 15 s | 5.0 s | 2048 MB (512 MB) | 2.67x | 2.50x | 80 ms (75-85), 30 ms (28-33) | 1600 ms (1500-1700), 640 ms (600-700) |"));
             Assert.That(markdown, Does.Contain("| `layer1.0.conv1` | 64 -> 30 | 5.0 s | 2.0 s | 1.0 s | 1.5 s | 0.250 |"));
-            Assert.That(ResultWriter.ReadCost(folder).Single().Layers.Single().Path, Is.EqualTo("layer1.0.conv1"), "the JSON reads back");
+            var read = ResultWriter.ReadCost(folder).Single();
+            Assert.That(read.Layers.Single().Path, Is.EqualTo("layer1.0.conv1"), "the JSON reads back");
+            Assert.That(read.Batch32, Is.EqualTo(record.Batch32), "with its latencies");
         }
         finally
         {
