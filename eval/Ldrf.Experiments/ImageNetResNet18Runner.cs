@@ -177,6 +177,8 @@ internal sealed class ImageNetResNet18Runner(ExperimentSettings settings, string
         ConsoleProgress.Done();
         using (result)
         {
+            // The per-layer rows (each layer's output error on the calibration images) go to the log.
+            log.WriteLine(result.Report.ToString());
             var network = result.Network;
             network.eval();
             using var features = Features(network, preprocessing, test, 0, testCount, $"{speedup}x {method.Id}", cancellationToken);

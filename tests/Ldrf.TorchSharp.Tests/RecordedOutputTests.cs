@@ -12,7 +12,8 @@ namespace Ldrf.TorchSharp.Tests;
 /// <summary>
 /// Refactoring guard: every case below prunes a seeded network with one method and compares the pruned widths
 /// and the pruned network's outputs on a fixed batch with recorded-outputs.json, which the code before the
-/// architecture refactor (issue 15) wrote. A refactor that changes what the library computes fails here.
+/// architecture refactor (issue 15) wrote (the Channel Pruning case re-recorded when its rebuild gained the samples-per-unknown
+/// fallback). A refactor that changes what the library computes fails here.
 /// </summary>
 /// <remarks>
 /// To re-record after an intended change of results: set LDRF_RECORD_OUTPUTS to a file path, run this fixture,

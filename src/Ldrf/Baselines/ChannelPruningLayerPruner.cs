@@ -1,3 +1,4 @@
+using Ldrf.Decomposition;
 using Ldrf.Numerics;
 using Ldrf.Recomposition;
 using MathNet.Numerics.LinearAlgebra;
@@ -21,7 +22,10 @@ namespace Ldrf.Baselines;
 /// <para>
 /// Reconstruction (the paper's second step): W′_S = argmin ‖y − W′ᵀp′_S‖² + λ‖W′‖² = (G′_SS + λI)⁻¹ H_S,: W_p
 /// over the kept channels' patch features S (|S|·P of them), with G′ = Σ p′p′ᵀ, H = Σ p′pᵀ and
-/// λ = ridgeScale · tr(G′_SS)/(|S|·P), solved through Cholesky and returned as M′ (C′ x out·P).
+/// λ = ridgeScale · tr(G′_SS)/(|S|·P), solved through Cholesky and returned as M′ (C′ x out·P). With fewer than
+/// <see cref="PatchRidgeRecomposer.MinimumSamplesPerUnknown"/> patch samples per unknown (|S|·P) that fit would
+/// interpolate the calibration patches, so the kept channels are refitted by ridge on the channel statistics instead
+/// (the least-squares baselines' recomposition, LDRF's fallback too).
 /// The paper alternates the two steps optionally; it reports one pass as sufficient, and one pass is done here.
 /// </para>
 /// <para>
@@ -63,6 +67,24 @@ internal sealed class ChannelPruningLayerPruner : ILayerPruner
         var keep = request.KeepCount ?? problem.Channels;
         var (kept, _, _) = LassoChannelSelection.Select(problem.ContributionGram, problem.ContributionCross, problem.OutputEnergy, norms, keep, cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
+        var patches = request.PatchStatistics!;
+        if (!PatchRidgeRecomposer.EnoughSamples(problem.Channels, patches.Channels, patches.SampleCount, kept.Length))
+        {
+            // Near one patch sample per unknown the patch fit interpolates the calibration patches and fails on other
+            // images (measured on the pretrained ResNet-18 at 2x with 256 images: calibration errors of 0.0003-0.016,
+            // held-out output error 1.39). Refit on the channel statistics instead, as LDRF's patch recomposition does.
+            var channel = new RidgeRecomposer(_backend, RidgeScale).Recompose(Embedding.Identity(m, sparse: false), m, request.Statistics, null, kept, request.LayerName);
+            return new LayerPruningResult
+            {
+                LayerName = request.LayerName,
+                KeptChannels = kept,
+                ConsumerWeights = channel.ConsumerWeights,
+                BiasCorrection = channel.BiasCorrection,
+                RelativeOutputError = channel.RelativeOutputError,
+                Lambda = channel.Lambda,
+            };
+        }
+
         var (weights, lambda, error) = problem.Rebuild(kept, RidgeScale, _backend);
         return new LayerPruningResult
         {

@@ -93,6 +93,7 @@ internal sealed class PatchRidgeRecomposer : IRecomposer
     }
 
     // Unknowns: the kept channels' P positions each.
-    private static bool EnoughSamples(int channels, int patchFeatures, long patchSamples, int keepCount) =>
+    /// <summary>Whether <paramref name="patchSamples"/> give at least <see cref="MinimumSamplesPerUnknown"/> per unknown of a patch fit of <paramref name="keepCount"/> channels.</summary>
+    internal static bool EnoughSamples(int channels, int patchFeatures, long patchSamples, int keepCount) =>
         patchSamples >= MinimumSamplesPerUnknown * (long)patchFeatures / channels * keepCount;
 }

@@ -65,8 +65,9 @@ public class BaselineBadInputTests
     [Test]
     public void Singular_rebuild_without_ridge_names_the_layer()
     {
-        // A kept channel that is silent in the pruned network makes G′_SS singular when λ = 0.
-        var data = ConvLayerData.Create(4, 3, 6, seed: 3);
+        // A kept channel that is silent in the pruned network makes G′_SS singular when λ = 0 (8 images x 10
+        // locations: enough patch samples for the patch rebuild of 4 kept channels x 9 positions).
+        var data = ConvLayerData.Create(4, 3, 8, seed: 3);
         var pruned = data.PrunedPatches.Clone();
         for (var j = 0; j < 9; j++)
         {

@@ -1,4 +1,6 @@
 using Ldrf.Baselines;
+using Ldrf.Decomposition;
+using Ldrf.Numerics;
 using Ldrf.Recomposition;
 using MathNet.Numerics.LinearAlgebra;
 
@@ -112,6 +114,30 @@ public class PatchBaselineTests
         var thiNetSolution = xt.TransposeAndMultiply(xt).Solve(xt.TransposeAndMultiply(y));
         var thiNetExpected = Matrix<double>.Build.Dense(3, data.ConsumerWeights.ColumnCount, (i, k) => thiNetSolution[(i * Positions) + (k % Positions), k / Positions]);
         Assert.That(TestData.RelativeError(thiNet.ConsumerWeights, thiNetExpected), IsFinite.LessThan(1e-8));
+    }
+
+    [Test]
+    public void Too_few_patch_samples_refit_on_the_channel_statistics()
+    {
+        // 3 images x 10 locations = 30 patch samples for 3 kept channels x 9 positions = 27 unknowns: fewer than
+        // two per unknown, where the patch fit would interpolate the samples; the channel ridge refit runs instead.
+        var data = ConvLayerData.Create(6, 5, 3, seed: 23);
+        var request = data.Request(3);
+        var result = new ChannelPruningLayerPruner().Prune(request);
+        var channel = new RidgeRecomposer(MathNetNumericBackend.Instance).Recompose(
+            Embedding.Identity(data.ConsumerWeights, sparse: false), data.ConsumerWeights, data.ChannelStatistics, null, result.KeptChannels);
+        Assert.Multiple(() =>
+        {
+            Assert.That(TestData.RelativeError(result.ConsumerWeights, channel.ConsumerWeights), IsFinite.LessThan(1e-12));
+            Assert.That(result.RelativeOutputError, IsFinite.EqualTo(channel.RelativeOutputError, 1e-12));
+        });
+
+        // With enough samples (30 images) the patch rebuild runs, and its weights differ from the channel refit.
+        var more = ConvLayerData.Create(6, 5, 30, seed: 23);
+        var patchResult = new ChannelPruningLayerPruner().Prune(more.Request(3));
+        var channelRefit = new RidgeRecomposer(MathNetNumericBackend.Instance).Recompose(
+            Embedding.Identity(more.ConsumerWeights, sparse: false), more.ConsumerWeights, more.ChannelStatistics, null, patchResult.KeptChannels);
+        Assert.That(TestData.RelativeError(patchResult.ConsumerWeights, channelRefit.ConsumerWeights), IsFinite.GreaterThan(1e-6));
     }
 
     [Test]
