@@ -171,7 +171,7 @@ internal static class ImageNetResNet18Results
                 : "none recorded yet."));
         md.AppendLine("Targets these groups cannot reach with 16-channel widths are note rows. The latency ratio is ONNX Runtime's (default");
         md.AppendLine("settings, batch 1) for the two files written by `OnnxModel.Save`, timed alternately on a shared, loaded machine: indicative.");
-        md.AppendLine("Pruning times are wall-clock seconds on that machine, whose load changed during the run (several helpers' jobs):");
+        md.AppendLine("Pruning times are wall-clock seconds on that machine, whose load changed during the run (other jobs):");
         md.AppendLine("they compare only rows pruned at the same time, not rows of different commands.");
         md.AppendLine();
         AppendScope(md, records, info);
@@ -262,7 +262,7 @@ internal static class ImageNetResNet18Results
                 var drop = (reference - r.ProbeAccuracy!.Value) * 100;
                 var met = drop <= points && (maxError is null || r.FeatureError <= maxError);
                 return string.Create(c,
-                    $"LDRF at {target:0.##}x: probe {Percent(r.ProbeAccuracy)}, {drop:F2} points below the unpruned (goal: within {points:0}){(maxError is double m ? $", feature error {r.FeatureError:F3} (goal: at most {m:0.00})" : "")}: **{(met ? "met" : "missed")}**");
+                    $"LDRF at {target:0.##}x: probe {Percent(r.ProbeAccuracy)}, {Math.Abs(drop):F2} points {(drop >= 0 ? "below" : "above")} the unpruned (goal: within {points:0} below){(maxError is double m ? $", feature error {r.FeatureError:F3} (goal: at most {m:0.00})" : "")}: **{(met ? "met" : "missed")}**");
             }
 
             md.AppendLine(c, $"- {count:N0} calibration images: {Within(2, 1, 0.15)}; {Within(3, 2, null)}.");
