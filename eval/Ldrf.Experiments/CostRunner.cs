@@ -117,7 +117,8 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
 
     /// <summary>
     /// The forward floor of a Prune call (issue: at most 3x of it): one pass of the original and one of the pruned
-    /// network over every calibration batch, at the same batch size, without gradients.
+    /// network over every calibration batch, at the same batch size, without gradients and without a warm-up pass (as
+    /// the issue defines it; the first batch of each includes libtorch's kernel set-up).
     /// </summary>
     private static TimeSpan Floor(nn.Module<Tensor, Tensor> original, nn.Module<Tensor, Tensor> pruned, List<Tensor> batches)
     {

@@ -396,7 +396,8 @@ internal static class ResultWriter
         md.AppendLine("accumulates the layer statistics; decomposition, selection and recomposition are the core's, per layer; `other` is the");
         md.AppendLine("rest of the `Prune` call (reading and folding the network, building the pruned-so-far network before each layer,");
         md.AppendLine("FLOPs counts). The floor is one forward pass of the original and one of the pruned network over the same calibration");
-        md.AppendLine("batches, timed right after pruning in the same process; the goal is a total of at most 3x the floor. Peak memory is the");
+        md.AppendLine("batches, timed right after pruning in the same process without a warm-up pass (each network's first batch includes");
+        md.AppendLine("libtorch's kernel set-up, so the floor is a little high); the goal is a total of at most 3x the floor. Peak memory is the");
         md.AppendLine("process's peak resident set during the `Prune` call (Linux VmHWM, reset before the network is built; the latencies");
         md.AppendLine("are measured afterwards), with the caller's network, the calibration cache and the statistics; in brackets the");
         md.AppendLine("resident set when the network was about to be built (data loaded, memory of earlier runs not returned). Latency: the");
