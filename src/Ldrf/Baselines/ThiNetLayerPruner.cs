@@ -26,7 +26,8 @@ namespace Ldrf.Baselines;
 /// Reconstruction, as in the paper (§3.3): one scale per survivor, w = argmin ‖y − Σ_{c∈S} w_c x′_c‖² + λ‖w‖²
 /// = (K_SS + λI)⁻¹ b_S with λ = ridgeScale · tr(K_SS)/|S|, so M′[i, :] = w_i M[S_i, :]. Channels that never
 /// contribute (K_cc = 0) keep the scale 1. With <see cref="RebuildFilters"/> the survivors' filters are instead
-/// refitted by full least squares over their patches, as <see cref="ChannelPruningLayerPruner"/> does.
+/// refitted by full least squares over their patches, as <see cref="ChannelPruningLayerPruner"/> does (on the channel
+/// statistics where there are fewer than 2 patch samples per unknown).
 /// </para>
 /// <para>
 /// <see cref="LayerPruningResult.RelativeOutputError"/> is the consumer's true output error on the sampled

@@ -132,6 +132,12 @@ public class PatchBaselineTests
             Assert.That(result.RelativeOutputError, IsFinite.EqualTo(channel.RelativeOutputError, 1e-12));
         });
 
+        // ThiNet's filter rebuild is the same patch solve and falls back the same way.
+        var thiNet = new ThiNetLayerPruner(rebuildFilters: true).Prune(request);
+        var thiNetChannel = new RidgeRecomposer(MathNetNumericBackend.Instance).Recompose(
+            Embedding.Identity(data.ConsumerWeights, sparse: false), data.ConsumerWeights, data.ChannelStatistics, null, thiNet.KeptChannels);
+        Assert.That(TestData.RelativeError(thiNet.ConsumerWeights, thiNetChannel.ConsumerWeights), IsFinite.LessThan(1e-12));
+
         // With enough samples (30 images) the patch rebuild runs, and its weights differ from the channel refit.
         var more = ConvLayerData.Create(6, 5, 30, seed: 23);
         var patchResult = new ChannelPruningLayerPruner().Prune(more.Request(3));
