@@ -41,6 +41,9 @@ internal sealed record ExperimentSettings
     /// <summary>Recovery epochs over each of <see cref="RecoveryImages"/>, the same for every method (the library's other recovery defaults apply).</summary>
     public int RecoveryEpochs { get; init; } = 1;
 
+    /// <summary>The recovery's learning rate, the same for every method (null: the library's default).</summary>
+    public double? RecoveryLearningRate { get; init; }
+
     /// <summary>The test accuracy along each recovery run is measured before the first step, every this many steps and after the last.</summary>
     public int RecoveryEvery { get; init; } = 25;
 
@@ -102,7 +105,7 @@ internal sealed record ExperimentSettings
 
     public const string Usage =
         "usage: Ldrf.Experiments [--model vgg|resnet|mobilenet|resnet18-imagenet [--probe-images N]] [--checkpoint PATH] [--speedups 2,3,5] [--methods id,id] [--calibration 500] [--test-images N] [--finetune-images 2000]\n" +
-        "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--recovery [--recovery-images all,2000] [--recovery-epochs 1] [--recovery-every 25]\n" +
+        "                        [--finetune-epochs 1] [--finetune-lr 0.001] [--recovery [--recovery-images all,2000] [--recovery-epochs 1] [--recovery-lr 1e-4] [--recovery-every 25]\n" +
         "                        [--recovery-test-images 2000]] [--latency-runs 20] [--seed 1] [--threads 2]\n" +
         "                        [--capacity-threshold 0.999] [--memory 1000,8000] [--cost vgg16,resnet50 [--state-dict FILE]] [--convolution-widths] [--out docs/results] [--markdown docs/results.md|none]\n" +
         "                        [--readme README.md|none] [--regenerate]\n" +
@@ -155,6 +158,7 @@ internal sealed record ExperimentSettings
                     "--recovery" => s with { Recovery = true },
                     "--recovery-images" => s with { RecoveryImages = [.. Next().Split(',').Select(t => t == "all" ? (int?)null : Count(t))] },
                     "--recovery-epochs" => s with { RecoveryEpochs = Count(Next()) },
+                    "--recovery-lr" => s with { RecoveryLearningRate = Number(Next()) },
                     "--recovery-every" => s with { RecoveryEvery = Count(Next()) },
                     "--recovery-test-images" => s with { RecoveryTestImages = Count(Next()) },
                     "--seed" => s with { Seed = int.Parse(Next(), CultureInfo.InvariantCulture) },
