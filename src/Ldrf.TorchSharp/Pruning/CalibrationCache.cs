@@ -17,8 +17,8 @@ internal sealed class CalibrationCache : IDisposable
     private readonly Func<int, long> _bytesAt;
     private readonly Device _device;
     private readonly ScalarType _dtype;
-    private Tensor[]? _original;
-    private Tensor[]? _pruned;
+    private Tensor?[]? _original;
+    private Tensor?[]? _pruned;
 
     /// <param name="batches">The calibration batches (the caller's; never disposed here).</param>
     /// <param name="limitBytes">The most both networks' cached activations may take together.</param>
@@ -47,24 +47,58 @@ internal sealed class CalibrationCache : IDisposable
     /// <remarks>Call inside a dispose scope: at position 0 the batch is converted to the networks' type and device there.</remarks>
     public (Tensor Original, Tensor Pruned) Inputs(int b)
     {
+        if (Position == int.MaxValue)
+        {
+            throw new InvalidOperationException("The calibration cache was left part-way through a move that failed.");
+        }
+
         if (_original is null || _pruned is null)
         {
             var x = _batches[b].to(_dtype, _device);
             return (x, x);
         }
 
-        return (_original[b], _pruned[b]);
+        return (_original[b]!, _pruned[b]!);
     }
 
-    /// <summary>Holds <paramref name="original"/> and <paramref name="pruned"/> (one per batch, now owned here) as the inputs at <paramref name="position"/>.</summary>
-    public void MoveTo(int position, Tensor[] original, Tensor[] pruned)
+    /// <summary>
+    /// Moves the cache to <paramref name="position"/>: <paramref name="advance"/> computes batch b's activations there
+    /// (both networks', now owned here) from <see cref="Inputs"/>(b), and each batch's activations at the old position are
+    /// released as soon as its new ones exist, so the move holds one position's activations and one batch of the other,
+    /// never both positions whole (VGG-16's first activations alone take 1.4 GB for 56 images).
+    /// </summary>
+    /// <remarks>When <paramref name="advance"/> throws (cancellation, say), the cache is emptied and unusable: pruning stops.</remarks>
+    public void MoveTo(int position, Func<int, (Tensor Original, Tensor Pruned)> advance)
     {
         if (position <= Position)
         {
             throw new InvalidOperationException($"The calibration cache is at position {Position} and cannot move back to {position}.");
         }
 
-        Dispose();
+        var original = new Tensor?[_batches.Count];
+        var pruned = new Tensor?[_batches.Count];
+        try
+        {
+            for (var b = 0; b < _batches.Count; b++)
+            {
+                (original[b], pruned[b]) = advance(b);
+                if (_original is not null && _pruned is not null)
+                {
+                    _original[b]?.Dispose();
+                    _pruned[b]?.Dispose();
+                    (_original[b], _pruned[b]) = (null, null);
+                }
+            }
+        }
+        catch
+        {
+            Dispose(original);
+            Dispose(pruned);
+            Dispose();
+            Position = int.MaxValue;
+            throw;
+        }
+
         (_original, _pruned, Position) = (original, pruned, position);
     }
 

@@ -155,28 +155,15 @@ internal sealed class GraphStatistics : IDisposable
 
         var name = _graph.Folded.Nodes[cut].Name;
         var from = CachedNode;
-        var movedOriginal = new Tensor[_cache.BatchCount];
-        var movedPruned = new Tensor[_cache.BatchCount];
-        try
+        _cache.MoveTo(cut + 1, b =>
         {
-            for (var b = 0; b < _cache.BatchCount; b++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                using var noGrad = no_grad();
-                var (x0, x1) = _cache.Inputs(b);
-                movedOriginal[b] = Owned(original.RunFrom(from, x0, [name])[name], x0).DetachFromDisposeScope();
-                movedPruned[b] = Owned(pruned.RunFrom(from, x1, [name])[name], x1).DetachFromDisposeScope();
-            }
-        }
-        catch
-        {
-            CalibrationCache.Dispose(movedOriginal);
-            CalibrationCache.Dispose(movedPruned);
-            throw;
-        }
-
-        _cache.MoveTo(cut + 1, movedOriginal, movedPruned);
+            cancellationToken.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var (x0, x1) = _cache.Inputs(b);
+            return (Owned(original.RunFrom(from, x0, [name])[name], x0).DetachFromDisposeScope(),
+                Owned(pruned.RunFrom(from, x1, [name])[name], x1).DetachFromDisposeScope());
+        });
     }
 
     // A node may pass its input on as it is (dropout, identity): the cache then needs its own tensor.
