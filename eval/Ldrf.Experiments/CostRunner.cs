@@ -89,6 +89,10 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
         using var images = cat(batches, 0);
         var batch1 = LatencyRecord.From(LatencyProbe.Compare(network, result.Network, images.narrow(0, 0, 1), settings.LatencyRuns));
         var batch32 = LatencyRecord.From(LatencyProbe.Compare(network, result.Network, images.narrow(0, 0, Math.Min(32, images.shape[0])), settings.LatencyRuns));
+        using var one = images.narrow(0, 0, 1);
+        using var many = images.narrow(0, 0, Math.Min(32, images.shape[0]));
+        var layerLatencies = LayerLatency.Measure(network, result.Network, one, settings.LatencyRuns)
+            .Concat(LayerLatency.Measure(network, result.Network, many, settings.LatencyRuns)).ToList();
         return new CostRecord
         {
             Model = model.Title,
@@ -109,6 +113,7 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
             FloorSeconds = floor.TotalSeconds,
             Batch1 = batch1,
             Batch32 = batch32,
+            LayerLatencies = layerLatencies,
             Layers = [.. report.Layers.Where(l => l.DecompositionTime is not null).Select(l => new CostLayerRecord(
                 l.Path, l.ChannelsBefore, l.ChannelsAfter, l.CalibrationTime?.TotalSeconds ?? 0, l.DecompositionTime.GetValueOrDefault().TotalSeconds,
                 l.SelectionTime.GetValueOrDefault().TotalSeconds, l.RecompositionTime.GetValueOrDefault().TotalSeconds, l.RelativeEmbeddingError))],

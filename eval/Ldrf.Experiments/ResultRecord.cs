@@ -132,6 +132,9 @@ internal sealed record CostRecord
 
     public required IReadOnlyList<CostLayerRecord> Layers { get; init; }
 
+    /// <summary>Each Conv2d and Linear of both networks timed alone, at batch 1 and at batch 32 (null in runs before they were measured).</summary>
+    public IReadOnlyList<LayerLatencyRecord>? LayerLatencies { get; init; }
+
     /// <summary>What the total spends outside the four stages: reading the network, rebuilding it, FLOPs counts.</summary>
     public double OtherSeconds => TotalSeconds - CalibrationSeconds - DecompositionSeconds - SelectionSeconds - RecompositionSeconds;
 }
@@ -144,6 +147,17 @@ internal sealed record LatencyRecord(double BeforeMilliseconds, double AfterMill
     public static LatencyRecord From(Ldrf.TorchSharp.Pruning.LatencyResult r) => new(
         r.Before.TotalMilliseconds, r.After.TotalMilliseconds, r.BeforeQuartiles.Lower.TotalMilliseconds, r.BeforeQuartiles.Upper.TotalMilliseconds,
         r.AfterQuartiles.Lower.TotalMilliseconds, r.AfterQuartiles.Upper.TotalMilliseconds);
+}
+
+/// <summary>
+/// One Conv2d or Linear of a <see cref="CostRecord"/>'s networks timed alone on its own input (<see cref="LayerLatency"/>):
+/// FLOPs per image and median milliseconds per batch of the original's and the pruned network's layer.
+/// </summary>
+internal sealed record LayerLatencyRecord(string Path, string Kind, int Batch, long FlopsBefore, long FlopsAfter, double BeforeMilliseconds, double AfterMilliseconds)
+{
+    public double FlopsRatio => (double)FlopsBefore / FlopsAfter;
+
+    public double Ratio => BeforeMilliseconds / AfterMilliseconds;
 }
 
 /// <summary>One pruned layer of a <see cref="CostRecord"/>.</summary>

@@ -427,7 +427,52 @@ internal static class ResultWriter
                 md.AppendLine(c,
                     $"| `{l.Path}` | {l.ChannelsBefore} -> {l.ChannelsAfter} | {Seconds(l.CalibrationSeconds)} | {Seconds(l.DecompositionSeconds)} | {Seconds(l.SelectionSeconds)} | {Seconds(l.RecompositionSeconds)} | {(l.RelativeEmbeddingError is double e ? e.ToString("F3", c) : "-")} |");
             }
+
+            AppendLayerLatencies(md, r);
         }
+    }
+
+    // Where the realized speed-up goes: each Conv2d and Linear timed alone, beside its FLOPs ratio, and the rest of the pass.
+    private static void AppendLayerLatencies(StringBuilder md, CostRecord r)
+    {
+        if (r.LayerLatencies is not { Count: > 0 } layers)
+        {
+            return;
+        }
+
+        var c = CultureInfo.InvariantCulture;
+        var batches = layers.Select(l => l.Batch).Distinct().Order().ToList();
+        md.AppendLine();
+        md.AppendLine(c, $"### {r.Model} to {r.TargetSpeedup:0.##}x, latency per layer");
+        md.AppendLine();
+        md.AppendLine("Each Conv2d and Linear of the original and of the pruned network timed alone on its own input (captured from one pass");
+        md.AppendLine("over the same images), the two alternately, median of the timed rounds; milliseconds per batch. `rest` is the whole");
+        md.AppendLine("pass's median (the table above) minus the layers' sum: activations, pooling, batch norms (the pruned network has them");
+        md.AppendLine("folded into its convolutions), additions and the memory traffic between layers; negative when the layers timed alone");
+        md.AppendLine("add up to more than the whole pass, which is the timings' noise (the layers' and the whole pass's are separate runs).");
+        md.AppendLine();
+        foreach (var batch in batches)
+        {
+            var rows = layers.Where(l => l.Batch == batch).ToList();
+            var whole = batch == 1 ? r.Batch1 : r.Batch32;
+            var (before, after) = (rows.Sum(l => l.BeforeMilliseconds), rows.Sum(l => l.AfterMilliseconds));
+            var flops = (double)rows.Sum(l => l.FlopsBefore) / rows.Sum(l => l.FlopsAfter);
+            md.AppendLine(c, $"- batch {batch}: the layers take {before:F1} ms of the original's {Milliseconds(whole?.BeforeMilliseconds)} and {after:F1} ms of the pruned network's {Milliseconds(whole?.AfterMilliseconds)}; their summed latency ratio is {Ratio(before / after)} against a FLOPs ratio of {Ratio(flops)}{(whole is null ? "" : string.Create(c, $"; rest {whole.BeforeMilliseconds - before:F1} ms -> {whole.AfterMilliseconds - after:F1} ms"))}.");
+        }
+
+        md.AppendLine();
+        md.AppendLine("| layer | type | FLOPs ratio | " + string.Join(" | ", batches.Select(b => $"batch {b}: original, pruned | latency ratio, batch {b}")) + " |");
+        md.AppendLine("|---|---|---|" + string.Concat(batches.Select(_ => "---|---|")));
+        foreach (var path in layers.Select(l => l.Path).Distinct())
+        {
+            var first = layers.First(l => l.Path == path);
+            var cells = batches.Select(b => layers.FirstOrDefault(l => l.Path == path && l.Batch == b) is { } l
+                ? string.Create(c, $"{l.BeforeMilliseconds:F2} ms, {l.AfterMilliseconds:F2} ms | {Ratio(l.Ratio)}")
+                : "- | -");
+            md.AppendLine(c, $"| `{path}` | {first.Kind} | {Ratio(first.FlopsRatio)} | {string.Join(" | ", cells)} |");
+        }
+
+        static string Milliseconds(double? ms) => ms is double v ? string.Create(CultureInfo.InvariantCulture, $"{v:F1} ms") : "-";
     }
 
     // libtorch's float32 CPU convolution by input width: one column per ONEDNN_MAX_CPU_ISA the harness ran with.

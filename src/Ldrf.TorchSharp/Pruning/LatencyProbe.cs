@@ -28,25 +28,32 @@ internal static class LatencyProbe
     /// The median time (and quartiles) of one forward pass of each network over <paramref name="x"/>, the two run
     /// alternately after 2 warm-up rounds (also the harness's latency columns).
     /// </summary>
-    public static LatencyResult Compare(nn.Module<Tensor, Tensor> original, nn.Module<Tensor, Tensor> pruned, Tensor x, int runs)
+    public static LatencyResult Compare(nn.Module<Tensor, Tensor> original, nn.Module<Tensor, Tensor> pruned, Tensor x, int runs) =>
+        Compare(() => original.forward(x), () => pruned.forward(x), (int)x.shape[0], runs);
+
+    /// <summary>
+    /// The median time (and quartiles) of <paramref name="original"/> and <paramref name="pruned"/> (one forward pass each,
+    /// over <paramref name="batch"/> images; each run inside its own dispose scope), run alternately after 2 warm-up rounds.
+    /// </summary>
+    public static LatencyResult Compare(Func<Tensor> original, Func<Tensor> pruned, int batch, int runs)
     {
-        var (before, after) = Times(original, pruned, x, runs);
-        return new LatencyResult(before[runs / 2], after[runs / 2], (int)x.shape[0], Quartiles(before), Quartiles(after));
+        var (before, after) = Times(original, pruned, runs);
+        return new LatencyResult(before[runs / 2], after[runs / 2], batch, Quartiles(before), Quartiles(after));
     }
 
     private static (TimeSpan Lower, TimeSpan Upper) Quartiles(List<TimeSpan> sorted) => (sorted[(sorted.Count - 1) / 4], sorted[sorted.Count - 1 - ((sorted.Count - 1) / 4)]);
 
     // The two networks' passes alternate (in alternating order), so that other work on a shared machine slows
     // both alike instead of whichever happened to run during it; sorted times after 2 warm-up rounds.
-    private static (List<TimeSpan> First, List<TimeSpan> Second) Times(nn.Module<Tensor, Tensor> first, nn.Module<Tensor, Tensor> second, Tensor x, int runs)
+    private static (List<TimeSpan> First, List<TimeSpan> Second) Times(Func<Tensor> first, Func<Tensor> second, int runs)
     {
         using var noGrad = no_grad();
         var times = (First: new List<TimeSpan>(runs), Second: new List<TimeSpan>(runs));
-        TimeSpan Time(nn.Module<Tensor, Tensor> network)
+        static TimeSpan Time(Func<Tensor> pass)
         {
             using var scope = NewDisposeScope();
             var watch = Stopwatch.StartNew();
-            network.forward(x);
+            pass();
             return watch.Elapsed;
         }
 
