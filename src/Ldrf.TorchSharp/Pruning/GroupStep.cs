@@ -27,14 +27,17 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
     private readonly long _images = collector.Images;
     private readonly RidgeRecomposer _refit = new(new TorchNumericBackend());
 
+    // A consumer matrix this large (128 MB in float64) makes the group's core allocate gigabytes.
+    private const long LargeMatrixElements = 1L << 24;
+
     /// <summary>
     /// Prunes group <paramref name="j"/> of <paramref name="working"/> (the widths of the channel spaces pruned so far
     /// in <paramref name="widths"/>, updated here; the others have their original widths) to <paramref name="keep"/> channels, or to the width
     /// <paramref name="revise"/> gives from the group's statistics on the pruned-so-far network.
     /// </summary>
-    /// <returns>The layer pruner's result and the time the calibration took.</returns>
+    /// <returns>What the report keeps of the layer pruner's result, and the time the calibration took.</returns>
     /// <exception cref="InvalidOperationException">Activations are not finite, or the layer pruner returned a malformed result.</exception>
-    public (LayerPruningResult Result, TimeSpan CalibrationTime) Prune(
+    public GroupOutcome Prune(
         int j, GraphExecutor original, GraphModel working, Dictionary<int, int> widths,
         int keep, CancellationToken cancellationToken, Func<LayerPruningRequest, int>? revise = null)
     {
@@ -100,7 +103,15 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         }
 
         log.LayerPruned(result, channels);
-        return (result, calibrationTime);
+        if ((long)consumerWeights.RowCount * consumerWeights.ColumnCount >= LargeMatrixElements)
+        {
+            // A huge group's core leaves gigabytes of float64 matrices behind (VGG-16's features.28: 0.8 GB each), which
+            // the GC would otherwise return only when its budget next runs out, in the middle of the next group: collected
+            // now, the next group reuses that memory instead of adding to it (VGG-16 5x: about 0.7 GB lower peak, over a few runs).
+            GC.Collect();
+        }
+
+        return GroupOutcome.Of(result, calibrationTime);
     }
 
     // The consumers of one class stand side by side in its matrix: each takes its own columns (out · Group, its outputs

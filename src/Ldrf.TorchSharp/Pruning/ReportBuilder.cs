@@ -3,6 +3,19 @@ using Ldrf.TorchSharp.Complexity;
 
 namespace Ldrf.TorchSharp.Pruning;
 
+/// <summary>
+/// What the report keeps of one pruned group: the layer pruner's measurements and the calibration time, without its
+/// weights (a VGG-16 group's new consumer weights are hundreds of MB, applied to the graph as soon as they exist).
+/// </summary>
+internal sealed record GroupOutcome(
+    int? ValidCapacity, double? RelativeEmbeddingError, double RelativeOutputError, TimeSpan CalibrationTime,
+    TimeSpan? DecompositionTime, TimeSpan? SelectionTime, TimeSpan? RecompositionTime)
+{
+    public static GroupOutcome Of(LayerPruningResult result, TimeSpan calibrationTime) => new(
+        result.ValidCapacity, result.RelativeEmbeddingError, result.RelativeOutputError, calibrationTime,
+        result.DecompositionTime, result.SelectionTime, result.RecompositionTime);
+}
+
 /// <summary>What the output check on held-out images found.</summary>
 internal sealed record OutputCheckResult(int HeldOutImages, double RelativeError, string? Defect);
 
@@ -11,7 +24,7 @@ internal static class ReportBuilder
 {
     public static PruningReport Build(
         GraphModel original, GraphModel pruned, ChannelGroups groups, ComplexityReport before, ComplexityReport after,
-        Dictionary<string, LayerPruningResult> results, Dictionary<string, TimeSpan> calibrationTimes, NetworkPruningOptions options, int calibrationImages,
+        Dictionary<string, GroupOutcome> outcomes, NetworkPruningOptions options, int calibrationImages,
         LatencyResult? latency, OutputCheckResult check, IReadOnlyList<string> warnings)
     {
         var rows = new List<LayerReport>();
@@ -27,8 +40,7 @@ internal static class ReportBuilder
             // A batch norm folded into this layer read it and is gone from the pruned graph.
             var bnParameters = original.Consumers(node.Name).Where(c => c.Op is BatchNorm2dSpec && !kept.Contains(c.Name)).Sum(c => before[c.Name].Parameters);
             var prunedSpec = pruned[node.Name].Op;
-            results.TryGetValue(spec.Path, out var result);
-            calibrationTimes.TryGetValue(spec.Path, out var calibrationTime);
+            outcomes.TryGetValue(spec.Path, out var result);
             rows.Add(new LayerReport
             {
                 Path = spec.Path,
@@ -42,7 +54,7 @@ internal static class ReportBuilder
                 FlopsAfter = after[spec.Path].Flops,
                 ParametersBefore = before[spec.Path].Parameters + bnParameters,
                 ParametersAfter = after[spec.Path].Parameters,
-                CalibrationTime = result is null ? null : calibrationTime,
+                CalibrationTime = result?.CalibrationTime,
                 DecompositionTime = result?.DecompositionTime,
                 SelectionTime = result?.SelectionTime,
                 RecompositionTime = result?.RecompositionTime,

@@ -121,7 +121,7 @@ public sealed class TorchSharpPruner
         var prunable = PrunableGraph.Create(folded, folded.Shapes(imageShape, nameof(calibrationBatches)), imageShape, device, dtype, nameof(network));
         log.Groups(prunable.Analysis.Groups);
         using var working = folded.Clone();
-        var (results, calibrationTimes) = PruneGroups(prunable, working, split.Statistics, options, defect, log, progress, cancellationToken);
+        var outcomes = PruneGroups(prunable, working, split.Statistics, options, defect, log, progress, cancellationToken);
 
         progress?.Report(new PruningProgress(PruningStage.PruningLayer, null, prunable.Groups.Count, prunable.Groups.Count));
         var pruned = working.Build(device, dtype);
@@ -150,7 +150,7 @@ public sealed class TorchSharpPruner
                 }
             }
 
-            var report = ReportBuilder.Build(original, working, prunable.Analysis, complexityBefore, complexityAfter, results, calibrationTimes, options,
+            var report = ReportBuilder.Build(original, working, prunable.Analysis, complexityBefore, complexityAfter, outcomes, options,
                 (int)split.Statistics.Sum(b => b.shape[0]), latency, new OutputCheckResult(split.HeldOutCount, heldOutError, defect), log.Warnings);
             progress?.Report(new PruningProgress(PruningStage.Completed, null, prunable.Groups.Count, prunable.Groups.Count));
             return new PruningResult(pruned.Network, report);
@@ -165,7 +165,7 @@ public sealed class TorchSharpPruner
 
     // Plans the widths and prunes the groups front to back into `working`. The original network (batch norms folded)
     // and the calibration cache live only as long as this loop.
-    private (Dictionary<string, LayerPruningResult> Results, Dictionary<string, TimeSpan> CalibrationTimes) PruneGroups(
+    private Dictionary<string, GroupOutcome> PruneGroups(
         PrunableGraph graph, GraphModel working, List<Tensor> batches, NetworkPruningOptions options, string? defect,
         PruningLog log, IProgress<PruningProgress>? progress, CancellationToken cancellationToken)
     {
@@ -183,8 +183,7 @@ public sealed class TorchSharpPruner
         using var collector = new GraphStatistics(graph, batches, options.CalibrationCacheBytes, defect, original.Executor);
         var step = new GroupStep(_layerPruner, graph, collector, options, log);
         var widths = new Dictionary<int, int>();
-        var results = new Dictionary<string, LayerPruningResult>(StringComparer.Ordinal);
-        var calibrationTimes = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
+        var outcomes = new Dictionary<string, GroupOutcome>(StringComparer.Ordinal);
 
         // A target of 1 prunes nothing: the network comes back as it is (batch norms folded), weights unrefitted.
         var noOp = options.TargetFlopsReduction is 1.0;
@@ -193,10 +192,10 @@ public sealed class TorchSharpPruner
             cancellationToken.ThrowIfCancellationRequested();
             var name = graph.Names[j];
             progress?.Report(new PruningProgress(PruningStage.PruningLayer, name, j, graph.Groups.Count));
-            (results[name], calibrationTimes[name]) = step.Prune(j, original.Executor, working, widths, plan.KeepCounts[name], cancellationToken,
+            outcomes[name] = step.Prune(j, original.Executor, working, widths, plan.KeepCounts[name], cancellationToken,
                 plan.Reviser is { } reviser ? request => reviser.Revise(request, cancellationToken) : null);
         }
 
-        return (results, calibrationTimes);
+        return outcomes;
     }
 }
