@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Ldrf.Onnx;
 using Ldrf.Samples.Common.Data;
 using Ldrf.Samples.Common.Reporting;
 using Ldrf.TorchSharp.Pruning;
@@ -93,6 +94,7 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
         using var many = images.narrow(0, 0, Math.Min(32, images.shape[0]));
         var layerLatencies = LayerLatency.Measure(network, result.Network, one, settings.LatencyRuns)
             .Concat(LayerLatency.Measure(network, result.Network, many, settings.LatencyRuns)).ToList();
+        var (ort1, ort32) = OnnxRuntimeLatencies(network, result.Network, one, many);
         return new CostRecord
         {
             Model = model.Title,
@@ -114,6 +116,8 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
             Batch1 = batch1,
             Batch32 = batch32,
             LayerLatencies = layerLatencies,
+            OrtBatch1 = ort1,
+            OrtBatch32 = ort32,
             Layers = [.. report.Layers.Where(l => l.DecompositionTime is not null).Select(l => new CostLayerRecord(
                 l.Path, l.ChannelsBefore, l.ChannelsAfter, l.CalibrationTime?.TotalSeconds ?? 0, l.DecompositionTime.GetValueOrDefault().TotalSeconds,
                 l.SelectionTime.GetValueOrDefault().TotalSeconds, l.RecompositionTime.GetValueOrDefault().TotalSeconds, l.RelativeEmbeddingError))],
@@ -139,6 +143,25 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
         }
 
         return watch.Elapsed;
+    }
+
+    // Both networks written with OnnxModel.Save and timed in ONNX Runtime at batch 1 and 32 (the files are deleted after).
+    private (LatencyRecord Batch1, LatencyRecord Batch32) OnnxRuntimeLatencies(nn.Module<Tensor, Tensor> original, nn.Module<Tensor, Tensor> pruned, Tensor one, Tensor many)
+    {
+        var folder = Directory.CreateTempSubdirectory("ldrf-cost-");
+        try
+        {
+            var (originalFile, prunedFile) = (Path.Combine(folder.FullName, "original.onnx"), Path.Combine(folder.FullName, "pruned.onnx"));
+            long[] imageShape = [.. one.shape.Skip(1)];
+            OnnxModel.Save(original, originalFile, imageShape);
+            OnnxModel.Save(pruned, prunedFile, imageShape);
+            return (LatencyRecord.From(OrtLatency.Compare(originalFile, prunedFile, one, settings.LatencyRuns)),
+                LatencyRecord.From(OrtLatency.Compare(originalFile, prunedFile, many, settings.LatencyRuns)));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
     }
 
     /// <summary>N x 1 x 28 x 28 normalized images as N x 3 x 224 x 224 (bilinear, the gray value in every channel).</summary>

@@ -185,7 +185,8 @@ internal sealed class ImageNetResNet18Runner(ExperimentSettings settings, string
             var (error, cosine) = Fidelity(features.narrow(0, 0, fidelityCount), referenceFeatures.narrow(0, 0, fidelityCount));
             var prunedFile = Path.Combine(exports, "pruned.onnx");
             OnnxModel.Save(network, prunedFile, s_imageShape);
-            var (originalMs, prunedMs) = OrtLatency(originalFile, prunedFile, latencyInput, settings.LatencyRuns);
+            var ort = OrtLatency.Compare(originalFile, prunedFile, latencyInput, settings.LatencyRuns);
+            var (originalMs, prunedMs) = (ort.Before.TotalMilliseconds, ort.After.TotalMilliseconds);
             var report = result.Report;
             return new ImageNetResNet18Record
             {
@@ -240,39 +241,6 @@ internal sealed class ImageNetResNet18Runner(ExperimentSettings settings, string
         ConsoleProgress.Done();
         log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{label}: {count} images in {watch.Elapsed.TotalSeconds:F0} s ({count / watch.Elapsed.TotalSeconds:F1} images/s)"));
         return result;
-    }
-
-    // Both files in ONNX Runtime with default session options, alternately, so that the load of a shared machine falls on both alike.
-    private static (double OriginalMilliseconds, double PrunedMilliseconds) OrtLatency(string original, string pruned, Tensor image, int runs)
-    {
-        var input = image.data<float>().ToArray();
-        using var a = new InferenceSession(original);
-        using var b = new InferenceSession(pruned);
-        var timesA = new List<double>();
-        var timesB = new List<double>();
-        for (var i = -1; i < runs; i++)
-        {
-            // The first pass of each warms up and is not counted.
-            var ta = Time(a, input);
-            var tb = Time(b, input);
-            if (i >= 0)
-            {
-                timesA.Add(ta);
-                timesB.Add(tb);
-            }
-        }
-
-        return (Median(timesA), Median(timesB));
-
-        static double Time(InferenceSession session, float[] input)
-        {
-            using var value = OrtValue.CreateTensorValueFromMemory(input, [1, .. s_imageShape]);
-            var watch = Stopwatch.StartNew();
-            using var results = session.Run(new RunOptions(), [session.InputMetadata.Keys.Single()], [value], [session.OutputMetadata.Keys.Single()]);
-            return watch.Elapsed.TotalMilliseconds;
-        }
-
-        static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
     }
 
     private static string PackageFile(string key) => typeof(ImageNetResNet18Runner).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()

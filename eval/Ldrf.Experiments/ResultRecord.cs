@@ -132,6 +132,12 @@ internal sealed record CostRecord
 
     public required IReadOnlyList<CostLayerRecord> Layers { get; init; }
 
+    /// <summary>Both networks written as ONNX files and timed in ONNX Runtime on one image (null in runs before it was measured).</summary>
+    public LatencyRecord? OrtBatch1 { get; init; }
+
+    /// <summary>The same on a batch of 32 images.</summary>
+    public LatencyRecord? OrtBatch32 { get; init; }
+
     /// <summary>Each Conv2d and Linear of both networks timed alone, at batch 1 and at batch 32 (null in runs before they were measured).</summary>
     public IReadOnlyList<LayerLatencyRecord>? LayerLatencies { get; init; }
 

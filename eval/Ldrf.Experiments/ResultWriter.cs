@@ -402,14 +402,15 @@ internal static class ResultWriter
         md.AppendLine("are measured afterwards), with the caller's network, the calibration cache and the statistics; in brackets the");
         md.AppendLine("resident set when the network was about to be built (data loaded, memory of earlier runs not returned). Latency: the");
         md.AppendLine("original over the pruned network's median time, the two timed alternately, with the quartiles of each in the last");
-        md.AppendLine("columns; the goal is a ratio of at least 0.9x the FLOPs ratio.");
+        md.AppendLine("columns; the goal is a ratio of at least 0.9x the FLOPs ratio. ONNX Runtime: both networks written with `OnnxModel.Save`");
+        md.AppendLine("and run in ONNX Runtime with default session options, timed the same way (\"-\": not measured in that run).");
         md.AppendLine();
-        md.AppendLine("| network | target | FLOPs ratio | params ratio | calibration images | total | floor | total / floor | calibration | decomposition | selection | recomposition | other | peak memory (at start) | latency ratio, batch 1 | latency ratio, batch 32 | batch 1: original, pruned (quartiles) | batch 32: original, pruned (quartiles) |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        md.AppendLine("| network | target | FLOPs ratio | params ratio | calibration images | total | floor | total / floor | calibration | decomposition | selection | recomposition | other | peak memory (at start) | latency ratio, batch 1 | latency ratio, batch 32 | batch 1: original, pruned (quartiles) | batch 32: original, pruned (quartiles) | ONNX Runtime latency ratio, batch 1 | ONNX Runtime latency ratio, batch 32 |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in records)
         {
             md.AppendLine(c,
-                $"| {r.Model} | {r.TargetSpeedup:0.##}x | {Ratio(r.FlopsRatio)} | {Ratio(r.ParametersRatio)} | {r.CalibrationImages} | {Seconds(r.TotalSeconds)} | {Seconds(r.FloorSeconds)} | {(r.FloorSeconds > 0 ? Ratio(r.TotalSeconds / r.FloorSeconds) : "-")} | {Seconds(r.CalibrationSeconds)} | {Seconds(r.DecompositionSeconds)} | {Seconds(r.SelectionSeconds)} | {Seconds(r.RecompositionSeconds)} | {Seconds(r.OtherSeconds)} | {r.PeakResidentMegabytes:F0} MB ({r.ResidentBeforeMegabytes:F0} MB) | {Ratio(r.Batch1?.Ratio)} | {Ratio(r.Batch32?.Ratio)} | {Quartiles(r.Batch1)} | {Quartiles(r.Batch32)} |");
+                $"| {r.Model} | {r.TargetSpeedup:0.##}x | {Ratio(r.FlopsRatio)} | {Ratio(r.ParametersRatio)} | {r.CalibrationImages} | {Seconds(r.TotalSeconds)} | {Seconds(r.FloorSeconds)} | {(r.FloorSeconds > 0 ? Ratio(r.TotalSeconds / r.FloorSeconds) : "-")} | {Seconds(r.CalibrationSeconds)} | {Seconds(r.DecompositionSeconds)} | {Seconds(r.SelectionSeconds)} | {Seconds(r.RecompositionSeconds)} | {Seconds(r.OtherSeconds)} | {r.PeakResidentMegabytes:F0} MB ({r.ResidentBeforeMegabytes:F0} MB) | {Ratio(r.Batch1?.Ratio)} | {Ratio(r.Batch32?.Ratio)} | {Quartiles(r.Batch1)} | {Quartiles(r.Batch32)} | {Ratio(r.OrtBatch1?.Ratio)} | {Ratio(r.OrtBatch32?.Ratio)} |");
         }
 
         static string Quartiles(LatencyRecord? l) => l is null ? "-" : string.Create(CultureInfo.InvariantCulture,

@@ -32,10 +32,11 @@ internal static class LatencyProbe
         Compare(() => original.forward(x), () => pruned.forward(x), (int)x.shape[0], runs);
 
     /// <summary>
-    /// The median time (and quartiles) of <paramref name="original"/> and <paramref name="pruned"/> (one forward pass each,
-    /// over <paramref name="batch"/> images; each run inside its own dispose scope), run alternately after 2 warm-up rounds.
+    /// The median time (and quartiles) of <paramref name="original"/> and <paramref name="pruned"/> (one pass each over
+    /// <paramref name="batch"/> images, each inside its own dispose scope and without gradients; a layer alone, or a
+    /// network in another runtime), run alternately after 2 warm-up rounds.
     /// </summary>
-    public static LatencyResult Compare(Func<Tensor> original, Func<Tensor> pruned, int batch, int runs)
+    public static LatencyResult Compare(Action original, Action pruned, int batch, int runs)
     {
         var (before, after) = Times(original, pruned, runs);
         return new LatencyResult(before[runs / 2], after[runs / 2], batch, Quartiles(before), Quartiles(after));
@@ -45,11 +46,11 @@ internal static class LatencyProbe
 
     // The two networks' passes alternate (in alternating order), so that other work on a shared machine slows
     // both alike instead of whichever happened to run during it; sorted times after 2 warm-up rounds.
-    private static (List<TimeSpan> First, List<TimeSpan> Second) Times(Func<Tensor> first, Func<Tensor> second, int runs)
+    private static (List<TimeSpan> First, List<TimeSpan> Second) Times(Action first, Action second, int runs)
     {
         using var noGrad = no_grad();
         var times = (First: new List<TimeSpan>(runs), Second: new List<TimeSpan>(runs));
-        static TimeSpan Time(Func<Tensor> pass)
+        static TimeSpan Time(Action pass)
         {
             using var scope = NewDisposeScope();
             var watch = Stopwatch.StartNew();
