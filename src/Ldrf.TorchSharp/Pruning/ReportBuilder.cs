@@ -40,24 +40,24 @@ internal static class ReportBuilder
             // A batch norm folded into this layer read it and is gone from the pruned graph.
             var bnParameters = original.Consumers(node.Name).Where(c => c.Op is BatchNorm2dSpec && !kept.Contains(c.Name)).Sum(c => before[c.Name].Parameters);
             var prunedSpec = pruned[node.Name].Op;
-            outcomes.TryGetValue(spec.Path, out var result);
+            outcomes.TryGetValue(spec.Path, out var outcome);
             rows.Add(new LayerReport
             {
                 Path = spec.Path,
                 Type = spec.TypeName,
                 ChannelsBefore = Channels(spec),
                 ChannelsAfter = Channels(prunedSpec),
-                ValidCapacity = result?.ValidCapacity,
-                RelativeEmbeddingError = result?.RelativeEmbeddingError,
-                RelativeOutputError = result?.RelativeOutputError,
+                ValidCapacity = outcome?.ValidCapacity,
+                RelativeEmbeddingError = outcome?.RelativeEmbeddingError,
+                RelativeOutputError = outcome?.RelativeOutputError,
                 FlopsBefore = before[spec.Path].Flops,
                 FlopsAfter = after[spec.Path].Flops,
                 ParametersBefore = before[spec.Path].Parameters + bnParameters,
                 ParametersAfter = after[spec.Path].Parameters,
-                CalibrationTime = result?.CalibrationTime,
-                DecompositionTime = result?.DecompositionTime,
-                SelectionTime = result?.SelectionTime,
-                RecompositionTime = result?.RecompositionTime,
+                CalibrationTime = outcome?.CalibrationTime,
+                DecompositionTime = outcome?.DecompositionTime,
+                SelectionTime = outcome?.SelectionTime,
+                RecompositionTime = outcome?.RecompositionTime,
             });
         }
 
