@@ -41,7 +41,7 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
             foreach (var target in settings.CostTargets(model))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                records.Add(RunOne(model, target, batches, cancellationToken));
+                records.Add(RunOne(model, target, calibration, batches, cancellationToken));
                 var r = records[^1];
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{model.Title} to {target}x: {r.TotalSeconds:F0} s = {r.TotalSeconds / r.FloorSeconds:F1}x the forward floor of {r.FloorSeconds:F1} s (calibration {r.CalibrationSeconds:F0}, decomposition {r.DecompositionSeconds:F0}, selection {r.SelectionSeconds:F0}, recomposition {r.RecompositionSeconds:F0}), peak {r.PeakResidentMegabytes:F0} MB ({r.PeakResidentMegabytes - r.ResidentBeforeMegabytes:F0} MB above the start); latency ratio {r.Batch1!.Ratio:F2}x at batch 1, {r.Batch32!.Ratio:F2}x at batch 32"));
@@ -50,7 +50,7 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
         }
     }
 
-    private CostRecord RunOne(ImageNetScaleModel model, double target, List<Tensor> batches, CancellationToken cancellationToken)
+    private CostRecord RunOne(ImageNetScaleModel model, double target, Tensor calibration, List<Tensor> batches, CancellationToken cancellationToken)
     {
         GC.Collect();
         var start = MemoryProbe.ResidentMegabytes();
@@ -87,11 +87,11 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
         var report = result.Report;
         log.WriteLine(report.ToString());
         var floor = Floor(network, result.Network, batches);
-        using var images = cat(batches, 0);
-        var batch1 = LatencyRecord.From(LatencyProbe.Compare(network, result.Network, images.narrow(0, 0, 1), settings.LatencyRuns));
-        var batch32 = LatencyRecord.From(LatencyProbe.Compare(network, result.Network, images.narrow(0, 0, Math.Min(32, images.shape[0])), settings.LatencyRuns));
-        using var one = images.narrow(0, 0, 1);
-        using var many = images.narrow(0, 0, Math.Min(32, images.shape[0]));
+        // Views of the first 32 calibration images and of the first one (no copy: at 1,024 images all of them are 0.6 GB).
+        using var many = calibration.narrow(0, 0, Math.Min(32, calibration.shape[0]));
+        using var one = calibration.narrow(0, 0, 1);
+        var batch1 = LatencyRecord.From(LatencyProbe.Compare(network, result.Network, one, settings.LatencyRuns));
+        var batch32 = LatencyRecord.From(LatencyProbe.Compare(network, result.Network, many, settings.LatencyRuns));
         var layerLatencies = LayerLatency.Measure(network, result.Network, one, settings.LatencyRuns)
             .Concat(LayerLatency.Measure(network, result.Network, many, settings.LatencyRuns)).ToList();
         var (ort1, ort32) = OnnxRuntimeLatencies(network, result.Network, one, many);
