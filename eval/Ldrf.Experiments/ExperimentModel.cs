@@ -15,15 +15,24 @@ internal sealed record ExperimentModel(
     string Id, string ResultsName, string Title, string CheckpointName, Func<string, nn.Module<Tensor, Tensor>> Load, IReadOnlyList<(double Target, double Points)> RecoveryGoals,
     string PrunedLayers = "")
 {
+    /// <summary>The width-allocation issue's goals: at each FLOPs reduction, the accuracy before fine-tuning LDRF with allocated widths should reach.</summary>
+    public IReadOnlyList<(double Target, double Accuracy)> AllocationGoals { get; init; } = [];
+
     public const string VggId = "vgg";
     public const string ResNetId = "resnet";
 
     /// <summary>The default: the VGG whose results are the first section of docs/results.md and the README headline.</summary>
-    public static readonly ExperimentModel Vgg = new(VggId, "fashion-mnist", "FashionMnistVgg", "fashion-mnist-vgg.bin", path => FashionMnistVgg.Load(path), [(3, 0.3), (5, 0.8)]);
+    public static readonly ExperimentModel Vgg = new(VggId, "fashion-mnist", "FashionMnistVgg", "fashion-mnist-vgg.bin", path => FashionMnistVgg.Load(path), [(3, 0.3), (5, 0.8)])
+    {
+        AllocationGoals = [(3, 0.928), (5, 0.920)],
+    };
 
     /// <summary>The small ResNet (basic blocks); the pruners prune the blocks' inner channels.</summary>
     public static readonly ExperimentModel ResNet = new(ResNetId, "fashion-mnist-resnet", "FashionMnistResNet", "fashion-mnist-resnet.bin", path => FashionMnistResNet.Load(path), [(3, 0.8)],
-        "output channels are the inner channels of the residual blocks (block outputs, shortcuts and the stem keep their widths)");
+        "output channels are the inner channels of the residual blocks (block outputs, shortcuts and the stem keep their widths)")
+    {
+        AllocationGoals = [(3, 0.905)],
+    };
 
     /// <summary>
     /// The small MobileNetV2-style graph network (inverted residual blocks, depthwise convolutions, a squeeze-excitation gate);

@@ -157,6 +157,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
             UseCapacityBounds = method.CapacityBounded,
             Allocation = method.Allocation,
             ReviseErrorCurves = method.ReviseCurves,
+            CurveScale = method.CurveScale,
             LatencyRuns = settings.LatencyRuns,
             Seed = settings.Seed,
         };

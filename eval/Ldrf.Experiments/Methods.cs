@@ -15,14 +15,17 @@ namespace Ldrf.Experiments;
 /// <param name="Create">A fresh layer pruner.</param>
 /// <param name="Allocation">How the widths are chosen: the shared uniform widths, or another allocation (issue 19's comparison).</param>
 /// <param name="ReviseCurves">With error curves: recompute each layer's curve on the pruned-so-far network when its turn comes (propagation).</param>
+/// <param name="CurveScale">With error curves: the layers' own scale, or the output's, measured by pruning each layer alone.</param>
 internal sealed record Method(
     string Id, string Name, string? Decomposition, bool CapacityBounded, Func<ILayerPruner> Create,
-    WidthAllocationKind Allocation = WidthAllocationKind.Uniform, bool ReviseCurves = false)
+    WidthAllocationKind Allocation = WidthAllocationKind.Uniform, bool ReviseCurves = false, ErrorCurveScale CurveScale = ErrorCurveScale.Layer)
 {
     /// <summary>The allocation's name in the results, null for the shared uniform widths.</summary>
     public string? AllocationName => Allocation switch
     {
         WidthAllocationKind.ErrorCurves when ReviseCurves => "error-curves-propagated",
+        WidthAllocationKind.ErrorCurves when CurveScale == ErrorCurveScale.OutputAtOneWidth => "output-scaled-curves",
+        WidthAllocationKind.ErrorCurves when CurveScale == ErrorCurveScale.OutputAtEveryWidth => "output-curves",
         WidthAllocationKind.ErrorCurves => "error-curves",
         WidthAllocationKind.GlobalMagnitude => "global-magnitude",
         _ => null,
@@ -43,7 +46,8 @@ internal static class Methods
     // and the width allocations: LDRF's error curves (with LDRF and with Channel Pruning reconstructing, so that
     // allocation and reconstruction are measured apart) and a global magnitude ranking with LDRF reconstructing.
     private static readonly string[] s_ablations =
-        [LdrfChannel, "ldrf-energy-selection", "ldrf-random-selection", "ldrf-l1-selection", "ldrf-error-curves", "ldrf-error-curves-propagated", "ldrf-response-aware-error-curves", "channel-pruning-error-curves", "ldrf-global-magnitude"];
+        [LdrfChannel, "ldrf-energy-selection", "ldrf-random-selection", "ldrf-l1-selection", "ldrf-error-curves", "ldrf-error-curves-propagated", "ldrf-response-aware-error-curves", "channel-pruning-error-curves", "ldrf-global-magnitude",
+         "ldrf-output-scaled-curves", "ldrf-output-curves"];
 
     public static string Check(string id) => s_ids.Contains(id) || s_ablations.Contains(id)
         ? id
@@ -81,6 +85,8 @@ internal static class Methods
             new("ldrf-response-aware-error-curves", "ldrf", "response-aware", false, () => Ldrf(EmbeddingKind.ResponseAware), WidthAllocationKind.ErrorCurves),
             new("channel-pruning-error-curves", "channel-pruning", null, false, () => BaselinePruners.Create(BaselineKind.ChannelPruning, baseline, backend), WidthAllocationKind.ErrorCurves),
             new("ldrf-global-magnitude", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.GlobalMagnitude),
+            new("ldrf-output-scaled-curves", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.ErrorCurves, CurveScale: ErrorCurveScale.OutputAtOneWidth),
+            new("ldrf-output-curves", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.ErrorCurves, CurveScale: ErrorCurveScale.OutputAtEveryWidth),
         };
         return settings.Methods is null ? [.. all.Where(m => s_ids.Contains(m.Id))] : [.. all.Where(m => settings.Methods.Contains(m.Id))];
     }

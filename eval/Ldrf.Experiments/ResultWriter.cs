@@ -231,7 +231,10 @@ internal static class ResultWriter
                 md.AppendLine("the `channel-pruning` row with these widths measures the allocation apart from LDRF's reconstruction) or");
                 md.AppendLine("`global-magnitude` (one global ranking of all channels by filter magnitude, as global magnitude pruning chooses them);");
                 md.AppendLine("`error-curves-propagated` recomputes each layer's curve on the pruned-so-far network when its turn comes and");
-                md.AppendLine("re-allocates the rest (the one-pass curves see only the original network).");
+                md.AppendLine("re-allocates the rest (the one-pass curves see only the original network); `output-curves` replaces each layer's");
+                md.AppendLine("curve by the squared relative output error of the network with that layer alone pruned, measured at every allowed");
+                md.AppendLine("width, and `output-scaled-curves` scales each layer's own curve to the output error measured at its uniform width");
+                md.AppendLine("(both put the layers on the output's scale instead of weighing them alike).");
                 md.AppendLine("The headline compares uniform rows only; the widths each allocation chose are plotted below the table.");
                 md.AppendLine();
             }
@@ -253,6 +256,7 @@ internal static class ResultWriter
             {
                 md.AppendLine();
                 md.AppendLine(c, $"![kept channels of each prunable layer under each width allocation]({relative}/{name}-widths.png)");
+                AppendAllocationGoals(md, model, records);
             }
 
             if (recovery)
@@ -374,6 +378,38 @@ internal static class ResultWriter
         }
 
         md.AppendLine();
+    }
+
+    // The width-allocation goals (before fine-tuning): at each target, the best LDRF row with allocated widths against
+    // the goal and against LDRF's uniform widths; a target no allocation reached is reported with the pruner's reason.
+    private static void AppendAllocationGoals(StringBuilder md, ExperimentModel model, IReadOnlyList<ResultRecord> records)
+    {
+        if (model.AllocationGoals.Count == 0)
+        {
+            return;
+        }
+
+        var c = CultureInfo.InvariantCulture;
+        md.AppendLine();
+        md.AppendLine("Goals of the width allocation, accuracy before fine-tuning (computed from the records):");
+        md.AppendLine();
+        foreach (var (target, goal) in model.AllocationGoals)
+        {
+            var line = string.Create(c, $"**{target:0.##}x at {Percent(goal)} or more**");
+            var atTarget = records.Where(r => r.TargetSpeedup == target && r.Method == "ldrf").ToList();
+            var allocated = atTarget.Where(r => r.Allocation is not null && r.AccuracyBefore is not null).MaxBy(r => r.AccuracyBefore!.Value);
+            var uniform = atTarget.Where(r => r.Allocation is null && r.AccuracyBefore is not null).MaxBy(r => r.AccuracyBefore!.Value);
+            if (allocated is null)
+            {
+                var reason = atTarget.FirstOrDefault(r => r.Allocation is not null && r.Note is not null)?.Note;
+                md.AppendLine(c, $"- {line}: {(reason is null ? "not run" : "unreachable on this network: " + Escape(reason))}");
+                continue;
+            }
+
+            var accuracy = allocated.AccuracyBefore!.Value;
+            md.AppendLine(c,
+                $"- {line}: best allocation ({allocated.Decomposition}, {WidthsName(allocated)} widths) {Percent(accuracy)}: **{(accuracy >= goal ? "met" : "not met")}**{(uniform is null ? "" : $"; LDRF with uniform widths ({uniform.Decomposition}) {Percent(uniform.AccuracyBefore)}, {(accuracy - uniform.AccuracyBefore!.Value) * 100:+0.00;-0.00} points for the allocation")}.");
+        }
     }
 
     // The ImageNet-scale cost run: one summary row per network and target, then each network's layers.

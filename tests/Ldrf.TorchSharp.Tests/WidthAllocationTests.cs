@@ -10,8 +10,8 @@ namespace Ldrf.TorchSharp.Tests;
 /// <summary>The adapter's width allocations (issue 19): error curves and a global magnitude ranking, against the uniform widths.</summary>
 public class WidthAllocationTests
 {
-    private static NetworkPruningOptions Options(WidthAllocationKind allocation, double target = 2.0) =>
-        new() { TargetFlopsReduction = target, UseCapacityBounds = false, MeasureLatency = false, Allocation = allocation };
+    private static NetworkPruningOptions Options(WidthAllocationKind allocation, double target = 2.0, ErrorCurveScale scale = ErrorCurveScale.Layer) =>
+        new() { TargetFlopsReduction = target, UseCapacityBounds = false, MeasureLatency = false, Allocation = allocation, CurveScale = scale };
 
     private static Dictionary<string, int> Widths(PruningResult result) =>
         result.Report.Layers.Where(l => l.RelativeOutputError is not null).ToDictionary(l => l.Path, l => l.ChannelsAfter);
@@ -37,15 +37,19 @@ public class WidthAllocationTests
         return network;
     }
 
-    [Test]
-    public void Error_curves_spend_the_cut_where_it_is_free()
+    // The curves on each layer's own scale, and on the output's (measured by pruning each layer alone); the internal
+    // scale is passed by name.
+    [TestCase(nameof(ErrorCurveScale.Layer))]
+    [TestCase(nameof(ErrorCurveScale.OutputAtOneWidth))]
+    [TestCase(nameof(ErrorCurveScale.OutputAtEveryWidth))]
+    public void Error_curves_spend_the_cut_where_it_is_free(string scale)
     {
         using var network = OneRedundantLayer();
         var batches = TestNetworks.Batches(4, 16);
         using var uniform = new TorchSharpPruner().Prune(network, batches, Options(WidthAllocationKind.Uniform));
-        using var allocated = new TorchSharpPruner().Prune(network, batches, Options(WidthAllocationKind.ErrorCurves));
+        using var allocated = new TorchSharpPruner().Prune(network, batches, Options(WidthAllocationKind.ErrorCurves, scale: Enum.Parse<ErrorCurveScale>(scale)));
         var widths = Widths(allocated);
-        TestContext.Out.WriteLine($"error curves: {string.Join(", ", widths)}; uniform: {string.Join(", ", Widths(uniform))}; output error {allocated.Report.HeldOutOutputError:G4} vs {uniform.Report.HeldOutOutputError:G4}");
+        TestContext.Out.WriteLine($"error curves ({scale}): {string.Join(", ", widths)}; uniform: {string.Join(", ", Widths(uniform))}; output error {allocated.Report.HeldOutOutputError:G4} vs {uniform.Report.HeldOutOutputError:G4}");
         Assert.Multiple(() =>
         {
             // Any width of at least 16 costs features.2 nothing, so how far below uniform it goes is a tie; what it
@@ -56,21 +60,27 @@ public class WidthAllocationTests
         });
     }
 
-    [TestCase(WidthAllocationKind.ErrorCurves)]
-    [TestCase(WidthAllocationKind.GlobalMagnitude)]
-    public void An_allocation_reaches_the_target_within_five_percent_with_allowed_widths(WidthAllocationKind allocation)
+    [TestCase(WidthAllocationKind.ErrorCurves, nameof(ErrorCurveScale.Layer))]
+    [TestCase(WidthAllocationKind.ErrorCurves, nameof(ErrorCurveScale.OutputAtOneWidth))]
+    [TestCase(WidthAllocationKind.ErrorCurves, nameof(ErrorCurveScale.OutputAtEveryWidth))]
+    [TestCase(WidthAllocationKind.GlobalMagnitude, nameof(ErrorCurveScale.Layer))]
+    public void An_allocation_reaches_the_target_within_five_percent_with_allowed_widths(WidthAllocationKind allocation, string scale)
     {
         using var network = OneRedundantLayer();
+        var before = network.state_dict().ToDictionary(p => p.Key, p => p.Value.clone());
         var batches = TestNetworks.Batches(4, 16);
         using var uniform = new TorchSharpPruner().Prune(network, batches, Options(WidthAllocationKind.Uniform));
-        using var allocated = new TorchSharpPruner().Prune(network, batches, Options(allocation));
+        using var allocated = new TorchSharpPruner().Prune(network, batches, Options(allocation, scale: Enum.Parse<ErrorCurveScale>(scale)));
         var widths = Widths(allocated);
-        TestContext.Out.WriteLine($"{allocation}: {string.Join(", ", widths)}; uniform: {string.Join(", ", Widths(uniform))}; output error {allocated.Report.HeldOutOutputError:G4} vs {uniform.Report.HeldOutOutputError:G4}");
+        TestContext.Out.WriteLine($"{allocation} ({scale}): {string.Join(", ", widths)}; uniform: {string.Join(", ", Widths(uniform))}; output error {allocated.Report.HeldOutOutputError:G4} vs {uniform.Report.HeldOutOutputError:G4}");
         Assert.Multiple(() =>
         {
             Assert.That(allocated.Report.FlopsReduction, IsFinite.InRange(2.0, 2.0 * 1.05));
             Assert.That(widths.Values, Has.All.Matches<int>(w => w % 16 == 0));
             Assert.That(allocated.Report.HeldOutOutputError, IsFinite.LessThan(1.0));
+
+            // The output-scaled curves prune copies of the network: the caller's is left as it was.
+            Assert.That(network.state_dict().All(p => TestNetworks.Same(p.Value, before[p.Key])), "the caller's network is unchanged");
         });
     }
 

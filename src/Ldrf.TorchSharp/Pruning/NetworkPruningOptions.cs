@@ -48,6 +48,10 @@ public sealed class NetworkPruningOptions
     // the rest (the harness measures it against the one-pass curves; not public until it earns it).
     internal bool ReviseErrorCurves { get; set; }
 
+    // With ErrorCurves: what puts the layers' curves on one scale (the harness measures the output-scaled ones against
+    // the layers' own; not public until one earns it).
+    internal ErrorCurveScale CurveScale { get; set; }
+
     // A group's consumers that read the same tensor through the same window stack into one request (the default);
     // false selects on the consumer with the most weights alone and refits every other one (the tests measure both).
     internal bool StackConsumers { get; set; } = true;

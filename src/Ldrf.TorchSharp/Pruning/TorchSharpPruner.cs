@@ -178,8 +178,16 @@ public sealed class TorchSharpPruner
             return [.. graph.Names.Select((name, j) => new LayerPruningRequest(name, graph.ConsumerMatrix(graph.Folded, j, graph.Classes[j][0], graph.OriginalWidth), statistics[j]))];
         }
 
-        var subject = new WidthPlanSubject(graph.Names, [.. graph.Groups.Select(g => g.Channels)], OriginalRequests, j => graph.SourceMatrix(graph.Folded, j), graph.ComputeLayers());
-        var plan = WidthPlanner.Plan(_layerPruner, subject, options, log, cancellationToken);
+        WidthPlan plan;
+        using (var sensitivity = options.CurveScale == ErrorCurveScale.Layer ? null : new OutputSensitivity(_layerPruner, graph, original, batches, options, defect))
+        {
+            var subject = new WidthPlanSubject(graph.Names, [.. graph.Groups.Select(g => g.Channels)], OriginalRequests, j => graph.SourceMatrix(graph.Folded, j), graph.ComputeLayers())
+            {
+                OutputError = sensitivity is null ? null : sensitivity.SquaredError,
+            };
+            plan = WidthPlanner.Plan(_layerPruner, subject, options, log, cancellationToken);
+        }
+
         using var collector = new GraphStatistics(graph, batches, options.CalibrationCacheBytes, defect, original.Executor);
         var step = new GroupStep(_layerPruner, graph, collector, options, log);
         var widths = new Dictionary<int, int>();

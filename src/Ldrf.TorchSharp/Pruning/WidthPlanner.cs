@@ -56,6 +56,11 @@ internal static class WidthPlanner
         var prunable = names.Select((name, j) => new PrunableLayer(name, subject.Channels[j], capacities[j]));
         var allocator = new WidthAllocator(prunable, subject.ComputeLayers, channelMultiple: options.ChannelMultiple);
         var targetName = $"{nameof(options)}.{nameof(options.TargetFlopsReduction)}";
+        if (analyst is not null && options.CurveScale != ErrorCurveScale.Layer)
+        {
+            curves = OnOutputScale(curves, subject, allocator, options, targetName, cancellationToken);
+        }
+
         var allocation = options.TargetFlopsReduction is not double target
             ? allocator.FromRatios(options.PerLayerKeepRatios!, nameof(options), $"{nameof(options)}.{nameof(options.PerLayerKeepRatios)}")
             : options.Allocation switch
@@ -71,6 +76,56 @@ internal static class WidthPlanner
             : null);
     }
 
+    // The curves on the scale of the network's output: each layer's squared relative output error with it alone pruned,
+    // measured at its uniform width (the layer's own curve scaled to pass through it) or at every allowed width (the
+    // widths in between interpolated), all divided by the largest so that they stay in [0, 1].
+    private static Dictionary<string, IReadOnlyList<double>> OnOutputScale(
+        Dictionary<string, IReadOnlyList<double>> curves, WidthPlanSubject subject, WidthAllocator allocator, NetworkPruningOptions options,
+        string targetName, CancellationToken cancellationToken)
+    {
+        var error = subject.OutputError ?? throw new InvalidOperationException("Output-scaled error curves need the output error of a pruned group.");
+        var multiple = options.ChannelMultiple;
+        var uniform = allocator.Allocate(options.TargetFlopsReduction!.Value, nameof(options), targetName, "").KeepCounts;
+        var scaled = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        for (var j = 0; j < subject.Names.Count; j++)
+        {
+            var name = subject.Names[j];
+            var channels = subject.Channels[j];
+            var curve = curves[name];
+            var narrowest = channels - 1 < multiple ? channels : (channels - 1) / multiple * multiple;
+            if (narrowest >= channels)
+            {
+                // No allowed width below the full one: the allocator never narrows it, whatever its curve.
+                scaled[name] = [.. curve];
+                continue;
+            }
+
+            if (options.CurveScale == ErrorCurveScale.OutputAtOneWidth)
+            {
+                var probe = Math.Min(uniform[name], narrowest);
+                var measured = error(j, probe, cancellationToken);
+                scaled[name] = curve[probe] > 0 ? [.. curve.Select(e => e * measured / curve[probe])] : [.. curve];
+                continue;
+            }
+
+            // Every allowed width below the full one, measured; between them linear, below the narrowest flat.
+            var widths = Enumerable.Range(1, narrowest / multiple).Select(i => i * multiple).Append(channels).ToArray();
+            var values = widths.Select(w => w == channels ? 0 : error(j, w, cancellationToken)).ToArray();
+            var measuredCurve = new double[channels + 1];
+            for (var k = 0; k <= channels; k++)
+            {
+                var above = Array.FindIndex(widths, w => w >= k);
+                measuredCurve[k] = above == 0 ? values[0]
+                    : values[above - 1] + ((values[above] - values[above - 1]) * (k - widths[above - 1]) / (widths[above] - widths[above - 1]));
+            }
+
+            scaled[name] = measuredCurve;
+        }
+
+        var largest = scaled.Values.SelectMany(c => c).Where(double.IsFinite).DefaultIfEmpty(0).Max();
+        return scaled.ToDictionary(p => p.Key, p => (IReadOnlyList<double>)[.. p.Value.Select(e => largest > 0 ? Math.Clamp(e / largest, 0, 1) : 0)], StringComparer.Ordinal);
+    }
+
     // Each channel's L2 norm of its source's weights (batch norm folded in), for the global magnitude ranking.
     private static Dictionary<string, IReadOnlyList<double>> Magnitudes(WidthPlanSubject subject) =>
         subject.Names.Select((name, j) => (name, subject.SourceMatrix(j)))
@@ -84,7 +139,11 @@ internal static class WidthPlanner
 /// </summary>
 internal sealed record WidthPlanSubject(
     IReadOnlyList<string> Names, int[] Channels, Func<IReadOnlyList<LayerPruningRequest>> OriginalRequests,
-    Func<int, MathNet.Numerics.LinearAlgebra.Matrix<double>> SourceMatrix, List<ComputeLayer> ComputeLayers);
+    Func<int, MathNet.Numerics.LinearAlgebra.Matrix<double>> SourceMatrix, List<ComputeLayer> ComputeLayers)
+{
+    /// <summary>The squared relative output error with group j alone pruned to a width (for output-scaled error curves), or null.</summary>
+    public Func<int, int, CancellationToken, double>? OutputError { get; init; }
+}
 
 /// <summary>The widths planned before pruning, and what revises them as layers are pruned (null: they stand).</summary>
 internal sealed record WidthPlan(IReadOnlyDictionary<string, int> KeepCounts, ErrorCurveReviser? Reviser);
