@@ -15,6 +15,9 @@ internal sealed record ExperimentModel(
     string Id, string ResultsName, string Title, string CheckpointName, Func<string, nn.Module<Tensor, Tensor>> Load, IReadOnlyList<(double Target, double Points)> RecoveryGoals,
     string PrunedLayers = "")
 {
+    /// <summary>Whether the residual streams (the channels tied by the residual Adds) are pruned as groups of their own.</summary>
+    public bool PruneResidualStreams { get; init; }
+
     /// <summary>The width-allocation issue's goals: at each FLOPs reduction, the accuracy before fine-tuning LDRF with allocated widths should reach.</summary>
     public IReadOnlyList<(double Target, double Accuracy)> AllocationGoals { get; init; } = [];
 
@@ -34,6 +37,15 @@ internal sealed record ExperimentModel(
         AllocationGoals = [(3, 0.905)],
     };
 
+    /// <summary>The same ResNet with its residual streams pruned too: the stem's and every block's outputs with the shortcuts.</summary>
+    public static readonly ExperimentModel ResNetStreams = new("resnet-streams", "fashion-mnist-resnet-streams", "FashionMnistResNet (residual streams pruned)", "fashion-mnist-resnet.bin",
+        path => FashionMnistResNet.Load(path), [(3, 0.8)],
+        "output channels are the inner channels of the residual blocks and each stage's residual stream (the stem's or the downsampling shortcut's outputs with every block output added to them, pruned together)")
+    {
+        AllocationGoals = [(3, 0.905)],
+        PruneResidualStreams = true,
+    };
+
     /// <summary>
     /// The small MobileNetV2-style graph network (inverted residual blocks, depthwise convolutions, a squeeze-excitation gate);
     /// the pruners prune each block's expanded channels (with its depthwise convolution and gate in lockstep) and the head.
@@ -42,7 +54,7 @@ internal sealed record ExperimentModel(
         "output channels are the expanded channels of the inverted residual blocks, each group pruned with its depthwise convolution (and, in `b4`, the squeeze-excitation gate's outputs) in lockstep, and the head's (the residual adds couple the block outputs, which keep their widths; the stem's 16 channels are already the 16-channel minimum and the gate's squeeze `b4_se_reduce` kept its 64 in these runs: the raw records have every row's widths)");
 
     /// <summary>Every model, in the order of their sections in docs/results.md.</summary>
-    public static IReadOnlyList<ExperimentModel> All { get; } = [Vgg, ResNet, MobileNet];
+    public static IReadOnlyList<ExperimentModel> All { get; } = [Vgg, ResNet, ResNetStreams, MobileNet];
 
     /// <exception cref="ArgumentException">An unknown id; the message lists the known ones.</exception>
     public static ExperimentModel FromId(string id) => All.FirstOrDefault(m => m.Id == id)

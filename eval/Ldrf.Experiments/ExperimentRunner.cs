@@ -158,6 +158,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
             Allocation = method.Allocation,
             ReviseErrorCurves = method.ReviseCurves,
             CurveScale = method.CurveScale,
+            PruneResidualStreams = settings.Model.PruneResidualStreams,
             LatencyRuns = settings.LatencyRuns,
             Seed = settings.Seed,
         };

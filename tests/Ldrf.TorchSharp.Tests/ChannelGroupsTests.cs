@@ -33,6 +33,39 @@ public class ChannelGroupsTests
     }
 
     [Test]
+    public void A_residual_stream_is_one_group_when_asked_its_sources_in_lockstep_and_its_readers_consumers()
+    {
+        // Two blocks on one stream: stem + project1 = add1, add1 + project2 = add2, read by both expansions and the head.
+        var graph = new Graph()
+            .Conv("stem", "input", 3, 16, 16)
+            .Conv("expand1", "stem", 16, 64, 16, kernel: 1)
+            .Act("act1", "expand1", 64, 16)
+            .Conv("project1", "act1", 64, 16, 16, kernel: 1)
+            .Op(new AddSpec("add1"), [16, 16, 16], "project1", "stem")
+            .Conv("expand2", "add1", 16, 64, 16, kernel: 1)
+            .Act("act2", "expand2", 64, 16)
+            .Conv("project2", "act2", 64, 16, 16, kernel: 1)
+            .Op(new AddSpec("add2"), [16, 16, 16], "add1", "project2")
+            .Conv("head", "add2", 16, 32, 16, kernel: 1);
+        var groups = graph.Analyze(residualStreams: true);
+
+        var stream = groups.Groups.Single(g => g.Name == "stem");
+        Assert.Multiple(() =>
+        {
+            Assert.That(stream.Prunable, Is.True);
+            Assert.That(stream.Lockstep, Is.EqualTo(new[] { "project1", "project2" }), "the other sources' outputs follow the stream's channels");
+            Assert.That(stream.Consumers, Is.EquivalentTo(new[] { "expand1", "expand2", "head" }));
+            Assert.That(stream.Spaces, Has.Count.EqualTo(3), "the stem's space and both projections'");
+            Assert.That(groups.Groups.Select(g => g.Name), Does.Not.Contain("project1").And.Not.Contain("project2"), "a stream's other sources are no groups of their own");
+            Assert.That(groups.Prunable.Select(g => g.Name), Is.EqualTo(new[] { "stem", "expand1", "expand2" }));
+        });
+
+        // Without the option the same stream is kept whole, each source naming the Add that ties it.
+        var whole = graph.Analyze();
+        Assert.That(whole.Groups.Where(g => g.Name is "stem" or "project1" or "project2").Select(g => g.CoupledBy), Has.All.Contains("residual Add"));
+    }
+
+    [Test]
     public void Dense_block_gives_each_producer_its_slice_of_every_concat_after_it()
     {
         var graph = new Graph()
@@ -119,10 +152,10 @@ public class ChannelGroupsTests
             return this;
         }
 
-        public ChannelGroups Analyze()
+        public ChannelGroups Analyze(bool residualStreams = false)
         {
             using var model = new GraphModel("input", _nodes, _nodes[^1].Name, []);
-            return ChannelGroups.Analyze(model, _shapes);
+            return ChannelGroups.Analyze(model, _shapes, residualStreams);
         }
     }
 }

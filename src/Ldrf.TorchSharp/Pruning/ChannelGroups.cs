@@ -64,6 +64,11 @@ internal sealed class ChannelGroups
     /// <summary>Every group, prunable or coupled, in the order of their sources in the graph.</summary>
     public IReadOnlyList<ChannelGroup> Groups { get; }
 
+    /// <summary>Whether <paramref name="group"/> is kept whole because a residual Add ties it to other sources (a residual stream's source).</summary>
+    public static bool TiedByResidualAdd(ChannelGroup group) => group.CoupledBy?.StartsWith(ResidualAdd, StringComparison.Ordinal) == true;
+
+    private const string ResidualAdd = "residual Add";
+
     /// <summary>The prunable groups, front to back.</summary>
     public IReadOnlyList<ChannelGroup> Prunable => [.. Groups.Where(g => g.Prunable)];
 
@@ -98,7 +103,12 @@ internal sealed class ChannelGroups
     /// <summary>Analyses <paramref name="graph"/> (batch norms folded where they can be).</summary>
     /// <param name="graph">The graph.</param>
     /// <param name="shapes">Each node's output shape for one image (C x H x W, or F after a Flatten or Linear), by node name.</param>
-    public static ChannelGroups Analyze(GraphModel graph, IReadOnlyDictionary<string, long[]> shapes)
+    /// <param name="residualStreams">
+    /// Whether the channels that residual Adds tie together (a residual stream: the stem's or a shortcut's output and
+    /// every block output added to it) form one prunable group: its first source in the graph names it, the other
+    /// sources' output rows are pruned in lockstep, and every node reading the stream is a consumer. False keeps them whole.
+    /// </param>
+    public static ChannelGroups Analyze(GraphModel graph, IReadOnlyDictionary<string, long[]> shapes, bool residualStreams = false)
     {
         var spaces = new SpaceSet();
         var layouts = new Dictionary<string, List<ChannelSegment>>(StringComparer.Ordinal);
@@ -157,12 +167,12 @@ internal sealed class ChannelGroups
                     output = [.. inputs.SelectMany(l => l)];
                     break;
                 case AddSpec:
-                    Tie(inputs, $"residual Add '{node.Name}'", gate: false);
+                    Tie(inputs, $"{ResidualAdd} '{node.Name}'", gate: false, couple: !residualStreams);
                     output = first;
                     break;
                 case MultiplySpec when inputs.Count == 2:
                     // The gate's channels multiply the gated ones: pruned together, the gate's producer in lockstep.
-                    Tie(inputs, null, gate: true);
+                    Tie(inputs, $"Multiply '{node.Name}'", gate: true, couple: false);
                     output = first;
                     break;
                 default:
@@ -197,23 +207,33 @@ internal sealed class ChannelGroups
 
         var groups = new List<ChannelGroup>();
         var widths = layouts.Values.SelectMany(l => l).GroupBy(x => x.Space).ToDictionary(g => g.Key, g => g.First().Channels);
+        var streamSources = new HashSet<int>();
         foreach (var (space, source) in sourceOf.OrderBy(kv => graph.IndexOf(kv.Value)))
         {
-            if (gates.Contains(space))
+            if (gates.Contains(space) || streamSources.Contains(space))
             {
                 continue;
             }
 
             var root = spaces.Find(space);
             var tied = sourceOf.Keys.Where(k => spaces.Find(k) == root).ToList();
-            var others = tied.Where(k => k != space && !gates.Contains(k)).Select(k => sourceOf[k]).ToList();
+            var others = tied.Where(k => k != space && !gates.Contains(k)).ToList();
             var coupledBy = spaces.Reason(root);
             if (coupledBy is null && others.Count > 0)
             {
-                coupledBy = $"tied to {string.Join(", ", others.Select(o => "'" + o + "'"))}";
+                if (residualStreams)
+                {
+                    // A residual stream: this first source names the group, the others follow it like gate producers.
+                    streamSources.UnionWith(others);
+                }
+                else
+                {
+                    coupledBy = $"tied to {string.Join(", ", others.Select(o => "'" + sourceOf[o] + "'"))}";
+                }
             }
 
-            var members = tied.Where(gates.Contains).Select(k => sourceOf[k])
+            var followers = residualStreams && coupledBy is null ? tied.Where(k => gates.Contains(k) || others.Contains(k)).ToList() : [.. tied.Where(gates.Contains)];
+            var members = followers.Select(k => sourceOf[k])
                 .Concat(lockstep.Where(l => l.Layout.Any(x => tied.Contains(x.Space))).Select(l => l.Node))
                 .Distinct().OrderBy(graph.IndexOf).ToList();
             var readers = consumers.Where(c => c.Layout.Any(x => tied.Contains(x.Space))).Select(c => c.Node).Distinct().ToList();
@@ -229,7 +249,7 @@ internal sealed class ChannelGroups
                 coupledBy = $"'{twice}' reads its channels twice";
             }
 
-            groups.Add(new ChannelGroup(source, space, widths.GetValueOrDefault(space), [space, .. tied.Where(gates.Contains)], members, readers, coupledBy));
+            groups.Add(new ChannelGroup(source, space, widths.GetValueOrDefault(space), [space, .. followers], members, readers, coupledBy));
         }
 
         return new ChannelGroups(groups, layouts, perChannel);
@@ -242,8 +262,9 @@ internal sealed class ChannelGroups
             }
         }
 
-        // Ties each input's channels to the first input's, run by run; inputs laid out differently are all coupled.
-        void Tie(List<List<ChannelSegment>> inputs, string? reason, bool gate)
+        // Ties each input's channels to the first input's, run by run; inputs laid out differently are all coupled, and
+        // with `couple` so are inputs from different sources (`what` names the node in the reason).
+        void Tie(List<List<ChannelSegment>> inputs, string what, bool gate, bool couple)
         {
             var first = inputs[0];
             var aligned = inputs.All(l => l.Count == first.Count && l.Zip(first).All(z => z.First.Channels == z.Second.Channels));
@@ -273,12 +294,12 @@ internal sealed class ChannelGroups
             {
                 foreach (var input in inputs)
                 {
-                    CoupleAll(input, (reason ?? "Multiply") + " of inputs laid out differently");
+                    CoupleAll(input, what + " of inputs laid out differently");
                 }
             }
-            else if (reason is not null && distinct > 1)
+            else if (couple && distinct > 1)
             {
-                CoupleAll(first, reason);
+                CoupleAll(first, what);
             }
         }
     }

@@ -48,6 +48,17 @@ public sealed class NetworkPruningOptions
     // the rest (the harness measures it against the one-pass curves; not public until it earns it).
     internal bool ReviseErrorCurves { get; set; }
 
+    /// <summary>
+    /// Whether residual streams are pruned too (default false: only the channels inside the blocks are). A residual
+    /// stream is the set of channels that residual Adds tie together: in a ResNet stage, the stem's (or the downsampling
+    /// shortcut's) outputs and every block's last convolution added to them. When true, each stream is one group, named
+    /// by its first source in the graph: the kept channels are chosen on its reader with the most weights, every
+    /// source's output rows are pruned in lockstep (the identity shortcuts carry only the kept channels) and every
+    /// other reader is refitted to them by ridge least squares. On a ResNet this reaches FLOPs reductions that the inner
+    /// channels alone cannot (their reach is in the unreachable-target message); docs/results.md measures both.
+    /// </summary>
+    public bool PruneResidualStreams { get; set; }
+
     // With ErrorCurves: what puts the layers' curves on one scale (the harness measures the output-scaled ones against
     // the layers' own; not public until one earns it).
     internal ErrorCurveScale CurveScale { get; set; }

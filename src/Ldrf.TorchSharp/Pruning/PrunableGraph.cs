@@ -92,10 +92,11 @@ internal sealed class PrunableGraph
     /// <param name="device">The network's device.</param>
     /// <param name="dtype">The network's parameter type.</param>
     /// <param name="networkParam">The caller's network argument, named when nothing is prunable.</param>
+    /// <param name="residualStreams">Whether residual streams are prunable groups (see <see cref="ChannelGroups.Analyze"/>).</param>
     /// <exception cref="ArgumentException">Nothing is prunable (named after <paramref name="networkParam"/>).</exception>
-    public static PrunableGraph Create(GraphModel folded, Dictionary<string, long[]> shapes, long[] imageShape, Device device, ScalarType dtype, string networkParam)
+    public static PrunableGraph Create(GraphModel folded, Dictionary<string, long[]> shapes, long[] imageShape, Device device, ScalarType dtype, string networkParam, bool residualStreams = false)
     {
-        var analysis = ChannelGroups.Analyze(folded, shapes);
+        var analysis = ChannelGroups.Analyze(folded, shapes, residualStreams);
         if (analysis.Prunable.Count == 0)
         {
             var coupled = analysis.Groups.Count == 0 ? "it has no Conv2d or Linear output channels to prune"

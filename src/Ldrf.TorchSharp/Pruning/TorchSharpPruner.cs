@@ -118,7 +118,7 @@ public sealed class TorchSharpPruner
         var imageShape = split.Statistics[0].shape.Skip(1).ToArray();
         var complexityBefore = original.Complexity(imageShape, nameof(calibrationBatches));
         using var folded = original.FoldBatchNorm(nameof(network));
-        var prunable = PrunableGraph.Create(folded, folded.Shapes(imageShape, nameof(calibrationBatches)), imageShape, device, dtype, nameof(network));
+        var prunable = PrunableGraph.Create(folded, folded.Shapes(imageShape, nameof(calibrationBatches)), imageShape, device, dtype, nameof(network), options.PruneResidualStreams);
         log.Groups(prunable.Analysis.Groups);
         using var working = folded.Clone();
         var outcomes = PruneGroups(prunable, working, split.Statistics, options, defect, log, progress, cancellationToken);
@@ -184,6 +184,7 @@ public sealed class TorchSharpPruner
             var subject = new WidthPlanSubject(graph.Names, [.. graph.Groups.Select(g => g.Channels)], OriginalRequests, j => graph.SourceMatrix(graph.Folded, j), graph.ComputeLayers())
             {
                 OutputError = sensitivity is null ? null : sensitivity.SquaredError,
+                KeptStreams = graph.Analysis.Groups.Count(ChannelGroups.TiedByResidualAdd),
             };
             plan = WidthPlanner.Plan(_layerPruner, subject, options, log, cancellationToken);
         }

@@ -54,7 +54,12 @@ internal static class WidthPlanner
         }
 
         var prunable = names.Select((name, j) => new PrunableLayer(name, subject.Channels[j], capacities[j]));
-        var allocator = new WidthAllocator(prunable, subject.ComputeLayers, channelMultiple: options.ChannelMultiple);
+        var allocator = new WidthAllocator(prunable, subject.ComputeLayers, channelMultiple: options.ChannelMultiple)
+        {
+            UnreachableHint = subject.KeptStreams > 0 && !options.PruneResidualStreams
+                ? $" {subject.KeptStreams} layer(s) whose outputs residual Adds tie together keep their widths; set '{nameof(options)}.{nameof(options.PruneResidualStreams)}' to true to prune these residual streams too."
+                : "",
+        };
         var targetName = $"{nameof(options)}.{nameof(options.TargetFlopsReduction)}";
         if (analyst is not null && options.CurveScale != ErrorCurveScale.Layer)
         {
@@ -141,6 +146,9 @@ internal sealed record WidthPlanSubject(
     IReadOnlyList<string> Names, int[] Channels, Func<IReadOnlyList<LayerPruningRequest>> OriginalRequests,
     Func<int, MathNet.Numerics.LinearAlgebra.Matrix<double>> SourceMatrix, List<ComputeLayer> ComputeLayers)
 {
+    /// <summary>How many layers keep their widths because residual Adds tie their outputs (named in an unreachable target's message).</summary>
+    public int KeptStreams { get; init; }
+
     /// <summary>The squared relative output error with group j alone pruned to a width (for output-scaled error curves), or null.</summary>
     public Func<int, int, CancellationToken, double>? OutputError { get; init; }
 }

@@ -34,6 +34,9 @@ internal sealed class WidthAllocator
     private readonly double _fixedFlops;
     private readonly int _multiple;
 
+    /// <summary>What the caller adds to every unreachable-target message (a leading space included), for example an option that would make more layers prunable.</summary>
+    internal string UnreachableHint { get; init; } = "";
+
     // How far above the target a reduction may land before a width one step wider (below the target) is considered.
     private const double MaxOvershoot = 1.05;
 
@@ -116,7 +119,7 @@ internal sealed class WidthAllocator
         CheckTarget(targetFlopsReduction, paramName, target);
         if (targetFlopsReduction > MaxReduction * (1 + 1e-12))
         {
-            throw new ArgumentOutOfRangeException(paramName, targetFlopsReduction, Unreachable(targetFlopsReduction, capacityRemedy));
+            throw new ArgumentOutOfRangeException(paramName, targetFlopsReduction, Unreachable(targetFlopsReduction, capacityRemedy) + UnreachableHint);
         }
 
         double lo = 0, hi = 1;
@@ -242,7 +245,7 @@ internal sealed class WidthAllocator
         {
             throw new ArgumentOutOfRangeException(paramName, targetFlopsReduction,
                 string.Create(CultureInfo.InvariantCulture,
-                    $"A {targetFlopsReduction:0.###}x FLOPs reduction is unreachable by error-curve allocation: with every layer that has an error curve at its narrowest allowed width (its capacity, the minimum width of {minimumWidth}{(_multiple > 1 ? $", rounded up to a multiple of {_multiple} channels" : "")}) the best reachable reduction is {reachable:0.###}x. Lower the target, the minimum width or the channel multiple, or give more layers a curve."));
+                    $"A {targetFlopsReduction:0.###}x FLOPs reduction is unreachable by error-curve allocation: with every layer that has an error curve at its narrowest allowed width (its capacity, the minimum width of {minimumWidth}{(_multiple > 1 ? $", rounded up to a multiple of {_multiple} channels" : "")}) the best reachable reduction is {reachable:0.###}x. Lower the target, the minimum width or the channel multiple, or give more layers a curve.{UnreachableHint}"));
         }
 
         var widths = (int[])ceilings.Clone();
@@ -365,7 +368,7 @@ internal sealed class WidthAllocator
         {
             throw new ArgumentOutOfRangeException(paramName, targetFlopsReduction,
                 string.Create(CultureInfo.InvariantCulture,
-                    $"A {targetFlopsReduction:0.###}x FLOPs reduction is unreachable by global score ranking: with every scored layer at its narrowest allowed width the reduction is {FlopsBefore / Flops(widths):0.###}x. Lower the target or the channel multiple."));
+                    $"A {targetFlopsReduction:0.###}x FLOPs reduction is unreachable by global score ranking: with every scored layer at its narrowest allowed width the reduction is {FlopsBefore / Flops(widths):0.###}x. Lower the target or the channel multiple.{UnreachableHint}"));
         }
 
         return Result(Closest(widths, targetFlopsReduction, floors.Select((f, i) => RoundUp(f, _layers[i].Channels)).ToArray()));
