@@ -78,6 +78,7 @@ internal sealed class CostRunner(ExperimentSettings settings, string command, Te
             UseCapacityBounds = false,
             MeasureLatency = false,
             Seed = settings.Seed,
+            PruneResidualStreams = model.PruneResidualStreams,
         };
         var clock = new StageClock(new ConsoleProgress<PruningProgress>(p => $"{model.Title} {target}x: {p.Stage} {p.Step}/{p.StepCount} {p.LayerPath}"));
         using var result = new TorchSharpPruner().Prune(network, batches, options, clock, cancellationToken);

@@ -8,7 +8,8 @@ namespace Ldrf.Experiments;
 /// <param name="Title">Its name in docs/results.md.</param>
 /// <param name="Target">The FLOPs reduction it is pruned to unless <c>--speedups</c> names one.</param>
 /// <param name="Create">Builds it with torchvision's initialization (training mode).</param>
-internal sealed record ImageNetScaleModel(string Id, string Title, double Target, Func<Sequential> Create)
+/// <param name="PruneResidualStreams">Whether its residual streams are pruned too (<c>NetworkPruningOptions.PruneResidualStreams</c>).</param>
+internal sealed record ImageNetScaleModel(string Id, string Title, double Target, Func<Sequential> Create, bool PruneResidualStreams = false)
 {
     /// <summary>The input resolution of both: ImageNet's 224 x 224.</summary>
     public const int Resolution = 224;
@@ -17,7 +18,9 @@ internal sealed record ImageNetScaleModel(string Id, string Title, double Target
 
     public static readonly ImageNetScaleModel ResNet50 = new("resnet50", "ResNet-50", 3, () => TorchVisionModels.ResNet50());
 
-    public static IReadOnlyList<ImageNetScaleModel> All { get; } = [Vgg16, ResNet50];
+    public static readonly ImageNetScaleModel ResNet50Streams = new("resnet50-streams", "ResNet-50, residual streams pruned", 3, () => TorchVisionModels.ResNet50(), PruneResidualStreams: true);
+
+    public static IReadOnlyList<ImageNetScaleModel> All { get; } = [Vgg16, ResNet50, ResNet50Streams];
 
     /// <exception cref="ArgumentException">An unknown id; the message lists the known ones.</exception>
     public static ImageNetScaleModel FromId(string id) => All.FirstOrDefault(m => m.Id == id)

@@ -52,8 +52,9 @@ internal sealed class CliApp(IAnsiConsole console, TextWriter error, bool live =
 
         var inspectModel = ModelArgument("MODEL", "The ONNX model file.");
         var inputShape = new Option<string?>("--input-shape") { Description = "The input's CxHxW (or NxCxHxW) when the model leaves sizes open, for example 3x224x224." };
-        var inspect = new Command("inspect", "List the layers (output shape, FLOPs, parameters per image) and the channel groups, prunable or coupled.") { inspectModel, inputShape };
-        inspect.SetAction((p, ct) => Guard(p, () => InspectCommand.Run(p.GetValue(inspectModel)!.FullName, p.GetValue(inputShape), console)));
+        var inspectStreams = ResidualStreamsOption();
+        var inspect = new Command("inspect", "List the layers (output shape, FLOPs, parameters per image) and the channel groups, prunable or coupled.") { inspectModel, inputShape, inspectStreams };
+        inspect.SetAction((p, ct) => Guard(p, () => InspectCommand.Run(p.GetValue(inspectModel)!.FullName, p.GetValue(inputShape), p.GetValue(inspectStreams), console)));
         root.Subcommands.Add(inspect);
 
         var pruneModel = ModelArgument("MODEL", "The ONNX model file to prune.");
@@ -72,15 +73,16 @@ internal sealed class CliApp(IAnsiConsole console, TextWriter error, bool live =
         var batchSize = Number<int>("--batch-size", "Calibration images per batch.", 1, "a whole number of at least 1", 32);
         var seed = Number<int>("--seed", "Seed of the random choices (the random method, patch sampling).", int.MinValue, "a whole number", 0);
         var pre = PreprocessingOptions();
+        var streams = ResidualStreamsOption();
         var prune = new Command("prune", "Prune an ONNX model to a FLOPs target on calibration images and write the pruned ONNX file.")
         {
-            pruneModel, target, calibration, output, method, images, allocation, multiple, report, plot, batchSize, seed, pre.File, pre.Size, pre.Channels, pre.Mean, pre.Std,
+            pruneModel, target, calibration, output, method, images, allocation, multiple, streams, report, plot, batchSize, seed, pre.File, pre.Size, pre.Channels, pre.Mean, pre.Std,
         };
         prune.SetAction((p, ct) => Guard(p, () => PruneCommand.Run(
             new PruneSettings(
                 p.GetValue(pruneModel)!.FullName, p.GetValue(target), p.GetValue(calibration)!, p.GetValue(output)!, p.GetValue(method)!, p.GetValue(images),
                 p.GetValue(allocation)!, p.GetValue(multiple), p.GetValue(report), p.GetValue(plot), p.GetValue(pre.File), p.GetValue(pre.Size), p.GetValue(pre.Channels),
-                p.GetValue(pre.Mean), p.GetValue(pre.Std), p.GetValue(batchSize), p.GetValue(seed)),
+                p.GetValue(pre.Mean), p.GetValue(pre.Std), p.GetValue(batchSize), p.GetValue(seed), p.GetValue(streams)),
             console, live, ct)));
         root.Subcommands.Add(prune);
 
@@ -144,6 +146,11 @@ internal sealed class CliApp(IAnsiConsole console, TextWriter error, bool live =
         argument.AcceptExistingOnly();
         return argument;
     }
+
+    private static Option<bool> ResidualStreamsOption() => new("--residual-streams")
+    {
+        Description = "Also prune the residual streams: the channels that residual adds tie together, each stream as one group.",
+    };
 
     private static Option<string> CalibrationOption() => new("--calibration")
     {

@@ -9,7 +9,7 @@ namespace Ldrf.Cli;
 /// <summary><c>ldrf inspect</c>: the graph's layers with their output shapes, FLOPs and parameters, and its channel groups (prunable or coupled, and by what).</summary>
 internal static class InspectCommand
 {
-    public static int Run(string model, string? inputShape, IAnsiConsole console)
+    public static int Run(string model, string? inputShape, bool residualStreams, IAnsiConsole console)
     {
         // The importer first: a file that is not ONNX (or uses an unsupported operator) is named as such.
         using var network = OnnxModel.Load(model);
@@ -17,7 +17,7 @@ internal static class InspectCommand
         using var graph = GraphModel.FromNetwork(network, "MODEL");
         var complexity = graph.Complexity(shape, "--input-shape");
         using var folded = graph.FoldBatchNorm("MODEL");
-        var groups = ChannelGroups.Analyze(folded, folded.Shapes(shape, "--input-shape"));
+        var groups = ChannelGroups.Analyze(folded, folded.Shapes(shape, "--input-shape"), residualStreams);
 
         console.WriteLine($"{model}: input '{graph.InputName}' {string.Join("x", shape)} per image, output '{graph.OutputName}', {graph.Nodes.Count} nodes");
         var layers = new Table().Border(TableBorder.Simple)

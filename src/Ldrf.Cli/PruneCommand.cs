@@ -14,7 +14,7 @@ namespace Ldrf.Cli;
 internal sealed record PruneSettings(
     string Model, double Target, string Calibration, string Out, string Method = "ldrf", int? Images = null, string Allocation = "uniform",
     int ChannelMultiple = NetworkPruningOptions.DefaultChannelMultiple, string? Report = null, string? Plot = null, string? PreprocessingFile = null,
-    string? Size = null, int? Channels = null, string? Mean = null, string? Std = null, int BatchSize = 32, int Seed = 0);
+    string? Size = null, int? Channels = null, string? Mean = null, string? Std = null, int BatchSize = 32, int Seed = 0, bool ResidualStreams = false);
 
 /// <summary><c>ldrf prune</c>: imports the model, prunes it to the FLOPs target on the calibration images, writes the pruned ONNX file and optionally the report and the plot.</summary>
 internal static class PruneCommand
@@ -46,7 +46,7 @@ internal static class PruneCommand
         using var images = Calibration.Load(s.Calibration, preprocessing, s.Images, cancellationToken);
         console.WriteLine($"{s.Model}: {images.shape[0]} calibration images {string.Join("x", images.shape.Skip(1))}" +
             (preprocessing is null ? " from the tensor file" : $" ({preprocessing})") +
-            $", method {s.Method}, target {s.Target.ToString(CultureInfo.InvariantCulture)}x FLOPs, {s.Allocation} widths, multiples of {s.ChannelMultiple}");
+            $", method {s.Method}, target {s.Target.ToString(CultureInfo.InvariantCulture)}x FLOPs, {s.Allocation} widths, multiples of {s.ChannelMultiple}{(s.ResidualStreams ? ", residual streams pruned" : "")}");
 
         var pruner = s.Method switch
         {
@@ -69,6 +69,7 @@ internal static class PruneCommand
                 _ => throw new UsageException($"--allocation must be one of {string.Join(", ", Allocations)} but is '{s.Allocation}'."),
             },
             Seed = s.Seed,
+            PruneResidualStreams = s.ResidualStreams,
             // ldrf compare measures latency in ONNX Runtime, where the pruned file will run.
             MeasureLatency = false,
         };
@@ -81,7 +82,7 @@ internal static class PruneCommand
         OnnxModel.Save(result.Network, onnxTemp, [.. images.shape.Skip(1)]);
         if (reportTemp is not null)
         {
-            File.WriteAllText(reportTemp, JsonSerializer.Serialize(new ReportFile(s.Model, s.Method, s.Allocation, s.ChannelMultiple, preprocessing?.ToString(), report), Json));
+            File.WriteAllText(reportTemp, JsonSerializer.Serialize(new ReportFile(s.Model, s.Method, s.Allocation, s.ChannelMultiple, s.ResidualStreams, preprocessing?.ToString(), report), Json));
         }
 
         if (plotTemp is not null)
@@ -154,5 +155,5 @@ internal static class PruneCommand
     }
 
     /// <summary>The report file: what was run and the library's report.</summary>
-    private sealed record ReportFile(string Model, string Method, string Allocation, int ChannelMultiple, string? Preprocessing, PruningReport Report);
+    private sealed record ReportFile(string Model, string Method, string Allocation, int ChannelMultiple, bool ResidualStreams, string? Preprocessing, PruningReport Report);
 }

@@ -19,6 +19,21 @@ public class CommandTests
     }
 
     [Test]
+    public void Inspect_with_residual_streams_lists_each_stream_as_one_prunable_group()
+    {
+        var model = Path.Combine(TestContext.CurrentContext.TestDirectory, "data", "mobile-opset17.onnx");
+        var whole = CliRun.Of("inspect", model);
+        var streams = CliRun.Of("inspect", model, "--residual-streams");
+
+        Assert.That(whole.ExitCode, Is.EqualTo(ExitCodes.Success), whole.Error);
+        Assert.That(streams.ExitCode, Is.EqualTo(ExitCodes.Success), streams.Error);
+        Assert.That(whole.Output, Does.Contain("coupled by residual Add"));
+        Assert.That(streams.Output, Does.Not.Contain("coupled by residual Add"), "with the option no Add keeps a group whole");
+        int Prunable(string output) => int.Parse(System.Text.RegularExpressions.Regex.Match(output, @"\((\d+) prunable").Groups[1].Value);
+        Assert.That(Prunable(streams.Output), Is.GreaterThan(Prunable(whole.Output)));
+    }
+
+    [Test]
     public void Prune_writes_the_pruned_model_report_and_plot_and_compare_runs_both_in_onnx_runtime()
     {
         var folder = CliRun.NewFolder();

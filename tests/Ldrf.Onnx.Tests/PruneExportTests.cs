@@ -17,13 +17,31 @@ public class PruneExportTests
     [TestCase("dense-opset13.onnx", 1.1)]
     [TestCase("mobile-opset13.onnx", 1.3)]
     [TestCase("foreign-opset7.onnx", 1.1)]
-    public void An_imported_model_pruned_and_exported_runs_in_onnx_runtime_as_the_pruned_network(string file, double target)
+    public void An_imported_model_pruned_and_exported_runs_in_onnx_runtime_as_the_pruned_network(string file, double target) =>
+        PruneAndExport(file, new NetworkPruningOptions { TargetFlopsReduction = target });
+
+    // The residual stream (the stem and the projection the Add ties it to) pruned too, to 8 channels of 16.
+    [Test]
+    public void A_model_with_its_residual_stream_pruned_exports_and_runs_in_onnx_runtime_as_the_pruned_network()
+    {
+        var report = PruneAndExport("mobile-opset17.onnx", new NetworkPruningOptions
+        {
+            PerLayerKeepRatios = new Dictionary<string, double> { ["stem_stem_0_Conv"] = 0.5, ["expand_expand_0_Conv"] = 0.5 },
+            ChannelMultiple = 8,
+            PruneResidualStreams = true,
+        });
+        Assert.That(report.Layers.Single(l => l.Path == "stem_stem_0_Conv").ChannelsAfter, Is.EqualTo(8), "the stream's first source is pruned");
+        Assert.That(report.Layers.Single(l => l.Path == "project_project_0_Conv").ChannelsAfter,
+            Is.EqualTo(report.Layers.Single(l => l.Path == "stem_stem_0_Conv").ChannelsAfter), "the Add's other source keeps the same channels");
+    }
+
+    private static PruningReport PruneAndExport(string file, NetworkPruningOptions options)
     {
         using var network = OnnxModel.Load(Path.Combine(Models, file));
         torch.random.manual_seed(1);
         var batches = Enumerable.Range(0, 6).Select(_ => torch.randn(16, 3, 16, 16)).ToList();
 
-        using var result = new TorchSharpPruner().Prune(network, batches, new NetworkPruningOptions { TargetFlopsReduction = target });
+        using var result = new TorchSharpPruner().Prune(network, batches, options);
         var path = Path.Combine(TestContext.CurrentContext.WorkDirectory, "pruned-" + file);
         OnnxModel.Save(result.Network, path);
         long[] shape = [2, 3, 16, 16];
@@ -40,5 +58,7 @@ public class PruneExportTests
         {
             batch.Dispose();
         }
+
+        return result.Report;
     }
 }
