@@ -401,7 +401,8 @@ internal static class ResultWriter
             var uniform = atTarget.Where(r => r.Allocation is null && r.AccuracyBefore is not null).MaxBy(r => r.AccuracyBefore!.Value);
             if (allocated is null)
             {
-                var reason = atTarget.FirstOrDefault(r => r.Allocation is not null && r.Note is not null)?.Note;
+                // An allocation row's own reason first, else the uniform widths' (a target no widths reach is not run again).
+                var reason = atTarget.Where(r => r.Note is not null).OrderBy(r => r.Allocation is null).FirstOrDefault()?.Note;
                 md.AppendLine(c, $"- {line}: {(reason is null ? "not run" : "unreachable on this network: " + Escape(reason))}");
                 continue;
             }

@@ -19,7 +19,7 @@ namespace Ldrf.TorchSharp.Pruning;
 /// Several consumers (docs/method.md, "Groups with several consumers"): consumers that read the same tensor through the
 /// same window share the statistics, so their weights stack side by side into one request and one selection serves
 /// them jointly. When the consumers read different tensors (one after a pooling, one through a concat), the selection is
-/// made on the class with the most weights, and every other class is refitted to the kept channels by ridge least
+/// made on the class whose response has the most terms (weights times output positions), and every other class is refitted to the kept channels by ridge least
 /// squares on its own statistics (or, for a layer pruner that does not reconstruct, keeps its weights of the kept channels).
 /// </remarks>
 internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, GraphStatistics collector, NetworkPruningOptions options, PruningLog log)

@@ -52,7 +52,7 @@ public sealed class NetworkPruningOptions
     /// Whether residual streams are pruned too (default false: only the channels inside the blocks are). A residual
     /// stream is the set of channels that residual Adds tie together: in a ResNet stage, the stem's (or the downsampling
     /// shortcut's) outputs and every block's last convolution added to them. When true, each stream is one group, named
-    /// by its first source in the graph: the kept channels are chosen on its reader with the most weights, every
+    /// by its first source in the graph: the kept channels are chosen on the reader whose response has the most terms (weights times output positions), every
     /// source's output rows are pruned in lockstep (the identity shortcuts carry only the kept channels) and every
     /// other reader is refitted to them by ridge least squares. On a ResNet this reaches FLOPs reductions that the inner
     /// channels alone cannot (their reach is in the unreachable-target message); docs/results.md measures both.
@@ -64,7 +64,7 @@ public sealed class NetworkPruningOptions
     internal ErrorCurveScale CurveScale { get; set; }
 
     // A group's consumers that read the same tensor through the same window stack into one request (the default);
-    // false selects on the consumer with the most weights alone and refits every other one (the tests measure both).
+    // false selects on the consumer with the most response terms alone and refits every other one (the tests measure both).
     internal bool StackConsumers { get; set; } = true;
 
     /// <summary>

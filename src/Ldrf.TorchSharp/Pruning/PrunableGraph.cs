@@ -75,7 +75,7 @@ internal sealed class PrunableGraph
     /// <summary>Each prunable group's name: its source's name.</summary>
     public List<string> Names { get; }
 
-    /// <summary>Each prunable group's consumers in classes; the first class has the most weights.</summary>
+    /// <summary>Each prunable group's consumers in classes; the first class gives the most response values per image (weights times output positions).</summary>
     public List<IReadOnlyList<ConsumerClass>> Classes { get; }
 
     public Device Device { get; }
@@ -178,7 +178,10 @@ internal sealed class PrunableGraph
         return result;
     }
 
-    // Consumers reading the same tensor through the same window stack; the class with the most weights comes first.
+    // Consumers reading the same tensor through the same window stack. The class the selection is made on comes first:
+    // the one whose response has the most terms per image (its weights times its output positions), so that a
+    // classifier after global pooling (many weights, one position: as many samples as images) does not choose a
+    // residual stream's channels over the convolutions that read it at every position.
     private IReadOnlyList<ConsumerClass> Classify(ChannelGroup group)
     {
         var reads = group.Consumers.Select(name =>
@@ -195,7 +198,7 @@ internal sealed class PrunableGraph
         return [.. reads
             .GroupBy(r => (r.Input, Window(Folded[r.Consumer].Op)))
             .Select(g => new ConsumerClass([.. g]))
-            .OrderByDescending(c => c.Reads.Sum(r => Weights(r)))];
+            .OrderByDescending(c => c.Reads.Sum(r => (double)Weights(r) * r.Locations))];
 
         long Weights(ConsumerRead r) => (long)group.Channels * r.Group * Outputs(Folded[r.Consumer].Op);
     }
