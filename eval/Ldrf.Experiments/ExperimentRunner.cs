@@ -158,7 +158,7 @@ internal sealed class ExperimentRunner(ExperimentSettings settings, string comma
             Allocation = method.Allocation,
             ReviseErrorCurves = method.ReviseCurves,
             CurveScale = method.CurveScale,
-            PruneResidualStreams = settings.Model.PruneResidualStreams,
+            PruneResidualStreams = settings.Model.PruneResidualStreams || method.ResidualStreams,
             LatencyRuns = settings.LatencyRuns,
             Seed = settings.Seed,
         };

@@ -158,7 +158,10 @@ internal sealed class ImageNetResNet18Runner(ExperimentSettings settings, string
         IdxImages test, int testCount, int fidelityCount, Tensor referenceFeatures, LinearProbe probe, Tensor labels,
         string originalFile, Tensor latencyInput, string exports, CancellationToken cancellationToken)
     {
-        var options = new NetworkPruningOptions { TargetFlopsReduction = speedup, UseCapacityBounds = false, MeasureLatency = false, Seed = settings.Seed };
+        var options = new NetworkPruningOptions
+        {
+            TargetFlopsReduction = speedup, UseCapacityBounds = false, MeasureLatency = false, Seed = settings.Seed, PruneResidualStreams = method.ResidualStreams,
+        };
         var watch = Stopwatch.StartNew();
         PruningResult result;
         try

@@ -16,9 +16,11 @@ namespace Ldrf.Experiments;
 /// <param name="Allocation">How the widths are chosen: the shared uniform widths, or another allocation (issue 19's comparison).</param>
 /// <param name="ReviseCurves">With error curves: recompute each layer's curve on the pruned-so-far network when its turn comes (propagation).</param>
 /// <param name="CurveScale">With error curves: the layers' own scale, or the output's, measured by pruning each layer alone.</param>
+/// <param name="ResidualStreams">Whether the residual streams are pruned too (<c>NetworkPruningOptions.PruneResidualStreams</c>).</param>
 internal sealed record Method(
     string Id, string Name, string? Decomposition, bool CapacityBounded, Func<ILayerPruner> Create,
-    WidthAllocationKind Allocation = WidthAllocationKind.Uniform, bool ReviseCurves = false, ErrorCurveScale CurveScale = ErrorCurveScale.Layer)
+    WidthAllocationKind Allocation = WidthAllocationKind.Uniform, bool ReviseCurves = false, ErrorCurveScale CurveScale = ErrorCurveScale.Layer,
+    bool ResidualStreams = false)
 {
     /// <summary>The allocation's name in the results, null for the shared uniform widths.</summary>
     public string? AllocationName => Allocation switch
@@ -44,10 +46,12 @@ internal static class Methods
 
     // Ablations, run only when named: LDRF (weight SVD) with the paper's channel recomposition or another selection rule;
     // and the width allocations: LDRF's error curves (with LDRF and with Channel Pruning reconstructing, so that
-    // allocation and reconstruction are measured apart) and a global magnitude ranking with LDRF reconstructing.
+    // allocation and reconstruction are measured apart), a global magnitude ranking with LDRF reconstructing, and the
+    // error curves on the output's scale; and LDRF with the residual streams pruned too (for networks read one way, such
+    // as the imported ResNet-18; the Fashion-MNIST ResNet has its own model id for it).
     private static readonly string[] s_ablations =
         [LdrfChannel, "ldrf-energy-selection", "ldrf-random-selection", "ldrf-l1-selection", "ldrf-error-curves", "ldrf-error-curves-propagated", "ldrf-response-aware-error-curves", "channel-pruning-error-curves", "ldrf-global-magnitude",
-         "ldrf-output-scaled-curves", "ldrf-output-curves"];
+         "ldrf-output-scaled-curves", "ldrf-output-curves", "ldrf-residual-streams"];
 
     public static string Check(string id) => s_ids.Contains(id) || s_ablations.Contains(id)
         ? id
@@ -87,6 +91,7 @@ internal static class Methods
             new("ldrf-global-magnitude", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.GlobalMagnitude),
             new("ldrf-output-scaled-curves", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.ErrorCurves, CurveScale: ErrorCurveScale.OutputAtOneWidth),
             new("ldrf-output-curves", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.ErrorCurves, CurveScale: ErrorCurveScale.OutputAtEveryWidth),
+            new("ldrf-residual-streams", "ldrf-residual-streams", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), ResidualStreams: true),
         };
         return settings.Methods is null ? [.. all.Where(m => s_ids.Contains(m.Id))] : [.. all.Where(m => settings.Methods.Contains(m.Id))];
     }
