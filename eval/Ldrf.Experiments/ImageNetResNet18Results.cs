@@ -54,9 +54,6 @@ internal sealed record ImageNetResNet18Record
 /// <summary>The records, plots and docs/results.md section (and README headline region) of <c>--model resnet18-imagenet</c>.</summary>
 internal static class ImageNetResNet18Results
 {
-    // The harness method that prunes the residual streams too (Methods.cs).
-    private const string ResidualStreamsMethod = "ldrf-residual-streams";
-
     private const string Name = ImageNetResNet18Runner.ResultsName;
 
     private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web)
@@ -169,12 +166,12 @@ internal static class ImageNetResNet18Results
         md.AppendLine("unpruned trunk's; the probe is a linear classifier trained once on the unpruned trunk's features and then applied");
         md.AppendLine("unchanged, so its accuracy falls only as far as the features drift. Only the groups the pruner finds prunable are pruned");
         md.AppendLine("(the residual adds couple the block outputs, so those keep their widths): "
-            + (records.Where(r => r.Widths is not null && r.Method != ResidualStreamsMethod).SelectMany(r => r.Widths!.Keys).Distinct().Order(StringComparer.Ordinal).ToList() is { Count: > 0 } layers
+            + (records.Where(r => r.Widths is not null && r.Method != Methods.LdrfResidualStreams).SelectMany(r => r.Widths!.Keys).Distinct().Order(StringComparer.Ordinal).ToList() is { Count: > 0 } layers
                 ? string.Join(", ", layers.Select(l => $"`{l}`")) + "."
                 : "none recorded yet."));
-        if (records.Any(r => r.Method == ResidualStreamsMethod))
+        if (records.Any(r => r.Method == Methods.LdrfResidualStreams))
         {
-            md.AppendLine($"The `{ResidualStreamsMethod}` rows are LDRF (weight SVD) with `NetworkPruningOptions.PruneResidualStreams`: the residual");
+            md.AppendLine($"The `{Methods.LdrfResidualStreams}` rows are LDRF (weight SVD) with `NetworkPruningOptions.PruneResidualStreams`: the residual");
             md.AppendLine("streams are pruned too, each as one group (but the last stage's, which is the trunk's output), so the same FLOPs target");
             md.AppendLine("is spread over more layers.");
         }

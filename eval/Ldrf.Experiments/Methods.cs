@@ -41,6 +41,9 @@ internal static class Methods
     public const string ThiNet = "thinet";
     public const string LdrfChannel = "ldrf-channel";
 
+    /// <summary>LDRF (weight SVD) with the residual streams pruned too; its results' method name is the same.</summary>
+    public const string LdrfResidualStreams = "ldrf-residual-streams";
+
     private static readonly string[] s_ids =
         [LdrfWeightSvd, "ldrf-activation-pca", "ldrf-response-aware", "l1-norm", "random-least-squares", ThiNet, "channel-pruning", "ldrf-capacity"];
 
@@ -51,7 +54,7 @@ internal static class Methods
     // as the imported ResNet-18; the Fashion-MNIST ResNet has its own model id for it).
     private static readonly string[] s_ablations =
         [LdrfChannel, "ldrf-energy-selection", "ldrf-random-selection", "ldrf-l1-selection", "ldrf-error-curves", "ldrf-error-curves-propagated", "ldrf-response-aware-error-curves", "channel-pruning-error-curves", "ldrf-global-magnitude",
-         "ldrf-output-scaled-curves", "ldrf-output-curves", "ldrf-residual-streams"];
+         "ldrf-output-scaled-curves", "ldrf-output-curves", LdrfResidualStreams];
 
     public static string Check(string id) => s_ids.Contains(id) || s_ablations.Contains(id)
         ? id
@@ -91,7 +94,7 @@ internal static class Methods
             new("ldrf-global-magnitude", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.GlobalMagnitude),
             new("ldrf-output-scaled-curves", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.ErrorCurves, CurveScale: ErrorCurveScale.OutputAtOneWidth),
             new("ldrf-output-curves", "ldrf", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), WidthAllocationKind.ErrorCurves, CurveScale: ErrorCurveScale.OutputAtEveryWidth),
-            new("ldrf-residual-streams", "ldrf-residual-streams", "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), ResidualStreams: true),
+            new(LdrfResidualStreams, LdrfResidualStreams, "weight-svd", false, () => Ldrf(EmbeddingKind.WeightSvd), ResidualStreams: true),
         };
         return settings.Methods is null ? [.. all.Where(m => s_ids.Contains(m.Id))] : [.. all.Where(m => settings.Methods.Contains(m.Id))];
     }

@@ -232,7 +232,9 @@ internal sealed class ChannelGroups
                 }
             }
 
-            var followers = residualStreams && coupledBy is null ? tied.Where(k => gates.Contains(k) || others.Contains(k)).ToList() : [.. tied.Where(gates.Contains)];
+            // The spaces pruned with this one: its gates' and, for a residual stream, its other sources'.
+            var stream = residualStreams && coupledBy is null;
+            var followers = tied.Where(k => k != space && (gates.Contains(k) || stream)).ToList();
             var members = followers.Select(k => sourceOf[k])
                 .Concat(lockstep.Where(l => l.Layout.Any(x => tied.Contains(x.Space))).Select(l => l.Node))
                 .Distinct().OrderBy(graph.IndexOf).ToList();

@@ -33,7 +33,10 @@ internal static class WidthPlanner
         // The curves are LDRF's, whichever layer pruner reconstructs: the widths are then measured apart from it.
         var analyst = !byError ? null : layerPruner as LdrfLayerPruner ?? new LdrfLayerPruner(new LdrfOptions(), new TorchNumericBackend());
         var curves = new Dictionary<string, IReadOnlyList<double>>(StringComparer.Ordinal);
-        if (bounded || byError)
+
+        // Curves measured at the output at every width replace the layers' own, which are then not needed.
+        var layerCurves = analyst is not null && options.CurveScale != ErrorCurveScale.OutputAtEveryWidth;
+        if (bounded || layerCurves)
         {
             // Valid capacities and error curves come from the original network: its statistics with nothing pruned
             // yet, in one pass (later layers' curves do not see the earlier layers' pruning).
@@ -46,9 +49,9 @@ internal static class WidthPlanner
                     capacities[j] = Math.Clamp(estimator!.EstimateCapacity(requests[j], cancellationToken), 1, subject.Channels[j]);
                 }
 
-                if (analyst is not null)
+                if (layerCurves)
                 {
-                    curves[names[j]] = analyst.EstimateErrorCurve(requests[j], cancellationToken);
+                    curves[names[j]] = analyst!.EstimateErrorCurve(requests[j], cancellationToken);
                 }
             }
         }
@@ -89,32 +92,30 @@ internal static class WidthPlanner
         string targetName, CancellationToken cancellationToken)
     {
         var error = subject.OutputError ?? throw new InvalidOperationException("Output-scaled error curves need the output error of a pruned group.");
-        var multiple = options.ChannelMultiple;
         var uniform = allocator.Allocate(options.TargetFlopsReduction!.Value, nameof(options), targetName, "").KeepCounts;
         var scaled = new Dictionary<string, double[]>(StringComparer.Ordinal);
         for (var j = 0; j < subject.Names.Count; j++)
         {
             var name = subject.Names[j];
             var channels = subject.Channels[j];
-            var curve = curves[name];
-            var narrowest = channels - 1 < multiple ? channels : (channels - 1) / multiple * multiple;
-            if (narrowest >= channels)
+            var widths = allocator.AllowedWidths(channels);
+            if (widths.Length == 1)
             {
                 // No allowed width below the full one: the allocator never narrows it, whatever its curve.
-                scaled[name] = [.. curve];
+                scaled[name] = new double[channels + 1];
                 continue;
             }
 
             if (options.CurveScale == ErrorCurveScale.OutputAtOneWidth)
             {
-                var probe = Math.Min(uniform[name], narrowest);
+                var curve = curves[name];
+                var probe = Math.Min(uniform[name], widths[^2]);
                 var measured = error(j, probe, cancellationToken);
                 scaled[name] = curve[probe] > 0 ? [.. curve.Select(e => e * measured / curve[probe])] : [.. curve];
                 continue;
             }
 
             // Every allowed width below the full one, measured; between them linear, below the narrowest flat.
-            var widths = Enumerable.Range(1, narrowest / multiple).Select(i => i * multiple).Append(channels).ToArray();
             var values = widths.Select(w => w == channels ? 0 : error(j, w, cancellationToken)).ToArray();
             var measuredCurve = new double[channels + 1];
             for (var k = 0; k <= channels; k++)

@@ -516,6 +516,10 @@ internal sealed class WidthAllocator
         return best;
     }
 
+    /// <summary>Every allowed width of a layer of <paramref name="channels"/> channels, ascending: the multiples of the channel multiple below it, and the full width.</summary>
+    internal int[] AllowedWidths(int channels) =>
+        [.. Enumerable.Range(1, (channels - 1) / _multiple).Select(i => i * _multiple), channels];
+
     // The next allowed width below `width`, or `width` itself when none is at or above `floor`.
     private int Narrower(int width, int floor)
     {
