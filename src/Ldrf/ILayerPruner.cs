@@ -31,4 +31,11 @@ public interface ILayerPruner
     /// <param name="patchSamples">How many patch samples the caller would collect.</param>
     /// <param name="keepCount">C′: how many channels will be kept.</param>
     bool UsesPatchStatisticsFor(int channels, int patchFeatures, long patchSamples, int keepCount) => UsesPatchStatistics;
+
+    /// <summary>
+    /// Whether <see cref="Prune"/> reads <see cref="LayerPruningRequest.ProducerWeights"/> (true unless the
+    /// implementation says otherwise). Callers build that copy of the producer's weights only when it does: for a
+    /// classifier layer it is hundreds of megabytes in float64.
+    /// </summary>
+    bool UsesProducerWeights => true;
 }

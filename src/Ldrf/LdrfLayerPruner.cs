@@ -86,6 +86,10 @@ public sealed class LdrfLayerPruner : ILayerPruner, ICapacityEstimator
         Recomposer.UsesPatchStatisticsFor(channels, patchFeatures, patchSamples, keepCount);
 
     /// <inheritdoc />
+    /// <remarks>The selector's answer: only L1-norm selection reads them among the built-in selectors.</remarks>
+    public bool UsesProducerWeights => Selector.UsesProducerWeights;
+
+    /// <inheritdoc />
     /// <remarks>The rank of the decomposer's embedding under the energy threshold (or the request's rank): the first step of <see cref="Prune"/> alone.</remarks>
     public int EstimateCapacity(LayerPruningRequest request, CancellationToken cancellationToken = default)
     {

@@ -40,6 +40,10 @@ internal sealed class LeastSquaresLayerPruner : ILayerPruner
         _recomposer.UsesPatchStatisticsFor(channels, patchFeatures, patchSamples, keepCount);
 
     /// <inheritdoc />
+    /// <remarks>The selector's answer.</remarks>
+    public bool UsesProducerWeights => _selector.UsesProducerWeights;
+
+    /// <inheritdoc />
     public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)
     {
         PruneChecks.Check(request);

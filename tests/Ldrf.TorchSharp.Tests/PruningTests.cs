@@ -1,3 +1,4 @@
+using Ldrf.Baselines;
 using Ldrf.Decomposition;
 using Ldrf.Selection;
 using Ldrf.TorchSharp.Complexity;
@@ -242,6 +243,36 @@ public class PruningTests
         // collected at all (for VGG-16's classifier they would be 3 x 5 GB).
         Assert.That(recorder.WithPatches, Is.EquivalentTo(new[] { "features.0", "features.3", "classifier.0" }));
         Assert.That(recorder.Without, Is.EquivalentTo(new[] { "features.7" }));
+    }
+
+    [Test]
+    public void Producer_weights_are_built_only_for_a_layer_pruner_that_reads_them()
+    {
+        using var network = TestNetworks.SmallVgg();
+        var ldrf = new ProducerRecorder(new LdrfLayerPruner(new LdrfOptions(), new Numerics.TorchNumericBackend()));
+        var l1 = new ProducerRecorder(BaselinePruners.Create(BaselineKind.L1Norm));
+        using var withoutProducers = new TorchSharpPruner(ldrf).Prune(network, TestNetworks.Batches(3), Uniform(2.0));
+        using var withProducers = new TorchSharpPruner(l1).Prune(network, TestNetworks.Batches(3), Uniform(2.0));
+        Assert.Multiple(() =>
+        {
+            Assert.That(ldrf.Requests, Is.Not.Empty.And.All.EqualTo(false), "greedy response selection reads no producer weights");
+            Assert.That(l1.Requests, Is.Not.Empty.And.All.EqualTo(true), "L1-norm selection ranks the producer's filters");
+            Assert.That(Enum.GetValues<BaselineKind>().Where(k => BaselinePruners.Create(k).UsesProducerWeights),
+                Is.EquivalentTo(Enum.GetValues<BaselineKind>().Where(BaselinePruners.NeedsProducerWeights)));
+        });
+    }
+
+    private sealed class ProducerRecorder(ILayerPruner inner) : ILayerPruner
+    {
+        public List<bool> Requests { get; } = [];
+
+        public bool UsesProducerWeights => inner.UsesProducerWeights;
+
+        public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)
+        {
+            Requests.Add(request.ProducerWeights is not null);
+            return inner.Prune(request, cancellationToken);
+        }
     }
 
     private sealed class PatchRecorder(ILayerPruner inner) : ILayerPruner

@@ -82,7 +82,7 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         var request = new LayerPruningRequest(name, consumerWeights, statistics[0])
         {
             KeepCount = keep,
-            ProducerWeights = graph.SourceMatrix(working, j),
+            ProducerWeights = layerPruner.UsesProducerWeights ? graph.SourceMatrix(working, j) : null,
             PatchStatistics = patchStatistics,
         };
         var result = layerPruner.Prune(request, cancellationToken);

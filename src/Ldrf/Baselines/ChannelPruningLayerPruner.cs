@@ -55,6 +55,10 @@ internal sealed class ChannelPruningLayerPruner : ILayerPruner
     public bool UsesPatchStatistics => true;
 
     /// <inheritdoc />
+    /// <remarks>False: the selection reads the patch statistics.</remarks>
+    public bool UsesProducerWeights => false;
+
+    /// <inheritdoc />
     public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)
     {
         PruneChecks.Check(request);

@@ -38,6 +38,10 @@ internal sealed class NoReconstructionLayerPruner : ILayerPruner
     public INeuronSelector Selector { get; }
 
     /// <inheritdoc />
+    /// <remarks>The selector's answer.</remarks>
+    public bool UsesProducerWeights => Selector.UsesProducerWeights;
+
+    /// <inheritdoc />
     public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)
     {
         PruneChecks.Check(request);

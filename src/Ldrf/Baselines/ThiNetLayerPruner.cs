@@ -62,6 +62,10 @@ internal sealed class ThiNetLayerPruner : ILayerPruner
     public bool UsesPatchStatistics => true;
 
     /// <inheritdoc />
+    /// <remarks>False: the selection reads the patch statistics.</remarks>
+    public bool UsesProducerWeights => false;
+
+    /// <inheritdoc />
     public LayerPruningResult Prune(LayerPruningRequest request, CancellationToken cancellationToken = default)
     {
         PruneChecks.Check(request);

@@ -20,6 +20,10 @@ internal sealed class EmbeddingEnergySelector(INumericBackend backend) : INeuron
     private readonly INumericBackend _backend = backend ?? throw new ArgumentNullException(nameof(backend));
 
     /// <inheritdoc />
+    /// <remarks>False: it reads the embedding.</remarks>
+    public bool UsesProducerWeights => false;
+
+    /// <inheritdoc />
     public int[] Select(SelectionContext context, int keep)
     {
         Guard.NotNull(context, nameof(context));

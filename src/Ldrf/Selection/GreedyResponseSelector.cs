@@ -26,6 +26,10 @@ internal sealed class GreedyResponseSelector(INumericBackend backend) : INeuronS
     private readonly INumericBackend _backend = backend ?? throw new ArgumentNullException(nameof(backend));
 
     /// <inheritdoc />
+    /// <remarks>False: it reads the statistics and the embedding.</remarks>
+    public bool UsesProducerWeights => false;
+
+    /// <inheritdoc />
     public int[] Select(SelectionContext context, int keep)
     {
         Guard.NotNull(context, nameof(context));

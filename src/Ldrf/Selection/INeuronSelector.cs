@@ -9,4 +9,10 @@ public interface INeuronSelector
     /// <returns>The kept channel indices, distinct and sorted ascending.</returns>
     /// <exception cref="ArgumentException"><paramref name="keep"/> is out of range or the context lacks what the rule needs.</exception>
     int[] Select(SelectionContext context, int keep);
+
+    /// <summary>
+    /// Whether <see cref="Select"/> reads <see cref="SelectionContext.ProducerWeights"/> (true unless the selector says
+    /// otherwise), so that a layer pruner can tell its callers whether to supply them.
+    /// </summary>
+    bool UsesProducerWeights => true;
 }

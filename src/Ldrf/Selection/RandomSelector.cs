@@ -14,6 +14,10 @@ internal sealed class RandomSelector(int seed) : INeuronSelector
     public int Seed { get; } = seed;
 
     /// <inheritdoc />
+    /// <remarks>False: the choice depends on the seed alone.</remarks>
+    public bool UsesProducerWeights => false;
+
+    /// <inheritdoc />
     public int[] Select(SelectionContext context, int keep)
     {
         Guard.NotNull(context, nameof(context));
