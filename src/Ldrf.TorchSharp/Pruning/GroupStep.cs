@@ -122,7 +122,8 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         foreach (var read in consumers.Reads)
         {
             var width = PrunableGraph.Outputs(working[read.Consumer].Op) * read.Group;
-            answers[read] = (weights.SubMatrix(0, weights.RowCount, column, width), bias?.SubVector(column, width));
+            // A consumer that takes all of the columns takes the matrix itself (VGG-16's classifier: 208 x 200,704).
+            answers[read] = width == weights.ColumnCount ? (weights, bias) : (weights.SubMatrix(0, weights.RowCount, column, width), bias?.SubVector(column, width));
             column += width;
         }
     }

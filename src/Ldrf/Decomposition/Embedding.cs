@@ -17,25 +17,31 @@ public sealed class Embedding
     /// <param name="spectrum">The whole spectrum, descending, as singular-value magnitudes (energies are their squares).</param>
     /// <exception cref="ArgumentException">The sizes do not agree.</exception>
     public Embedding(EmbeddingKind kind, Matrix<double> basis, Matrix<double> reader, Vector<double> spectrum)
-        : this((EmbeddingKind?)kind, basis, reader, spectrum)
+        : this((EmbeddingKind?)kind, basis, Formed(reader), spectrum)
     {
     }
 
-    private Embedding(EmbeddingKind? kind, Matrix<double> basis, Matrix<double> reader, Vector<double> spectrum)
+    private static EmbeddingReader Formed(Matrix<double> reader)
+    {
+        Guard.NotNull(reader, nameof(reader));
+        return EmbeddingReader.Formed(reader);
+    }
+
+    /// <summary>An embedding whose reader may be kept factored (<see cref="EmbeddingReader"/>).</summary>
+    internal Embedding(EmbeddingKind? kind, Matrix<double> basis, EmbeddingReader reader, Vector<double> spectrum)
     {
         Guard.NotNull(basis, nameof(basis));
-        Guard.NotNull(reader, nameof(reader));
         Guard.NotNull(spectrum, nameof(spectrum));
-        if (basis.ColumnCount < 1 || reader.RowCount != basis.ColumnCount)
+        if (basis.ColumnCount < 1 || reader.Rows != basis.ColumnCount)
         {
             throw new ArgumentException(
-                $"'reader' is {Guard.Shape(reader)} but must have as many rows as 'basis' ({Guard.Shape(basis)}) has columns (the rank, at least 1).",
+                $"'reader' is {reader.Rows} x {reader.Columns} but must have as many rows as 'basis' ({Guard.Shape(basis)}) has columns (the rank, at least 1).",
                 nameof(reader));
         }
 
         Kind = kind;
         Basis = basis;
-        Reader = reader;
+        ReaderParts = reader;
         Spectrum = spectrum;
     }
 
@@ -46,7 +52,11 @@ public sealed class Embedding
     public Matrix<double> Basis { get; }
 
     /// <summary>R: r x K; Q R approximates the consumer's weights M (C x K).</summary>
-    public Matrix<double> Reader { get; }
+    /// <remarks>For a huge consumer R is kept as two factors inside the pruner and formed on the first read of this property.</remarks>
+    public Matrix<double> Reader => ReaderParts.Matrix;
+
+    /// <summary>R as the pruner's parts read it: formed, or factored for a huge consumer.</summary>
+    internal EmbeddingReader ReaderParts { get; }
 
     /// <summary>
     /// The whole spectrum in descending order, as magnitudes whose squares are energies: singular values of
@@ -71,6 +81,6 @@ public sealed class Embedding
     {
         var c = consumerWeights.RowCount;
         var basis = sparse ? Matrix<double>.Build.SparseIdentity(c) : Matrix<double>.Build.DenseIdentity(c);
-        return new Embedding(null, basis, consumerWeights, Vector<double>.Build.Dense(c, 1.0));
+        return new Embedding(null, basis, EmbeddingReader.Formed(consumerWeights), Vector<double>.Build.Dense(c, 1.0));
     }
 }

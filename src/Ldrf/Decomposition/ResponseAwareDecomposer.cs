@@ -53,8 +53,7 @@ internal sealed class ResponseAwareDecomposer(INumericBackend backend) : IEmbedd
         var floored = values.Map(v => Math.Max(v, EigenvalueFloor * largest));
         var sqrt = Scale(vectors, floored.Map(Math.Sqrt));
         var inverseSqrt = Scale(vectors, floored.Map(v => 1.0 / Math.Sqrt(v)));
-        var b = _backend.Multiply(sqrt, consumerWeights);
-        var (u, reader, s) = GramSvd.Truncated(_backend, b, rank, layerName);
+        var (u, reader, s) = GramSvd.Truncated(_backend, consumerWeights, sqrt, rank, layerName);
         return new Embedding(Kind, _backend.Multiply(inverseSqrt, u), reader, s);
     }
 

@@ -22,7 +22,7 @@ internal sealed class WeightSvdDecomposer(INumericBackend backend) : IEmbeddingD
     public Embedding Decompose(Matrix<double> consumerWeights, ChannelStatistics statistics, RankRule rank, string? layerName = null)
     {
         DecomposerChecks.Check(consumerWeights, statistics, rank, layerName, needsSamples: false);
-        var (q, reader, s) = GramSvd.Truncated(_backend, consumerWeights, rank, layerName);
+        var (q, reader, s) = GramSvd.Truncated(_backend, consumerWeights, null, rank, layerName);
         return new Embedding(Kind, q, reader, s);
     }
 }

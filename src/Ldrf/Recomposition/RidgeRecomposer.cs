@@ -72,7 +72,9 @@ internal sealed class RidgeRecomposer : IRecomposer
         Guard.NotNull(statistics, nameof(statistics), layerName);
         Guard.Rows(consumerWeights, statistics.Channels, nameof(consumerWeights), "one row per channel of the statistics", layerName);
         var fit = Fit(embedding, statistics, keptChannels, layerName);
-        var outputError = GramError.Relative(_backend, statistics, fit.KeptChannels, consumerWeights, fit.ConsumerWeights, fit.BiasCorrection);
+        var outputError = fit.ConsumerMap is { } map && ReferenceEquals(embedding.ReaderParts.Weights, consumerWeights)
+            ? GramError.RelativeOfMap(_backend, statistics, fit.KeptChannels, consumerWeights, embedding.ReaderParts.WeightsGram, map, fit.BiasCorrection)
+            : GramError.Relative(_backend, statistics, fit.KeptChannels, consumerWeights, fit.ConsumerWeights, fit.BiasCorrection);
         return new Recomposition(fit.ConsumerWeights, fit.BiasCorrection, fit.Lambda, fit.RelativeEmbeddingError, outputError);
     }
 
@@ -115,10 +117,12 @@ internal sealed class RidgeRecomposer : IRecomposer
             solution = RidgeSystem.Solve(g, lambda, rhs, _backend, Singular);
         }
 
-        var weights = _backend.Multiply(solution, embedding.Reader);
-        var bias = embeddingIntercept is null ? null : embedding.Reader.TransposeThisAndMultiply(embeddingIntercept);
+        var reader = embedding.ReaderParts;
+        var consumerMap = reader.MapThrough(_backend, solution);
+        var weights = reader.LeftMultiply(_backend, solution, consumerMap);
+        var bias = embeddingIntercept is null ? null : reader.TransposeMultiply(embeddingIntercept);
         var error = GramError.Relative(_backend, statistics, kept, q, solution, embeddingIntercept);
-        return new ChannelFit(kept, solution, weights, bias, lambda, error);
+        return new ChannelFit(kept, solution, weights, bias, lambda, error) { ConsumerMap = consumerMap };
     }
 
     internal static int[] CheckKept(IReadOnlyList<int> keptChannels, int channels, string? layerName)
@@ -162,4 +166,8 @@ internal sealed class RidgeRecomposer : IRecomposer
 
 /// <summary>The channel ridge fit: Q′ (C′ x r), M′ = Q′ R, the bias correction Rᵀc or null, λ and the embedding error.</summary>
 internal sealed record ChannelFit(int[] KeptChannels, Matrix<double> EmbeddingMap, Matrix<double> ConsumerWeights, Vector<double>? BiasCorrection,
-    double Lambda, double RelativeEmbeddingError);
+    double Lambda, double RelativeEmbeddingError)
+{
+    /// <summary>S (C′ x C) with M′ = S M when the embedding's reader is factored (a huge consumer), else null.</summary>
+    public Matrix<double>? ConsumerMap { get; init; }
+}

@@ -70,8 +70,8 @@ internal sealed class GreedyResponseSelector(INumericBackend backend) : INeuronS
         context.Statistics.EnsureSamples(context.LayerName, nameof(context));
         var c = context.Channels;
         var hq = _backend.Multiply(context.Statistics.CrossView, context.Embedding.Basis);
-        var reader = context.Embedding.Reader;
-        var b = (reader.ColumnCount <= c ? _backend.Multiply(hq, reader) : RowFactor(hq, reader)).ToRowArrays();
+        var reader = context.Embedding.ReaderParts;
+        var b = (reader.Columns <= c ? reader.LeftMultiply(_backend, hq) : RowFactor(hq, reader.Gram(_backend))).ToRowArrays();
         var g = context.Statistics.PrunedGramView.ToRowArrays();
         var k = b[0].Length;
         var activity = Enumerable.Range(0, c).Select(i => g[i][i]).ToArray();
@@ -115,9 +115,10 @@ internal sealed class GreedyResponseSelector(INumericBackend backend) : INeuronS
     // The selection reads B = (H Q) R only through row operations and row norms, which a factor F with
     // F Fᵀ = B Bᵀ preserves; for a wide B (K > C: a 3 x 3 consumer, or a Linear after Flatten with
     // K = out · H · W) the C x C factor makes each step O(C²) instead of O(C·K), and B is never formed.
-    private Matrix<double> RowFactor(Matrix<double> hq, Matrix<double> reader)
+    // It needs R only through R Rᵀ (r x r), which a factored reader gives without forming R.
+    private Matrix<double> RowFactor(Matrix<double> hq, Matrix<double> readerGram)
     {
-        var gram = _backend.MultiplyTransposed(_backend.Multiply(hq, _backend.MultiplyTransposed(reader, reader)), hq);
+        var gram = _backend.MultiplyTransposed(_backend.Multiply(hq, readerGram), hq);
         var (values, vectors) = _backend.SymmetricEigen(gram);
         var factor = vectors.Clone();
         for (var j = 0; j < values.Count; j++)
