@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Ldrf.Baselines;
 using Ldrf.Decomposition;
 using Ldrf.Recomposition;
@@ -40,6 +41,25 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
     public GroupOutcome Prune(
         int j, GraphExecutor original, GraphModel working, Dictionary<int, int> widths,
         int keep, CancellationToken cancellationToken, Func<LayerPruningRequest, int>? revise = null)
+    {
+        var (outcome, huge) = PruneAndApply(j, original, working, widths, keep, cancellationToken, revise);
+        if (huge)
+        {
+            // A huge group's core leaves gigabytes of float64 matrices behind (VGG-16's features.28: its consumer's
+            // weights alone are 0.8 GB), which the GC would otherwise return only when its budget next runs out, in the
+            // middle of the next group. Collected now, once the frame that held them is gone, and decommitted (a plain
+            // collection keeps the freed memory resident for reuse), the next group starts from the memory before this one.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        }
+
+        return outcome;
+    }
+
+    // Not inlined: nothing it held may still be reachable from the frame when Prune collects.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private (GroupOutcome Outcome, bool Huge) PruneAndApply(
+        int j, GraphExecutor original, GraphModel working, Dictionary<int, int> widths,
+        int keep, CancellationToken cancellationToken, Func<LayerPruningRequest, int>? revise)
     {
         var group = graph.Groups[j];
         var name = graph.Names[j];
@@ -103,15 +123,7 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         }
 
         log.LayerPruned(result, channels);
-        if ((long)consumerWeights.RowCount * consumerWeights.ColumnCount >= LargeMatrixElements)
-        {
-            // A huge group's core leaves gigabytes of float64 matrices behind (VGG-16's features.28: 0.8 GB each), which
-            // the GC would otherwise return only when its budget next runs out, in the middle of the next group: collected
-            // now, the next group reuses that memory instead of adding to it (VGG-16 5x: about 0.7 GB lower peak, over a few runs).
-            GC.Collect();
-        }
-
-        return GroupOutcome.Of(result, calibrationTime);
+        return (GroupOutcome.Of(result, calibrationTime), (long)consumerWeights.RowCount * consumerWeights.ColumnCount >= LargeMatrixElements);
     }
 
     // The consumers of one class stand side by side in its matrix: each takes its own columns (out · Group, its outputs
