@@ -1,5 +1,6 @@
 using Ldrf.Statistics;
 using Ldrf.TorchSharp.Architecture;
+using Ldrf.TorchSharp.Runtime;
 using static TorchSharp.torch;
 
 namespace Ldrf.TorchSharp.Pruning;
@@ -22,6 +23,7 @@ internal sealed class GraphStatistics : IDisposable
     private readonly string? _defect;
     private readonly CalibrationCache _cache;
     private readonly bool[] _cuts;
+    private readonly NativeHeapTrimmer _heap = new();
 
     /// <param name="graph">The graph being pruned.</param>
     /// <param name="batches">The calibration batches whose statistics drive pruning (the caller's; never disposed here).</param>
@@ -85,6 +87,7 @@ internal sealed class GraphStatistics : IDisposable
             for (var b = 0; b < _cache.BatchCount; b++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                _heap.BetweenBatches();
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
                 var (x0, x1) = _cache.Inputs(b);
@@ -158,6 +161,7 @@ internal sealed class GraphStatistics : IDisposable
         _cache.MoveTo(cut + 1, b =>
         {
             cancellationToken.ThrowIfCancellationRequested();
+            _heap.BetweenBatches();
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var (x0, x1) = _cache.Inputs(b);
