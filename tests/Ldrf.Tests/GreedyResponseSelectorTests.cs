@@ -33,6 +33,7 @@ public class GreedyResponseSelectorTests
 
     [TestCase(7, 3, 1)]
     [TestCase(9, 5, 2)]
+    [TestCase(1030, 3, 3)] // large enough for each step's rows to be split across the cores
     public void It_keeps_what_an_explicit_greedy_over_least_squares_fits_keeps(int channels, int keep, int seed)
     {
         var original = TestData.Activations(channels, 200, seed);

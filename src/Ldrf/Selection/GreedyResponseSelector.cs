@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Ldrf.Numerics;
 using MathNet.Numerics.LinearAlgebra;
 
@@ -23,6 +24,9 @@ namespace Ldrf.Selection;
 /// <param name="backend">The numeric backend for H Q, (H Q) R and the factor of its Gram.</param>
 internal sealed class GreedyResponseSelector(INumericBackend backend) : INeuronSelector
 {
+    // The size of one step's update (rows x (C + K) entries) from which its rows are split across the cores.
+    private const long ParallelEntries = 1L << 20;
+
     private readonly INumericBackend _backend = backend ?? throw new ArgumentNullException(nameof(backend));
 
     /// <inheritdoc />
@@ -130,27 +134,41 @@ internal sealed class GreedyResponseSelector(INumericBackend backend) : INeuronS
     }
 
     // Projects neuron p out of every other neuron's residual: G̃ -= u uᵀ, B̃ -= u B̃[p, :] / √G̃pp, u = G̃[:, p] / √G̃pp.
+    // Each row's update reads only row p (kept, so never updated itself) and writes only its own row, so the rows are
+    // split across the cores for a large layer (VGG-16's 4096-wide classifier: 1,664 steps over two 4096 x 4096 arrays)
+    // with the same numbers as one loop.
     private static void Project(double[][] g, double[][] b, double[] explained, bool[] taken, int p, int k)
     {
         var c = g.Length;
         var pivot = g[p][p];
         var gp = (double[])g[p].Clone();
         var bp = b[p];
-        for (var i = 0; i < c; i++)
+        void Rows(int from, int to)
         {
-            if (taken[i])
+            for (var i = from; i < to; i++)
             {
-                continue;
-            }
+                if (taken[i])
+                {
+                    continue;
+                }
 
-            var f = gp[i] / pivot;
-            if (f == 0)
-            {
-                continue;
-            }
+                var f = gp[i] / pivot;
+                if (f == 0)
+                {
+                    continue;
+                }
 
-            DenseKernels.SubtractScaled(g[i], f, gp);
-            explained[i] = DenseKernels.SubtractScaledSquaredNorm(b[i].AsSpan(0, k), f, bp);
+                DenseKernels.SubtractScaled(g[i], f, gp);
+                explained[i] = DenseKernels.SubtractScaledSquaredNorm(b[i].AsSpan(0, k), f, bp);
+            }
         }
+
+        if (Environment.ProcessorCount == 1 || (long)c * (c + k) < ParallelEntries)
+        {
+            Rows(0, c);
+            return;
+        }
+
+        Parallel.ForEach(Partitioner.Create(0, c, Math.Max(64, c / (4 * Environment.ProcessorCount))), range => Rows(range.Item1, range.Item2));
     }
 }
