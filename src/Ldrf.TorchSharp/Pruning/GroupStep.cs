@@ -28,9 +28,6 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
     private readonly long _images = collector.Images;
     private readonly RidgeRecomposer _refit = new(new TorchNumericBackend());
 
-    // A consumer matrix this large (128 MB in float64) makes the group's core allocate gigabytes.
-    private const long LargeMatrixElements = 1L << 24;
-
     /// <summary>
     /// Prunes group <paramref name="j"/> of <paramref name="working"/> (the widths of the channel spaces pruned so far
     /// in <paramref name="widths"/>, updated here; the others have their original widths) to <paramref name="keep"/> channels, or to the width
@@ -123,7 +120,8 @@ internal sealed class GroupStep(ILayerPruner layerPruner, PrunableGraph graph, G
         }
 
         log.LayerPruned(result, channels);
-        return (GroupOutcome.Of(result, calibrationTime), (long)consumerWeights.RowCount * consumerWeights.ColumnCount >= LargeMatrixElements);
+        // A consumer this large (128 MB in float64, the size the core keeps factored when it is wide) makes the core allocate gigabytes.
+        return (GroupOutcome.Of(result, calibrationTime), (long)consumerWeights.RowCount * consumerWeights.ColumnCount >= EmbeddingReader.FactoredElements);
     }
 
     // The consumers of one class stand side by side in its matrix: each takes its own columns (out · Group, its outputs
